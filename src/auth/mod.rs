@@ -1,0 +1,1 @@
+//! Credential checks: PAP, CHAP, MS-CHAPv2. Pure and synchronous; no I/O.

@@ -1,0 +1,1 @@
+//! FreeRADIUS-format dictionaries loaded at runtime.
