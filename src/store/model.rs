@@ -1,0 +1,135 @@
+//! Data shared by every tier: the rows of a user's profile as stored in the FreeRADIUS
+//! schema, NAS rows, and the records we write (accounting, post-auth).
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// One radcheck / radreply / radgroupcheck / radgroupreply row: `attribute op value`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RadRow {
+    /// Attribute name (`Cleartext-Password`, `Mikrotik-Rate-Limit`, ...).
+    pub attribute: String,
+    /// Operator (`:=`, `==`, `+=`, `=`, `!=`, `>`, `>=`, `<`, `<=`, `=~`, `!~`, ...).
+    pub op: String,
+    /// Value as text.
+    pub value: String,
+}
+
+/// A group the user belongs to (radusergroup), with its rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRows {
+    /// Group name.
+    pub name: String,
+    /// radusergroup.priority (lower first).
+    pub priority: i32,
+    /// radgroupcheck rows, in id order.
+    pub check: Vec<RadRow>,
+    /// radgroupreply rows, in id order.
+    pub reply: Vec<RadRow>,
+}
+
+/// Everything the database holds about one user, loaded in one round trip. A user with no
+/// radcheck, radreply or radusergroup rows does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRows {
+    /// User-Name as stored.
+    pub username: String,
+    /// radcheck rows, in id order.
+    pub check: Vec<RadRow>,
+    /// radreply rows, in id order.
+    pub reply: Vec<RadRow>,
+    /// Groups in priority order.
+    pub groups: Vec<GroupRows>,
+}
+
+/// One `nas` table row (plus our additive columns).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NasRow {
+    /// `nasname`: an IP address or CIDR.
+    pub nasname: String,
+    /// `shortname`.
+    pub shortname: Option<String>,
+    /// `secret` (never logged).
+    pub secret: String,
+    /// `coa_port` (our column; default 3799).
+    pub coa_port: i32,
+    /// `require_message_authenticator` (our column): `require`, `auto` or `off`.
+    pub require_message_authenticator: String,
+}
+
+/// One Accounting-Request, normalised for `radacct` (RFC 2866, RFC 2869 gigawords folded in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcctRecord {
+    /// Acct-Status-Type (1 Start, 2 Stop, 3 Interim-Update, 7 On, 8 Off).
+    pub status_type: u32,
+    /// When the event happened: Event-Timestamp, else receive time minus Acct-Delay-Time
+    /// (Unix seconds).
+    pub event_time: i64,
+    /// Acct-Session-Id.
+    pub session_id: String,
+    /// Unique id: MD5 hex of (User-Name, Acct-Session-Id, NAS-IP-Address, NAS-Identifier,
+    /// NAS-Port-Id, NAS-Port), FreeRADIUS-style.
+    pub unique_id: String,
+    /// User-Name.
+    pub username: String,
+    /// Realm, if any.
+    pub realm: Option<String>,
+    /// NAS-IP-Address, else the packet source address.
+    pub nas_ip: IpAddr,
+    /// NAS-Identifier.
+    pub nas_identifier: Option<String>,
+    /// NAS-Port-Id, else NAS-Port as text.
+    pub nas_port_id: Option<String>,
+    /// NAS-Port-Type rendered by name (`Wireless-802.11`).
+    pub nas_port_type: Option<String>,
+    /// Acct-Session-Time (seconds).
+    pub session_time: Option<i64>,
+    /// Acct-Input-Octets + 2^32 * Acct-Input-Gigawords.
+    pub input_octets: Option<i64>,
+    /// Acct-Output-Octets + 2^32 * Acct-Output-Gigawords.
+    pub output_octets: Option<i64>,
+    /// Acct-Authentic rendered by name.
+    pub authentic: Option<String>,
+    /// Called-Station-Id.
+    pub called_station_id: Option<String>,
+    /// Calling-Station-Id.
+    pub calling_station_id: Option<String>,
+    /// Acct-Terminate-Cause rendered by name.
+    pub terminate_cause: Option<String>,
+    /// Service-Type rendered by name.
+    pub service_type: Option<String>,
+    /// Framed-Protocol rendered by name.
+    pub framed_protocol: Option<String>,
+    /// Framed-IP-Address.
+    pub framed_ip: Option<IpAddr>,
+    /// Framed-IPv6-Address.
+    pub framed_ipv6: Option<IpAddr>,
+    /// Framed-IPv6-Prefix as text.
+    pub framed_ipv6_prefix: Option<String>,
+    /// Delegated-IPv6-Prefix as text.
+    pub delegated_ipv6_prefix: Option<String>,
+    /// Class (hex or text, as received).
+    pub class: Option<String>,
+    /// Acct-Interim-Interval in force (seconds), if known.
+    pub interim_interval: Option<i64>,
+}
+
+/// One radpostauth row. Never holds a password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostAuthRecord {
+    /// User-Name.
+    pub username: String,
+    /// `Access-Accept` or `Access-Reject`.
+    pub reply: String,
+    /// Called-Station-Id.
+    pub called_station_id: Option<String>,
+    /// Calling-Station-Id.
+    pub calling_station_id: Option<String>,
+    /// NAS address.
+    pub nas_ip: Option<IpAddr>,
+    /// Class sent in the reply.
+    pub class: Option<String>,
+    /// Unix seconds.
+    pub auth_time: i64,
+}
