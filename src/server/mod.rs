@@ -153,9 +153,15 @@ async fn receive_loop<B: Backend>(
         let shared = Arc::clone(&shared);
         tracker.spawn(async move {
             m::inflight(1.0);
-            process(&shared, &socket, port, source, &datagram).await;
+            let deferred = process(&shared, &socket, port, source, &datagram).await;
             m::inflight(-1.0);
+            // A delayed reply (reject delay) waits without holding a worker slot.
             drop(permit);
+            if let Some(d) = deferred {
+                tokio::time::sleep(d.delay).await;
+                send(&socket, &d.bytes, source).await;
+                shared.dedup.complete(&d.key, Some(d.bytes), Instant::now());
+            }
         });
     }
 }
@@ -172,6 +178,13 @@ fn prefilter(datagram: &[u8], port: Port) -> bool {
             | (Some(Code::AccountingRequest), Port::Acct)
             | (Some(Code::StatusServer), _)
     )
+}
+
+/// A signed reply to send after a delay, outside the worker slot.
+struct Deferred {
+    key: Key,
+    bytes: Arc<[u8]>,
+    delay: Duration,
 }
 
 /// Forgets the dedup entry unless disarmed, so a panicking handler cannot wedge a key.
@@ -195,27 +208,27 @@ async fn process<B: Backend>(
     port: Port,
     source: SocketAddr,
     datagram: &[u8],
-) {
+) -> Option<Deferred> {
     let started = Instant::now();
     let Some(client) = shared.clients.lookup(source.ip()) else {
         tracing::debug!(%source, "datagram from unknown client dropped");
         m::dropped(reason::UNKNOWN_CLIENT);
-        return;
+        return None;
     };
     let Some(key) = Key::of(source, datagram) else {
         m::dropped(reason::PREFILTER);
-        return;
+        return None;
     };
     match shared.dedup.begin(key, started) {
         Begin::New => {}
         Begin::InProgress => {
             counter!(DUPLICATES_TOTAL, "state" => "in_progress").increment(1);
-            return;
+            return None;
         }
         Begin::Replay(bytes) => {
             counter!(DUPLICATES_TOTAL, "state" => "replayed").increment(1);
             send(socket, &bytes, source).await;
-            return;
+            return None;
         }
     }
     let mut pending = Pending {
@@ -228,7 +241,7 @@ async fn process<B: Backend>(
         Err(e) => {
             tracing::debug!(%source, reason = e.reason(), "undecodable datagram dropped");
             m::dropped(e.reason());
-            return;
+            return None;
         }
     };
     let code = packet.code().name();
@@ -236,7 +249,7 @@ async fn process<B: Backend>(
         Outcome::Drop(why) => {
             m::dropped(why);
             m::request(code, "no_reply");
-            return;
+            return None;
         }
         Outcome::Reply(reply) => reply,
     };
@@ -248,17 +261,23 @@ async fn process<B: Backend>(
         Err(e) => {
             tracing::warn!(error = %e, "reply could not be encoded");
             m::dropped(reason::ENCODE_FAILED);
-            return;
+            return None;
         }
     };
-    if !reply.delay.is_zero() {
-        tokio::time::sleep(reply.delay).await;
-    }
-    send(socket, &bytes, source).await;
     pending.armed = false;
-    shared.dedup.complete(&key, Some(bytes), Instant::now());
     m::request(code, reply.outcome);
     histogram!(REQUEST_DURATION_SECONDS, "code" => code).record(started.elapsed().as_secs_f64());
+    if !reply.delay.is_zero() {
+        // Stays "in progress" in the dedup cache until sent.
+        return Some(Deferred {
+            key,
+            bytes,
+            delay: reply.delay,
+        });
+    }
+    send(socket, &bytes, source).await;
+    shared.dedup.complete(&key, Some(bytes), Instant::now());
+    None
 }
 
 async fn send(socket: &UdpSocket, bytes: &[u8], dest: SocketAddr) {
