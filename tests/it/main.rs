@@ -1,0 +1,3 @@
+//! The single integration test binary: one module per area, driving the public API.
+
+mod dictionaries;
