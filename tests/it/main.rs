@@ -1,4 +1,8 @@
 //! The single integration test binary: one module per area, driving the public API.
 
+// A test binary has no downstream users: `pub` in modules means "for other test modules".
+#![allow(unreachable_pub)]
+
 mod decode_robustness;
 mod dictionaries;
+mod udp_access;
