@@ -6,3 +6,4 @@
 mod decode_robustness;
 mod dictionaries;
 mod udp_access;
+mod config;
