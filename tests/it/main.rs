@@ -7,3 +7,4 @@ mod decode_robustness;
 mod dictionaries;
 mod udp_access;
 mod config;
+mod e2e;
