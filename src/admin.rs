@@ -157,17 +157,33 @@ fn route(
 ) -> (&'static str, &'static str, String) {
     const TEXT: &str = "text/plain; charset=utf-8";
     if method != "GET" && method != "HEAD" {
-        return ("405 Method Not Allowed", TEXT, "method not allowed\n".into());
+        return (
+            "405 Method Not Allowed",
+            TEXT,
+            "method not allowed\n".into(),
+        );
     }
     match path {
         "/metrics" => match metrics {
-            Some(h) => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", h.render()),
-            None => ("503 Service Unavailable", TEXT, "no metrics recorder\n".into()),
+            Some(h) => (
+                "200 OK",
+                "text/plain; version=0.0.4; charset=utf-8",
+                h.render(),
+            ),
+            None => (
+                "503 Service Unavailable",
+                TEXT,
+                "no metrics recorder\n".into(),
+            ),
         },
         "/healthz" => ("200 OK", TEXT, "ok\n".into()),
         "/readyz" => match readiness.check() {
             Ok(()) => ("200 OK", TEXT, "ready\n".into()),
-            Err(why) => ("503 Service Unavailable", TEXT, format!("not ready: {why}\n")),
+            Err(why) => (
+                "503 Service Unavailable",
+                TEXT,
+                format!("not ready: {why}\n"),
+            ),
         },
         _ => ("404 Not Found", TEXT, "not found\n".into()),
     }
@@ -191,8 +207,14 @@ mod tests {
     fn routes() {
         let r = Readiness::new(Duration::from_secs(10));
         assert_eq!(route("GET", "/healthz", None, &r).0, "200 OK");
-        assert_eq!(route("GET", "/readyz", None, &r).0, "503 Service Unavailable");
+        assert_eq!(
+            route("GET", "/readyz", None, &r).0,
+            "503 Service Unavailable"
+        );
         assert_eq!(route("GET", "/nope", None, &r).0, "404 Not Found");
-        assert_eq!(route("POST", "/healthz", None, &r).0, "405 Method Not Allowed");
+        assert_eq!(
+            route("POST", "/healthz", None, &r).0,
+            "405 Method Not Allowed"
+        );
     }
 }

@@ -48,7 +48,10 @@ fn backend_error(e: &StoreError) -> BackendError {
 
 impl Backend for StoreBackend {
     async fn user(&self, username: &str) -> Result<Option<Arc<Profile>>, BackendError> {
-        self.store.user(username).await.map_err(|e| backend_error(&e))
+        self.store
+            .user(username)
+            .await
+            .map_err(|e| backend_error(&e))
     }
 
     async fn write_accounting(&self, record: &AcctRecord) -> Result<(), BackendError> {
@@ -67,8 +70,9 @@ impl Backend for StoreBackend {
 /// The dictionary named by the config, or the built-in one.
 pub fn dictionary(config: &Config) -> anyhow::Result<Dictionary> {
     match &config.server.dictionary {
-        Some(path) => Dictionary::load(path)
-            .with_context(|| format!("loading dictionary {}", path.display())),
+        Some(path) => {
+            Dictionary::load(path).with_context(|| format!("loading dictionary {}", path.display()))
+        }
         None => Ok(Dictionary::builtin()),
     }
 }
@@ -147,7 +151,10 @@ pub async fn nas(config: &Config, cmd: NasCommand) -> anyhow::Result<()> {
             }
         }
         NasCommand::Remove { address } => {
-            let removed = pg.remove_nas(&address).await.context("removing the nas row")?;
+            let removed = pg
+                .remove_nas(&address)
+                .await
+                .context("removing the nas row")?;
             if removed == 0 {
                 bail!("no NAS row for `{address}`");
             }
@@ -192,7 +199,11 @@ struct Reloader {
 
 impl Reloader {
     fn rebuild(&self) {
-        let config_nas = self.config_nas.lock().map(|g| g.clone()).unwrap_or_default();
+        let config_nas = self
+            .config_nas
+            .lock()
+            .map(|g| g.clone())
+            .unwrap_or_default();
         let rows = self.rows.lock().map(|g| g.clone()).unwrap_or_default();
         let n = self.clients.rebuild(&config_nas, &rows);
         metrics::gauge!(CLIENTS).set(n as f64);
@@ -209,7 +220,9 @@ impl Reloader {
                 metrics::counter!(CLIENT_RELOADS_TOTAL, "source" => "database").increment(1);
                 tracing::info!("NAS table reloaded from the database");
             }
-            Err(e) => tracing::warn!(error = %e, "reloading nas rows failed; keeping the old table"),
+            Err(e) => {
+                tracing::warn!(error = %e, "reloading nas rows failed; keeping the old table")
+            }
         }
     }
 
@@ -289,12 +302,18 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
         config.admin.ready_db_max_age_secs,
     )));
     readiness.db_ok();
-    let rows = store.pg().load_nas().await.context("loading the nas table")?;
+    let rows = store
+        .pg()
+        .load_nas()
+        .await
+        .context("loading the nas table")?;
     let clients = Arc::new(Clients::new(ClientTable::build(&config.nas, &rows, None)));
     let table_len = clients.snapshot().len();
     metrics::gauge!(CLIENTS).set(table_len as f64);
     if table_len == 0 {
-        tracing::warn!("no NAS clients defined ([[nas]] or the nas table): every request will be dropped");
+        tracing::warn!(
+            "no NAS clients defined ([[nas]] or the nas table): every request will be dropped"
+        );
     }
     let reload = Arc::new(Reloader {
         clients: Arc::clone(&clients),

@@ -264,8 +264,12 @@ fn build_request(
                 args.user.as_bytes(),
                 args.password.as_bytes(),
             );
-            b.add_vendor(ms::VENDOR_ID, ms::MS_CHAP_CHALLENGE, &authenticator_challenge)
-                .map_err(e)?;
+            b.add_vendor(
+                ms::VENDOR_ID,
+                ms::MS_CHAP_CHALLENGE,
+                &authenticator_challenge,
+            )
+            .map_err(e)?;
             b.add_vendor(ms::VENDOR_ID, ms::MS_CHAP2_RESPONSE, &response)
                 .map_err(e)?;
             let parsed = mschapv2::Response::parse(&response).ok_or("bad MS-CHAP2-Response")?;
@@ -405,7 +409,9 @@ mod tests {
             "mschapv2",
         ])
         .unwrap();
-        assert!(matches!(c.command, Some(Command::TestAuth(a)) if a.method == TestMethod::Mschapv2));
+        assert!(
+            matches!(c.command, Some(Command::TestAuth(a)) if a.method == TestMethod::Mschapv2)
+        );
         assert!(Cli::try_parse_from(["hotspot-radius", "nas", "remove", "10.0.0.1"]).is_ok());
     }
 

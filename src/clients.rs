@@ -274,7 +274,10 @@ mod tests {
 
     #[test]
     fn most_specific_wins_and_config_wins_ties() {
-        let config = [nas("10.0.0.0/8", "a", "wide"), nas("10.1.0.0/16", "b", "cfg16")];
+        let config = [
+            nas("10.0.0.0/8", "a", "wide"),
+            nas("10.1.0.0/16", "b", "cfg16"),
+        ];
         let rows = [
             row("10.1.0.0/16", "c", "db16"),
             row("10.1.2.0/24", "d", "db24"),
@@ -294,7 +297,11 @@ mod tests {
 
     #[test]
     fn exact_tie_config_wins() {
-        let t = ClientTable::build(&[nas("127.0.0.1", "cfg", "c")], &[row("127.0.0.1", "db", "d")], None);
+        let t = ClientTable::build(
+            &[nas("127.0.0.1", "cfg", "c")],
+            &[row("127.0.0.1", "db", "d")],
+            None,
+        );
         assert_eq!(t.lookup(ip("127.0.0.1")).unwrap().name, "c");
     }
 
@@ -308,6 +315,11 @@ mod tests {
         c.saw_message_authenticator();
         assert!(c.requires_message_authenticator());
         clients.rebuild(std::slice::from_ref(&n), &[]);
-        assert!(clients.lookup(ip("127.0.0.1")).unwrap().requires_message_authenticator());
+        assert!(
+            clients
+                .lookup(ip("127.0.0.1"))
+                .unwrap()
+                .requires_message_authenticator()
+        );
     }
 }

@@ -494,7 +494,10 @@ impl Config {
             bad("server.dedup_ttl_ms".into(), "must be at most 60000".into());
         }
         if s.reject_delay_ms > 10_000 {
-            bad("server.reject_delay_ms".into(), "must be at most 10000".into());
+            bad(
+                "server.reject_delay_ms".into(),
+                "must be at most 10000".into(),
+            );
         }
         if s.auth_addr == s.acct_addr && s.auth_addr.port() != 0 {
             bad(
@@ -519,7 +522,10 @@ impl Config {
                 || url.starts_with("redis+unix://")
                 || url.starts_with("unix://"))
         {
-            bad("redis.url".into(), "must start with redis:// or rediss://".into());
+            bad(
+                "redis.url".into(),
+                "must start with redis:// or rediss://".into(),
+            );
         }
         if self.cache.l1_capacity == 0 {
             bad("cache.l1_capacity".into(), "must be at least 1".into());
@@ -644,7 +650,9 @@ fn prune_nas(root: &mut toml::Table, file: &str, problems: &mut Vec<Problem>) ->
     let mut ok = true;
     for (i, entry) in entries.iter_mut().enumerate() {
         match entry {
-            toml::Value::Table(t) => prune_table::<NasConfig>(t, &format!("nas[{i}]"), file, problems),
+            toml::Value::Table(t) => {
+                prune_table::<NasConfig>(t, &format!("nas[{i}]"), file, problems)
+            }
             _ => {
                 problems.push(Problem {
                     file: file.to_owned(),

@@ -20,7 +20,10 @@ use super::{Backend, Context, Outcome, Reply, unix_now};
 
 /// Check the request's Message-Authenticator against the client's policy.
 /// `Err` carries the drop reason.
-pub fn check_message_authenticator(client: &Client, packet: &Packet<'_>) -> Result<(), &'static str> {
+pub fn check_message_authenticator(
+    client: &Client,
+    packet: &Packet<'_>,
+) -> Result<(), &'static str> {
     match packet.verify_message_authenticator(client.secret.expose(), None) {
         Ok(true) => {
             client.saw_message_authenticator();
@@ -173,7 +176,9 @@ fn post_auth<B: Backend>(
         username: username.to_owned(),
         reply: code.name().to_owned(),
         called_station_id: packet.attr_str(attrs::CALLED_STATION_ID).map(str::to_owned),
-        calling_station_id: packet.attr_str(attrs::CALLING_STATION_ID).map(str::to_owned),
+        calling_station_id: packet
+            .attr_str(attrs::CALLING_STATION_ID)
+            .map(str::to_owned),
         nas_ip: Some(nas_ip),
         class: None,
         auth_time: unix_now(),

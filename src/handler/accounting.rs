@@ -68,7 +68,11 @@ pub fn record_from_packet(
     dict: &Dictionary,
 ) -> Option<AcctRecord> {
     let u32_of = |typ: u8| packet.attr_u32(typ).ok().flatten();
-    let text = |typ: u8| packet.attr(typ).map(|v| String::from_utf8_lossy(v).into_owned());
+    let text = |typ: u8| {
+        packet
+            .attr(typ)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    };
     let status_type = u32_of(attrs::ACCT_STATUS_TYPE)?;
     let username = text(attrs::USER_NAME).unwrap_or_default();
     let session_id = text(attrs::ACCT_SESSION_ID).unwrap_or_default();

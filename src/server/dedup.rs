@@ -9,7 +9,7 @@
 //! (oldest entries go first) and sharded to keep lock sections short.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -98,9 +98,7 @@ impl DedupCache {
     }
 
     fn shard(&self, key: &Key) -> MutexGuard<'_, Shard> {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        let idx = (h.finish() as usize) % self.shards.len();
+        let idx = (self.hasher.hash_one(key) as usize) % self.shards.len();
         let m = &self.shards[idx];
         m.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -109,13 +107,13 @@ impl DedupCache {
     pub fn begin(&self, key: Key, now: Instant) -> Begin {
         let mut shard = self.shard(&key);
         shard.expire(now, self.per_shard);
-        if let Some(entry) = shard.map.get(&key) {
-            if entry.expires > now {
-                return match &entry.state {
-                    State::InProgress => Begin::InProgress,
-                    State::Done(bytes) => Begin::Replay(Arc::clone(bytes)),
-                };
-            }
+        if let Some(entry) = shard.map.get(&key)
+            && entry.expires > now
+        {
+            return match &entry.state {
+                State::InProgress => Begin::InProgress,
+                State::Done(bytes) => Begin::Replay(Arc::clone(bytes)),
+            };
         }
         let generation = shard.next_generation;
         shard.next_generation += 1;
@@ -224,7 +222,11 @@ mod tests {
         let reply: Arc<[u8]> = Arc::from(&b"reply"[..]);
         c.complete(&key(1, 1), Some(reply.clone()), t);
         assert_eq!(c.begin(key(1, 1), t), Begin::Replay(reply));
-        assert_eq!(c.begin(key(1, 2), t), Begin::New, "same id, new authenticator");
+        assert_eq!(
+            c.begin(key(1, 2), t),
+            Begin::New,
+            "same id, new authenticator"
+        );
         // Expired.
         assert_eq!(c.begin(key(1, 1), t + Duration::from_secs(6)), Begin::New);
     }

@@ -42,7 +42,10 @@ fn example_documents_every_key_with_its_default() {
     let c = Config::load(&example).unwrap();
     let mut defaults = Config::default();
     defaults.nas = c.nas.clone();
-    assert_eq!(c, defaults, "example values differ from the built-in defaults");
+    assert_eq!(
+        c, defaults,
+        "example values differ from the built-in defaults"
+    );
     // Every key of every section appears in the example (commented or not).
     let text = std::fs::read_to_string(&example).unwrap();
     for key in [
@@ -90,7 +93,11 @@ fn unknown_key_names_key_and_file() {
 fn check_config_exit_codes_and_lists_every_problem() {
     let good = config_dir().join("hotspot-radius.example.toml");
     let out = bin().arg("check-config").arg(&good).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let bad = temp_file(
         "bad.toml",
@@ -119,7 +126,10 @@ address = "300.1.2.3"
         assert!(stderr.contains(key), "{key} missing in:\n{stderr}");
     }
     for line in stderr.lines() {
-        assert!(line.contains(&bad.display().to_string()), "no file in: {line}");
+        assert!(
+            line.contains(&bad.display().to_string()),
+            "no file in: {line}"
+        );
     }
 
     let syntax = temp_file("syntax.toml", "[server\n");

@@ -86,7 +86,9 @@ async fn methods_group_replies_and_mikrotik_request() {
     let server = start(&url, None).await;
     let nas = Nas::new(server.auth_addr, SECRET).await;
     for method in [Method::Pap, Method::Chap, Method::MsChapV2] {
-        let r = nas.exchange(&nas.access_request("alice", "wonderland", method, true)).await;
+        let r = nas
+            .exchange(&nas.access_request("alice", "wonderland", method, true))
+            .await;
         assert_eq!(code_of(&r), Code::AccessAccept, "{method:?}");
         let p = Packet::decode(&r).unwrap();
         assert_eq!(
@@ -98,10 +100,14 @@ async fn methods_group_replies_and_mikrotik_request() {
         if method == Method::MsChapV2 {
             assert!(p.vendor_attr(ms::VENDOR_ID, ms::MS_CHAP2_SUCCESS).is_some());
         }
-        let r = nas.exchange(&nas.access_request("alice", "nope", method, true)).await;
+        let r = nas
+            .exchange(&nas.access_request("alice", "nope", method, true))
+            .await;
         assert_eq!(code_of(&r), Code::AccessReject, "{method:?}");
     }
-    let r = nas.exchange(&nas.access_request("mallory", "x", Method::Pap, true)).await;
+    let r = nas
+        .exchange(&nas.access_request("mallory", "x", Method::Pap, true))
+        .await;
     assert_eq!(code_of(&r), Code::AccessReject);
     // Post-auth rows arrive through the batched writer (bounded wait).
     let mut n = 0i64;
@@ -130,7 +136,9 @@ async fn sql_changes_apply_without_restart() {
     seed(&pool).await;
     let server = start(&url, None).await;
     let nas = Nas::new(server.auth_addr, SECRET).await;
-    let ok = nas.exchange(&nas.access_request("bob", "builder", Method::Pap, true)).await;
+    let ok = nas
+        .exchange(&nas.access_request("bob", "builder", Method::Pap, true))
+        .await;
     assert_eq!(code_of(&ok), Code::AccessAccept);
 
     // Password change: the cached profile is invalidated by NOTIFY.
@@ -143,7 +151,9 @@ async fn sql_changes_apply_without_restart() {
         answered_eventually(&nas, "bob", "rebuilt", Code::AccessAccept).await,
         "new password accepted"
     );
-    let old = nas.exchange(&nas.access_request("bob", "builder", Method::Pap, true)).await;
+    let old = nas
+        .exchange(&nas.access_request("bob", "builder", Method::Pap, true))
+        .await;
     assert_eq!(code_of(&old), Code::AccessReject, "old password refused");
 
     // A new NAS row is usable without restart.
@@ -179,16 +189,24 @@ async fn accounting_rows_land_in_radacct() {
             .await;
         assert_eq!(code_of(&r), Code::AccountingResponse, "status {status}");
     }
-    let row: (String, String, Option<i64>, Option<i64>, Option<String>, Option<String>, bool, bool) =
-        sqlx::query_as(
-            "SELECT username, acctsessionid, acctinputoctets, acctoutputoctets, \
+    let row: (
+        String,
+        String,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        bool,
+        bool,
+    ) = sqlx::query_as(
+        "SELECT username, acctsessionid, acctinputoctets, acctoutputoctets, \
                     acctterminatecause, nasporttype, acctstarttime IS NOT NULL, \
                     acctstoptime IS NOT NULL \
              FROM radacct WHERE acctsessionid = '80f00001'",
-        )
-        .fetch_one(&pool)
-        .await
-        .expect("one radacct row");
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("one radacct row");
     assert_eq!(row.0, "alice");
     assert_eq!(row.2, Some((2i64 << 32) + 5000), "gigawords folded in");
     assert_eq!(row.3, Some(6000));
@@ -210,12 +228,18 @@ async fn redis_down_keeps_serving() {
     seed(&pool).await;
     let server = start(&url, Some(redis.url())).await;
     let nas = Nas::new(server.auth_addr, SECRET).await;
-    let r = nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true)).await;
+    let r = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
     assert_eq!(code_of(&r), Code::AccessAccept);
     redis.stop();
-    let r = nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true)).await;
+    let r = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
     assert_eq!(code_of(&r), Code::AccessAccept, "cached user");
-    let r = nas.exchange(&nas.access_request("bob", "builder", Method::Chap, true)).await;
+    let r = nas
+        .exchange(&nas.access_request("bob", "builder", Method::Chap, true))
+        .await;
     assert_eq!(code_of(&r), Code::AccessAccept, "uncached user, Redis down");
     server.stop().await;
 }
@@ -228,21 +252,35 @@ async fn postgres_down_answers_cached_and_never_false_rejects() {
     pool.close().await;
     let server = start(&url, None).await;
     let nas = Nas::new(server.auth_addr, SECRET).await;
-    let r = nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true)).await;
+    let r = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
     assert_eq!(code_of(&r), Code::AccessAccept);
     pg.stop();
-    let r = nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true)).await;
-    assert_eq!(code_of(&r), Code::AccessAccept, "cached user still answered");
+    let r = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(
+        code_of(&r),
+        Code::AccessAccept,
+        "cached user still answered"
+    );
     // Uncached user: no reply at all (not a reject), so the NAS retries / fails over.
     let req = nas.access_request("carol", "singer", Method::Pap, true);
     assert!(
-        nas.exchange_within(&req, Duration::from_secs(3)).await.is_none(),
+        nas.exchange_within(&req, Duration::from_secs(3))
+            .await
+            .is_none(),
         "no reply while PostgreSQL is down"
     );
     // Accounting is not acknowledged either.
     let acct = Nas::new(server.acct_addr, SECRET).await;
     let req = acct.accounting_request("alice", "80f00009", 1, (0, 0, 0));
-    assert!(acct.exchange_within(&req, Duration::from_secs(3)).await.is_none());
+    assert!(
+        acct.exchange_within(&req, Duration::from_secs(3))
+            .await
+            .is_none()
+    );
     pg.start_again();
     assert!(
         answered_eventually(&nas, "carol", "singer", Code::AccessAccept).await,
@@ -287,7 +325,10 @@ async fn status_server_metrics_and_health() {
     seed(&pool).await;
     let server = start(&url, None).await;
     let nas = Nas::new(server.auth_addr, SECRET).await;
-    assert_eq!(code_of(&nas.exchange(&nas.status_server()).await), Code::AccessAccept);
+    assert_eq!(
+        code_of(&nas.exchange(&nas.status_server()).await),
+        Code::AccessAccept
+    );
     let acct = Nas::new(server.acct_addr, SECRET).await;
     assert_eq!(
         code_of(&acct.exchange(&acct.status_server()).await),
@@ -353,7 +394,10 @@ async fn radclient_interop() {
     .await
     .unwrap();
     assert!(ok && out.contains("Access-Accept"), "PAP:\n{out}");
-    assert!(out.contains("2M/5M"), "group reply in radclient output:\n{out}");
+    assert!(
+        out.contains("2M/5M"),
+        "group reply in radclient output:\n{out}"
+    );
     let (ok, out) = tokio::task::spawn_blocking(move || {
         radclient(
             auth,
@@ -384,10 +428,11 @@ async fn radclient_interop() {
     .await
     .unwrap();
     assert!(ok && out.contains("Accounting-Response"), "acct:\n{out}");
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM radacct WHERE acctsessionid = 'rc000001'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM radacct WHERE acctsessionid = 'rc000001'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(n, 1);
     server.stop().await;
 }
@@ -412,8 +457,16 @@ async fn test_auth_subcommand_exit_codes() {
             .await
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert_eq!(out.status.code(), Some(0), "{method}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-        assert!(stdout.contains("Access-Accept") && stdout.contains("2M/5M"), "{stdout}");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{method}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("Access-Accept") && stdout.contains("2M/5M"),
+            "{stdout}"
+        );
         let out = tokio::task::spawn_blocking(move || run(method, "bad", port))
             .await
             .unwrap();

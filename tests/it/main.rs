@@ -3,8 +3,8 @@
 // A test binary has no downstream users: `pub` in modules means "for other test modules".
 #![allow(unreachable_pub)]
 
+mod config;
 mod decode_robustness;
 mod dictionaries;
-mod udp_access;
-mod config;
 mod e2e;
+mod udp_access;

@@ -94,7 +94,8 @@ impl Nas {
         b.add(attrs::NAS_IDENTIFIER, b"hotspot-router").unwrap();
         b.add(attrs::NAS_IP_ADDRESS, &[127, 0, 0, 1]).unwrap();
         b.add(attrs::CALLED_STATION_ID, b"hotspot1").unwrap();
-        b.add(attrs::CALLING_STATION_ID, b"AA:BB:CC:DD:EE:FF").unwrap();
+        b.add(attrs::CALLING_STATION_ID, b"AA:BB:CC:DD:EE:FF")
+            .unwrap();
         b.add_u32(attrs::NAS_PORT_TYPE, 19).unwrap();
         b.add_u32(attrs::SERVICE_TYPE, 1).unwrap();
         b.add(attrs::FRAMED_IP_ADDRESS, &[10, 5, 50, 2]).unwrap();
@@ -168,7 +169,8 @@ impl Nas {
         b.add(attrs::NAS_PORT_ID, b"bridge-hotspot").unwrap();
         b.add_u32(attrs::NAS_PORT_TYPE, 19).unwrap();
         b.add(attrs::CALLED_STATION_ID, b"hotspot1").unwrap();
-        b.add(attrs::CALLING_STATION_ID, b"AA:BB:CC:DD:EE:FF").unwrap();
+        b.add(attrs::CALLING_STATION_ID, b"AA:BB:CC:DD:EE:FF")
+            .unwrap();
         b.add(attrs::FRAMED_IP_ADDRESS, &[10, 5, 50, 2]).unwrap();
         b.add_u32(attrs::ACCT_AUTHENTIC, 1).unwrap();
         b.add_u32(attrs::ACCT_DELAY_TIME, 0).unwrap();
@@ -217,7 +219,10 @@ impl Nas {
         assert_eq!(p.identifier(), req.bytes[1], "reply identifier");
         p.verify_response(&req.authenticator, &self.secret)
             .expect("reply verifies");
-        assert!(p.has_message_authenticator(), "reply carries Message-Authenticator");
+        assert!(
+            p.has_message_authenticator(),
+            "reply carries Message-Authenticator"
+        );
         assert_eq!(
             p.attributes().next().map(|a| a.typ),
             Some(attrs::MESSAGE_AUTHENTICATOR),
@@ -391,7 +396,9 @@ async fn methods_accept_and_reject() {
     let h = Harness::start(MessageAuthenticatorPolicy::Auto).await;
     let nas = Nas::new(h.auth, "testing123").await;
     for method in [Method::Pap, Method::Chap, Method::MsChapV2] {
-        let ok = nas.exchange(&nas.access_request("alice", "wonderland", method, true)).await;
+        let ok = nas
+            .exchange(&nas.access_request("alice", "wonderland", method, true))
+            .await;
         assert_eq!(code_of(&ok), Code::AccessAccept, "{method:?}");
         let p = Packet::decode(&ok).unwrap();
         assert_eq!(
@@ -404,14 +411,18 @@ async fn methods_accept_and_reject() {
             assert!(p.vendor_attr(ms::VENDOR_ID, ms::MS_CHAP2_SUCCESS).is_some());
             assert!(p.vendor_attr(ms::VENDOR_ID, ms::MS_MPPE_SEND_KEY).is_some());
         }
-        let bad = nas.exchange(&nas.access_request("alice", "wrong", method, true)).await;
+        let bad = nas
+            .exchange(&nas.access_request("alice", "wrong", method, true))
+            .await;
         assert_eq!(code_of(&bad), Code::AccessReject, "{method:?}");
         if method == Method::MsChapV2 {
             let p = Packet::decode(&bad).unwrap();
             assert!(p.vendor_attr(ms::VENDOR_ID, ms::MS_CHAP_ERROR).is_some());
         }
     }
-    let unknown = nas.exchange(&nas.access_request("nobody", "x", Method::Pap, true)).await;
+    let unknown = nas
+        .exchange(&nas.access_request("nobody", "x", Method::Pap, true))
+        .await;
     assert_eq!(code_of(&unknown), Code::AccessReject);
     let records = h.memory.post_auth.lock().unwrap().len();
     assert!(records >= 7, "post-auth records queued: {records}");
@@ -469,7 +480,9 @@ async fn unknown_nas_and_bad_message_authenticator_are_silent() {
         .expect_silence(&stranger.access_request("alice", "wonderland", Method::Pap, true))
         .await;
     // The service still works.
-    let ok = nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true)).await;
+    let ok = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
     assert_eq!(code_of(&ok), Code::AccessAccept);
     h.stop().await;
 }
@@ -482,7 +495,10 @@ async fn message_authenticator_policies() {
     nas.expect_silence(&nas.access_request("alice", "wonderland", Method::Pap, false))
         .await;
     assert_eq!(
-        code_of(&nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true)).await),
+        code_of(
+            &nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+                .await
+        ),
         Code::AccessAccept
     );
     h.stop().await;
@@ -491,7 +507,10 @@ async fn message_authenticator_policies() {
     let h = Harness::start(MessageAuthenticatorPolicy::Auto).await;
     let nas = Nas::new(h.auth, "testing123").await;
     assert_eq!(
-        code_of(&nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, false)).await),
+        code_of(
+            &nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, false))
+                .await
+        ),
         Code::AccessAccept
     );
     nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
@@ -506,7 +525,10 @@ async fn message_authenticator_policies() {
     nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
         .await;
     assert_eq!(
-        code_of(&nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, false)).await),
+        code_of(
+            &nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, false))
+                .await
+        ),
         Code::AccessAccept
     );
     h.stop().await;
@@ -516,7 +538,9 @@ async fn message_authenticator_policies() {
 async fn malformed_datagrams_never_stop_service() {
     let h = Harness::start(MessageAuthenticatorPolicy::Auto).await;
     let nas = Nas::new(h.auth, "testing123").await;
-    let valid = nas.access_request("alice", "wonderland", Method::Pap, true).bytes;
+    let valid = nas
+        .access_request("alice", "wonderland", Method::Pap, true)
+        .bytes;
     let mut seed = 0x1234_5678_u64;
     let mut next = || {
         seed ^= seed << 13;
@@ -526,7 +550,9 @@ async fn malformed_datagrams_never_stop_service() {
     };
     for i in 0..2000 {
         let mut d = match i % 4 {
-            0 => (0..(next() % 200) as usize).map(|_| next() as u8).collect::<Vec<_>>(),
+            0 => (0..(next() % 200) as usize)
+                .map(|_| next() as u8)
+                .collect::<Vec<_>>(),
             1 => valid[..(next() as usize % valid.len())].to_vec(),
             _ => {
                 let mut d = valid.clone();
@@ -544,7 +570,9 @@ async fn malformed_datagrams_never_stop_service() {
     }
     // Drain whatever (validly signed) replies the mutations produced, then check service.
     while nas.recv(Duration::from_millis(300)).await.is_some() {}
-    let ok = nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true)).await;
+    let ok = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
     assert_eq!(code_of(&ok), Code::AccessAccept);
     h.stop().await;
 }
@@ -582,7 +610,9 @@ async fn backend_down_means_no_reply_not_reject() {
     acct.expect_silence(&acct.accounting_request("alice", "s1", 1, (0, 0, 0)))
         .await;
     h.memory.down.store(false, Ordering::SeqCst);
-    let ok = nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true)).await;
+    let ok = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
     assert_eq!(code_of(&ok), Code::AccessAccept);
     h.stop().await;
 }
