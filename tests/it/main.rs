@@ -1,9 +1,10 @@
-//! The integration test binary: real PostgreSQL / Redis servers started by `harness`, and
-//! one module per area of the server.
+//! The single integration test binary: one module per area, driving the public API; real
+//! PostgreSQL / Redis servers are started by `harness`.
 
 // A test binary has no downstream users: `pub` in its modules means "for other test
 // modules", which the crate-wide `unreachable_pub` lint would flag everywhere.
 #![allow(unreachable_pub)]
 
+mod dictionaries;
 mod harness;
 mod store;
