@@ -1,10 +1,14 @@
-//! The single integration test binary: one module per area, driving the public API.
+//! The single integration test binary: one module per area, driving the public API; real
+//! PostgreSQL / Redis servers are started by `harness`.
 
-// A test binary has no downstream users: `pub` in modules means "for other test modules".
+// A test binary has no downstream users: `pub` in its modules means "for other test
+// modules", which the crate-wide `unreachable_pub` lint would flag everywhere.
 #![allow(unreachable_pub)]
 
 mod config;
 mod decode_robustness;
 mod dictionaries;
 mod e2e;
+mod harness;
+mod store;
 mod udp_access;
