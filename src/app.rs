@@ -29,6 +29,12 @@ use crate::server::{Server, ServerOptions};
 use crate::store::model::{AcctRecord, NasRow, PostAuthRecord};
 use crate::store::{PostAuthWriter, Store, StoreError, StoreOptions};
 
+/// Close the database pool (the store has no other connections to close; Redis
+/// connections end when the last clone of the store is dropped).
+async fn close(store: &Store) {
+    store.pg().pool().close().await;
+}
+
 /// How often the database health check runs (feeds `/readyz`).
 const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -41,7 +47,10 @@ pub struct StoreBackend {
 
 fn backend_error(e: &StoreError) -> BackendError {
     BackendError {
-        backend: "store",
+        backend: match e {
+            StoreError::Unavailable(_) => "postgres",
+            _ => "store",
+        },
         message: e.to_string(),
     }
 }
@@ -59,11 +68,13 @@ impl Backend for StoreBackend {
             .pg()
             .write_accounting(record)
             .await
+            .map(|_| ())
             .map_err(|e| backend_error(&e))
     }
 
     fn post_auth(&self, record: PostAuthRecord) -> bool {
-        self.post_auth.try_send(record)
+        // The writer counts its own drops (radius_postauth_dropped_total).
+        self.post_auth.submit(record)
     }
 }
 
@@ -81,14 +92,16 @@ fn store_options(config: &Config) -> anyhow::Result<StoreOptions> {
     let Some(database_url) = config.database.url.clone() else {
         bail!("no database: set DATABASE_URL or [database] url in the config file");
     };
-    let mut opts = StoreOptions::new(database_url);
-    opts.redis_url = config.redis.url.clone();
-    opts.pool_size = config.database.pool_size;
-    opts.l1_capacity = config.cache.l1_capacity;
-    opts.l1_ttl = Duration::from_secs(config.cache.l1_ttl_secs);
-    opts.negative_ttl = Duration::from_secs(config.cache.negative_ttl_secs);
-    opts.l2_ttl = Duration::from_secs(config.cache.l2_ttl_secs);
-    Ok(opts)
+    Ok(StoreOptions {
+        database_url,
+        redis_url: config.redis.url.clone(),
+        pool_size: config.database.pool_size,
+        l1_capacity: config.cache.l1_capacity,
+        l1_ttl: Duration::from_secs(config.cache.l1_ttl_secs),
+        negative_ttl: Duration::from_secs(config.cache.negative_ttl_secs),
+        l2_ttl: Duration::from_secs(config.cache.l2_ttl_secs),
+        ..StoreOptions::default()
+    })
 }
 
 async fn connect(config: &Config, dict: Arc<Dictionary>) -> anyhow::Result<Store> {
@@ -103,7 +116,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     let store = connect(config, Arc::new(Dictionary::builtin())).await?;
     store.pg().migrate().await.context("running migrations")?;
     println!("database schema is up to date");
-    store.close().await;
+    close(&store).await;
     Ok(())
 }
 
@@ -139,7 +152,7 @@ pub async fn nas(config: &Config, cmd: NasCommand) -> anyhow::Result<()> {
                 "{:<24} {:<20} {:<10} {:<8} {}",
                 "ADDRESS", "NAME", "SECRET", "COA", "MESSAGE-AUTH"
             );
-            for r in rows {
+            for r in rows.into_iter().map(|e| e.nas) {
                 println!(
                     "{:<24} {:<20} {:<10} {:<8} {}",
                     r.nasname,
@@ -161,7 +174,7 @@ pub async fn nas(config: &Config, cmd: NasCommand) -> anyhow::Result<()> {
             println!("removed NAS {address}");
         }
     }
-    store.close().await;
+    close(&store).await;
     Ok(())
 }
 
@@ -295,7 +308,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
         .await
         .context("checking the database schema")?;
     if !migrated {
-        store.close().await;
+        close(&store).await;
         bail!("the database schema is missing or out of date: run `hotspot-radius migrate` first");
     }
     let readiness = Arc::new(Readiness::new(Duration::from_secs(
@@ -323,7 +336,9 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
         config_path,
     });
 
-    let post_auth = store.post_auth_writer();
+    let writer_cancel = CancellationToken::new();
+    let (post_auth, post_auth_task) =
+        PostAuthWriter::spawn(store.pg().clone(), writer_cancel.clone());
     let ctx = Context {
         backend: StoreBackend {
             store: store.clone(),
@@ -404,9 +419,10 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
                 // 3. background tasks, then flush the post-auth writer
                 background.cancel();
                 let _ = health_task.await;
-                post_auth.flush().await;
+                writer_cancel.cancel();
+                let _ = post_auth_task.await;
                 // 4. close the pools
-                store.close().await;
+                close(&store).await;
             };
             if tokio::time::timeout(shutdown_timeout, drain).await.is_err() {
                 tracing::warn!("shutdown timed out after {shutdown_timeout:?}");
@@ -435,8 +451,8 @@ async fn health_loop(store: Store, readiness: Arc<Readiness>, cancel: Cancellati
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(HEALTH_INTERVAL) => {}
         }
-        match tokio::time::timeout(Duration::from_secs(2), store.pg().ping()).await {
-            Ok(Ok(())) => readiness.db_ok(),
+        match tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(store.pg().pool())).await {
+            Ok(Ok(_)) => readiness.db_ok(),
             Ok(Err(e)) => tracing::debug!(error = %e, "database health check failed"),
             Err(_) => tracing::debug!("database health check timed out"),
         }

@@ -27,8 +27,6 @@ pub const AUTH_TOTAL: &str = "radius_auth_total";
 pub const BACKEND_UNAVAILABLE_TOTAL: &str = "radius_backend_unavailable_total";
 /// Accounting records written, by `status` (start, stop, interim, on, off, other).
 pub const ACCOUNTING_WRITTEN_TOTAL: &str = "radius_accounting_written_total";
-/// Post-auth records dropped because the writer queue was full.
-pub const POSTAUTH_DROPPED_TOTAL: &str = "radius_postauth_dropped_total";
 /// Clients currently in the NAS table.
 pub const CLIENTS: &str = "radius_clients";
 /// NAS table reloads, by `source` (config, database).
@@ -115,10 +113,6 @@ pub fn describe() {
         "Requests left unanswered because a backend was unavailable"
     );
     describe_counter!(ACCOUNTING_WRITTEN_TOTAL, "Accounting records written");
-    describe_counter!(
-        POSTAUTH_DROPPED_TOTAL,
-        "Post-auth records dropped because the writer queue was full"
-    );
     describe_gauge!(CLIENTS, "Clients in the NAS table");
     describe_counter!(CLIENT_RELOADS_TOTAL, "NAS table reloads by source");
 }
