@@ -451,7 +451,12 @@ async fn health_loop(store: Store, readiness: Arc<Readiness>, cancel: Cancellati
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(HEALTH_INTERVAL) => {}
         }
-        match tokio::time::timeout(Duration::from_secs(2), sqlx::query("SELECT 1").execute(store.pg().pool())).await {
+        match tokio::time::timeout(
+            Duration::from_secs(2),
+            sqlx::query("SELECT 1").execute(store.pg().pool()),
+        )
+        .await
+        {
             Ok(Ok(_)) => readiness.db_ok(),
             Ok(Err(e)) => tracing::debug!(error = %e, "database health check failed"),
             Err(_) => tracing::debug!("database health check timed out"),

@@ -626,7 +626,8 @@ fn prune_table<T: DeserializeOwned>(
             let message = if raw.contains("unknown field") {
                 "unknown key".to_owned()
             } else {
-                raw.trim_end().to_owned()
+                // The first line; the rest repeats the key ("in `key`").
+                raw.lines().next().unwrap_or_default().trim_end().to_owned()
             };
             problems.push(Problem {
                 file: file.to_owned(),

@@ -42,8 +42,11 @@ pub async fn handle<B: Backend>(
         return Outcome::Drop(reason::ACCOUNTING_WRITE_FAILED);
     }
     counter!(ACCOUNTING_WRITTEN_TOTAL, "status" => status_label(record.status_type)).increment(1);
+    // No Message-Authenticator here: RFC 2866 does not define one for accounting, and
+    // FreeRADIUS 3.x clients (radclient) check it against the wrong vector and discard the
+    // reply. Access-* and Status-Server replies always carry one.
     Outcome::reply(
-        PacketBuilder::reply(packet, Code::AccountingResponse),
+        PacketBuilder::reply(packet, Code::AccountingResponse).without_message_authenticator(),
         "response",
     )
 }

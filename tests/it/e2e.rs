@@ -61,6 +61,13 @@ async fn seed(pool: &PgPool) {
 }
 
 async fn start(database_url: &str, redis_url: Option<String>) -> Running {
+    // `RUST_LOG=hotspot_radius=debug cargo test --test it e2e::` shows the server's logs.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    }
     app::start(config(database_url, redis_url), None)
         .await
         .expect("server starts")
@@ -68,12 +75,13 @@ async fn start(database_url: &str, redis_url: Option<String>) -> Running {
 
 /// Send fresh requests until one is answered (bounded): for changes that arrive by NOTIFY.
 async fn answered_eventually(nas: &Nas, user: &str, password: &str, want: Code) -> bool {
-    for _ in 0..25 {
+    for _ in 0..50 {
         let req = nas.access_request(user, password, Method::Pap, true);
-        if let Some(r) = nas.exchange_within(&req, Duration::from_millis(200)).await
-            && code_of(&r) == want
-        {
-            return true;
+        if let Some(r) = nas.exchange_within(&req, Duration::from_millis(200)).await {
+            if code_of(&r) == want {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
     false
