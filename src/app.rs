@@ -149,8 +149,8 @@ pub async fn nas(config: &Config, cmd: NasCommand) -> anyhow::Result<()> {
         NasCommand::List => {
             let rows = pg.list_nas().await.context("listing nas rows")?;
             println!(
-                "{:<24} {:<20} {:<10} {:<8} {}",
-                "ADDRESS", "NAME", "SECRET", "COA", "MESSAGE-AUTH"
+                "{:<24} {:<20} {:<10} {:<8} MESSAGE-AUTH",
+                "ADDRESS", "NAME", "SECRET", "COA"
             );
             for r in rows.into_iter().map(|e| e.nas) {
                 println!(

@@ -18,6 +18,19 @@ use crate::udp_access::{Method, Nas, REPLY_WAIT, code_of};
 
 const SECRET: &str = "e2e-secret";
 
+/// username, session id, input octets, output octets, terminate cause, port type,
+/// start time set, stop time set.
+type AcctRow = (
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    bool,
+    bool,
+);
+
 fn config(database_url: &str, redis_url: Option<String>) -> Config {
     let mut c = Config::default();
     c.server.auth_addr = "127.0.0.1:0".parse().unwrap();
@@ -197,16 +210,7 @@ async fn accounting_rows_land_in_radacct() {
             .await;
         assert_eq!(code_of(&r), Code::AccountingResponse, "status {status}");
     }
-    let row: (
-        String,
-        String,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        bool,
-        bool,
-    ) = sqlx::query_as(
+    let row: AcctRow = sqlx::query_as(
         "SELECT username, acctsessionid, acctinputoctets, acctoutputoctets, \
                     acctterminatecause, nasporttype, acctstarttime IS NOT NULL, \
                     acctstoptime IS NOT NULL \
