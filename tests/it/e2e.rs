@@ -493,3 +493,45 @@ async fn test_auth_subcommand_exit_codes() {
     assert_eq!(out.status.code(), Some(2));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_nas_list_reloads_and_wins_ties() {
+    let (url, pool) = harness::fresh_db().await;
+    seed(&pool).await;
+    // The database says 127.0.0.1 has SECRET; the file says it has another one: file wins.
+    let dir = std::env::temp_dir().join(format!("hr-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("reload.toml");
+    std::fs::write(
+        &path,
+        "[[nas]]\naddress = \"127.0.0.1\"\nsecret = \"file-secret\"\n",
+    )
+    .unwrap();
+    let mut c = config(&url, None);
+    c.nas = Config::load(&path).unwrap().nas;
+    let server = app::start(c, Some(path.clone())).await.unwrap();
+    let by_file = Nas::new(server.auth_addr, "file-secret").await;
+    let r = by_file
+        .exchange(&by_file.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept);
+    let by_db = Nas::new(server.auth_addr, SECRET).await;
+    by_db
+        .expect_silence(&by_db.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    // Remove the entry from the file and reload (what SIGHUP does): the nas row applies.
+    std::fs::write(&path, "").unwrap();
+    server.reload_config();
+    let r = by_db
+        .exchange(&by_db.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept);
+    // A broken file is refused and the table kept.
+    std::fs::write(&path, "[[nas]]\naddress = \"nonsense\"\n").unwrap();
+    server.reload_config();
+    let r = by_db
+        .exchange(&by_db.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept);
+    server.stop().await;
+}
