@@ -26,11 +26,18 @@ fn the_whole_freeradius_tree_loads() {
     let dict = freeradius();
     assert!(dict.len() > 5000, "only {} attributes", dict.len());
     // Spot checks across the tree: a TLV parent, a 2,1-format vendor, an internal number.
-    let wimax = dict.attr("WiMAX-Capability").map(|d| (d.vendor, d.code, d.typ));
+    let wimax = dict
+        .attr("WiMAX-Capability")
+        .map(|d| (d.vendor, d.code, d.typ));
     assert_eq!(wimax, Some((24757, 1, AttrType::Tlv)));
-    let lucent = dict.vendor(4846).map(|v| (v.format.type_len, v.format.len_len));
+    let lucent = dict
+        .vendor(4846)
+        .map(|v| (v.format.type_len, v.format.len_len));
     assert_eq!(lucent, Some((2, 1)));
-    assert!(dict.attr("Cleartext-Password").is_some_and(|d| d.is_internal()));
+    assert!(
+        dict.attr("Cleartext-Password")
+            .is_some_and(|d| d.is_internal())
+    );
 }
 
 /// Names resolved identically by our files and FreeRADIUS's: standard, Microsoft,
@@ -149,7 +156,9 @@ fn our_dictionaries_match_freeradius_on_a_sample() {
     }
     for (attr, value) in SAME_VALUES {
         let a = ours.attr(attr).and_then(|d| ours.value_number(d, value));
-        let b = theirs.attr(attr).and_then(|d| theirs.value_number(d, value));
+        let b = theirs
+            .attr(attr)
+            .and_then(|d| theirs.value_number(d, value));
         if a.is_none() || a != b {
             differences.push(format!("{attr} = {value}: ours {a:?}, FreeRADIUS {b:?}"));
         }
@@ -197,7 +206,10 @@ fn the_folder_on_disk_loads_like_the_embedded_copy() {
 
 /// Lowercase dictionary name for a constant: `NAS_IP_ADDRESS` → `nas-ip-address`.
 fn const_to_name(prefix: &str, constant: &str) -> String {
-    format!("{prefix}{}", constant.to_ascii_lowercase().replace('_', "-"))
+    format!(
+        "{prefix}{}",
+        constant.to_ascii_lowercase().replace('_', "-")
+    )
 }
 
 /// Every `pub const` in `src/protocol/attrs.rs` resolves, by its name, to the same number
@@ -234,11 +246,15 @@ fn every_protocol_attrs_constant_matches_the_dictionary() {
         }
         checked += 1;
         let found = match module.as_str() {
-            "" | "microsoft" => dict.attr(&const_to_name("", name)).map(|d| (d.vendor, d.code)),
+            "" | "microsoft" => dict
+                .attr(&const_to_name("", name))
+                .map(|d| (d.vendor, d.code)),
             "mikrotik" => dict
                 .attr(&const_to_name("mikrotik-", name))
                 .map(|d| (d.vendor, d.code)),
-            "wispr" => dict.attr(&const_to_name("wispr-", name)).map(|d| (d.vendor, d.code)),
+            "wispr" => dict
+                .attr(&const_to_name("wispr-", name))
+                .map(|d| (d.vendor, d.code)),
             "acct_status" => dict.attr("Acct-Status-Type").and_then(|d| {
                 let n = dict.value_number(d, &const_to_name("", name))?;
                 Some((vendor, u32::try_from(n).ok()?))
@@ -255,5 +271,8 @@ fn every_protocol_attrs_constant_matches_the_dictionary() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    assert!(checked >= 60, "only {checked} constants read: parser out of date?");
+    assert!(
+        checked >= 60,
+        "only {checked} constants read: parser out of date?"
+    );
 }
