@@ -321,3 +321,6 @@ fn with_lowercase<T>(name: &str, f: impl FnOnce(&str) -> Option<T>) -> Option<T>
         _ => f(&name.to_lowercase()),
     }
 }
+
+#[cfg(test)]
+mod tests;

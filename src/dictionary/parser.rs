@@ -237,7 +237,7 @@ fn parse_flags(tokens: &[&str]) -> Result<Flags, String> {
             ("array" | "virtual" | "internal" | "counter" | "key" | "print_hex", None) => {}
             ("length" | "offset" | "precision" | "subtype" | "clone" | "ref" | "enum", Some(_)) => {
             }
-            (_, None) if !flag.contains(|c: char| c == ':' || c == '.') => {
+            (_, None) if !flag.contains([':', '.']) => {
                 // v3.0-era form `ATTRIBUTE name number type Vendor-Name`.
                 if flags.vendor.is_some() {
                     return Err(format!("unknown flag {flag:?}"));

@@ -142,7 +142,7 @@ impl Compiler<'_> {
             None => origin.list.to_string(),
         };
         self.problems.push(format!(
-            "{place} row {}: {attribute} {op}: {reason}",
+            "{place} row {} ({attribute} {op}): {reason}",
             index + 1
         ));
     }

@@ -16,7 +16,8 @@
 //! 3. **Merging**: `=` adds if the attribute is not there yet, `:=` replaces every earlier
 //!    instance, `+=` always adds. Later levels merge over earlier ones, so a group's `:=`
 //!    overrides the user's value and a group's `=` does not (FreeRADIUS order). Reply items
-//!    are identified by (vendor, type); tags are not told apart.
+//!    are identified by (vendor, type); tags are not told apart. Single-valued items
+//!    (passwords, Auth-Type, Expiration, Simultaneous-Use, Session-Timeout) treat `+=` as `=`.
 //! 4. **Result**: no level matched ⇒ `Deny(CheckItemsFailed)`; `Auth-Type := Reject` ⇒
 //!    `Deny(AuthTypeReject)`; `Expiration` at or before `now` ⇒ `Deny(Expired)`, later ⇒
 //!    `session_timeout` is at most the seconds left; `Auth-Type := Accept` ⇒ no password
@@ -39,6 +40,11 @@
 //!   unusable *comparison* makes its check list never match and an unreadable `Expiration`
 //!   counts as expired — a broken restriction never turns into no restriction.
 //! - Zone-less `Expiration` text is UTC (see `date`).
+//!
+//! # Enforced elsewhere
+//! `Simultaneous-Use` ([`Profile::simultaneous_use`]) and the other server-side control items
+//! (`Max-Daily-Session`, `Expire-After`, `Login-Time`, ... via [`Profile::control`]) are
+//! parsed and exposed, not enforced here.
 //!
 //! # Known limitations
 //! Encrypted reply attributes (Tunnel-Password) cannot be pre-encoded and are not sent;

@@ -42,6 +42,8 @@ impl Store {
             let mut listener = match connected {
                 Ok(l) => l,
                 Err(e) => {
+                    // Changes made before the first successful LISTEN are unseen too.
+                    first = false;
                     if !warned {
                         tracing::warn!(error = %e, "cache invalidation listener cannot connect; retrying");
                         warned = true;

@@ -401,3 +401,35 @@ impl Store {
         self.inner.l1.run_pending_tasks().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_hides_passwords_only() {
+        assert_eq!(
+            redact_url("postgres://radius:s3cret@db:5432/radius"),
+            "postgres://radius:***@db:5432/radius"
+        );
+        assert_eq!(
+            redact_url("redis://:pw@127.0.0.1/"),
+            "redis://:***@127.0.0.1/"
+        );
+        assert_eq!(
+            redact_url("postgres://radius@db/radius"),
+            "postgres://radius@db/radius"
+        );
+        assert_eq!(redact_url("not a url"), "not a url");
+        let opts = StoreOptions {
+            database_url: "postgres://u:hunter2@h/d".into(),
+            redis_url: Some("redis://:hunter3@h/".into()),
+            ..StoreOptions::default()
+        };
+        let shown = format!("{opts:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("hunter3"),
+            "{shown}"
+        );
+    }
+}

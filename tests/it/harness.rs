@@ -62,9 +62,37 @@ fn free_port() -> u16 {
     l.local_addr().expect("local_addr").port()
 }
 
+/// Removes `hr-{kind}-<pid>-*` directories left by test processes that no longer exist
+/// (e.g. killed while initdb ran, before a watchdog was watching).
+fn sweep_stale(kind: &str) {
+    let prefix = format!("hr-{kind}-");
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// A fresh, empty directory under the system temp dir.
 fn fresh_dir(kind: &str) -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| {
+        sweep_stale("pg");
+        sweep_stale("redis");
+        sweep_stale("pgtemplate-build");
+    });
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -178,13 +206,14 @@ impl Postgres {
             child: None,
             as_postgres_user,
         };
-        let mut initdb = pg.command("initdb");
-        initdb
-            .args(["-D"])
-            .arg(pg.data_dir())
-            .args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"])
-            .arg("--locale=C");
-        run_checked(&mut initdb, "initdb");
+        let template = pg.template();
+        run_checked(
+            Command::new("cp")
+                .arg("-a")
+                .arg(&template)
+                .arg(pg.data_dir()),
+            "copy the initdb template",
+        );
         for attempt in 1..=PORT_ATTEMPTS {
             pg.port = free_port();
             match pg.spawn() {
@@ -206,6 +235,54 @@ impl Postgres {
         } else {
             Command::new(exe)
         }
+    }
+
+    /// A pristine initdb'd cluster, made once per machine, PostgreSQL version and user,
+    /// and copied for each server (initdb takes seconds on a busy machine; a copy does
+    /// not). Built under a temporary name and renamed into place, so concurrent test
+    /// processes never see a half-made template.
+    fn template(&self) -> PathBuf {
+        let version = self
+            .bin
+            .parent()
+            .and_then(Path::file_name)
+            .map(|v| v.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let owner = if self.as_postgres_user {
+            "postgres"
+        } else {
+            "self"
+        };
+        let dir = std::env::temp_dir().join(format!("hr-pgtemplate-v1-{version}-{owner}"));
+        if dir.join("PG_VERSION").exists() {
+            return dir;
+        }
+        let building = fresh_dir("pgtemplate-build");
+        if self.as_postgres_user {
+            run_checked(
+                Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&building),
+                "chown template dir",
+            );
+        }
+        let data = building.join("data");
+        let mut initdb = self.command("initdb");
+        initdb
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"])
+            .arg("--locale=C");
+        run_checked(&mut initdb, "initdb");
+        // Loser of a race: the other process's template is as good as ours.
+        let _ = std::fs::rename(&data, &dir);
+        let _ = std::fs::remove_dir_all(&building);
+        assert!(
+            dir.join("PG_VERSION").exists(),
+            "no initdb template at {}",
+            dir.display()
+        );
+        dir
     }
 
     fn data_dir(&self) -> PathBuf {

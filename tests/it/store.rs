@@ -78,7 +78,7 @@ async fn current_password(store: &Store, user: &str) -> Option<String> {
 async fn eventually<F, Fut>(what: &str, mut f: F)
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
+    Fut: Future<Output = bool>,
 {
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
@@ -998,7 +998,8 @@ async fn post_auth_rows_never_store_a_password() {
     ];
     assert_eq!(pg.write_post_auth(&recs).await.unwrap(), 2);
     assert_eq!(pg.write_post_auth(&[]).await.unwrap(), 0);
-    let rows: Vec<(String, Option<String>, String, Option<String>, i64)> = sqlx::query_as(
+    type Row = (String, Option<String>, String, Option<String>, i64);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT username, pass, reply, host(nasipaddress), extract(epoch FROM authdate)::bigint \
          FROM radpostauth ORDER BY id",
     )
