@@ -177,3 +177,6 @@ fn check_chap(packet: &Packet<'_>, credential: &Credential) -> Verdict {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
