@@ -180,3 +180,6 @@ fn check_chap(packet: &Packet<'_>, credential: &Credential) -> Verdict {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod interop_tests;
