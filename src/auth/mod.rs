@@ -177,3 +177,9 @@ fn check_chap(packet: &Packet<'_>, credential: &Credential) -> Verdict {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod interop_tests;
