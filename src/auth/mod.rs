@@ -124,8 +124,11 @@ pub enum Verdict {
 ///
 /// Malformed or missing credential attributes give `Reject(Malformed)`; a method the stored
 /// credential cannot serve (CHAP or MS-CHAP against a crypt hash) gives
-/// `Reject(MethodUnsupported)`. MS-CHAP rejects carry MS-CHAP-Error; MS-CHAPv2 accepts
-/// carry MS-CHAP2-Success, MS-MPPE-Send/Recv-Key and the MPPE policy attributes.
+/// `Reject(MethodUnsupported)`. MS-CHAP rejects carry MS-CHAP-Error (`E=691 R=0`);
+/// MS-CHAPv2 accepts carry MS-CHAP2-Success, MS-MPPE-Send-Key / MS-MPPE-Recv-Key (128-bit,
+/// server direction, salts from `salt`), MS-MPPE-Encryption-Policy = 1 (allowed) and
+/// MS-MPPE-Encryption-Types = 6 (40- and 128-bit), as common servers send; MS-CHAPv1
+/// accepts carry MS-CHAP-MPPE-Keys and the same two policy attributes.
 pub fn check(
     packet: &Packet<'_>,
     secret: &[u8],
