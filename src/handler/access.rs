@@ -80,8 +80,7 @@ pub async fn handle<B: Backend>(
             let verdict = if accept_without_password {
                 Verdict::Accept(Vec::new())
             } else if let Some(credential) = credential {
-                let salt: [u8; 4] = rand::random();
-                auth::check(packet, client.secret.expose(), credential, salt)
+                check_credentials(packet, client, credential).await
             } else {
                 Verdict::Reject(auth::RejectReason::Malformed, Vec::new())
             };
@@ -98,6 +97,45 @@ pub async fn handle<B: Backend>(
     tracing::debug!(nas = %client.name, user = username, reason = why.name(), "rejected");
     post_auth(ctx, packet, source, username, Code::AccessReject);
     reject(ctx, packet, extra, method, why.name())
+}
+
+/// Slow password hashes (bcrypt, SHA-crypt) checked at once; more wait for a slot.
+const CRYPT_SLOTS: usize = 4;
+static CRYPT_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CRYPT_SLOTS);
+
+/// Run the credential check. Crypt-Password hashes cost milliseconds (bcrypt cost 10 is
+/// ~100 ms), so they run on the blocking pool, a bounded number at a time, instead of
+/// stalling the async workers that answer every other NAS.
+async fn check_credentials(
+    packet: &Packet<'_>,
+    client: &Client,
+    credential: &auth::Credential,
+) -> Verdict {
+    let auth::Credential::Crypt(_) = credential else {
+        let salt: [u8; 4] = rand::random();
+        return auth::check(packet, client.secret.expose(), credential, salt);
+    };
+    if Method::detect(packet) != Method::Pap {
+        return Verdict::Reject(auth::RejectReason::MethodUnsupported, Vec::new());
+    }
+    let password = match packet.user_password(client.secret.expose()) {
+        Ok(Some(p)) => p,
+        Ok(None) | Err(_) => return Verdict::Reject(auth::RejectReason::Malformed, Vec::new()),
+    };
+    let Ok(_permit) = CRYPT_PERMITS.acquire().await else {
+        return Verdict::Reject(auth::RejectReason::Malformed, Vec::new());
+    };
+    let credential = credential.clone();
+    let ok = tokio::task::spawn_blocking(move || {
+        auth::pap::verify(password.as_bytes(), &credential)
+    })
+    .await
+    .unwrap_or(false);
+    if ok {
+        Verdict::Accept(Vec::new())
+    } else {
+        Verdict::Reject(auth::RejectReason::BadCredentials, Vec::new())
+    }
 }
 
 fn accept(
