@@ -162,7 +162,9 @@ async fn sql_changes_apply_without_restart() {
         .await;
     assert_eq!(code_of(&ok), Code::AccessAccept);
 
-    // Password change: the cached profile is invalidated by NOTIFY.
+    // Password change: the cached profile is invalidated by NOTIFY. L1 keeps entries for
+    // 300 s and L2 for an hour, so a change seen within this bounded wait can only have
+    // come from pushed invalidation, not from a TTL running out.
     exec(
         &pool,
         "UPDATE radcheck SET value = 'rebuilt' WHERE username = 'bob' AND attribute = 'Cleartext-Password'",
