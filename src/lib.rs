@@ -17,3 +17,4 @@ pub mod dictionary;
 pub mod policy;
 pub mod protocol;
 pub mod store;
+pub mod tools;
