@@ -136,6 +136,24 @@ pub struct BenchArgs {
     pub responder: bool,
 }
 
+/// Parses `BenchArgs` on its own (tests, examples): the first item is the program name.
+#[derive(Debug, clap::Parser)]
+struct BenchOnly {
+    #[command(flatten)]
+    args: BenchArgs,
+}
+
+impl BenchArgs {
+    /// Parse from command-line words (the first is the program name), as clap would.
+    pub fn try_parse_from<I, T>(words: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        <BenchOnly as clap::Parser>::try_parse_from(words).map(|b| b.args)
+    }
+}
+
 /// Users to log in as.
 #[derive(Debug)]
 pub(crate) struct Users {

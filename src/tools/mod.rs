@@ -24,9 +24,9 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-pub use bench::{BenchArgs, run_bench};
+pub use bench::{BenchArgs, execute_bench, run_bench};
 pub use engine::Counts;
-pub use replay::{ReplayArgs, run_replay};
+pub use replay::{CaptureSummary, ReplayArgs, execute_replay, run_replay};
 
 /// The outcome a run is expected to have (`--expect`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]

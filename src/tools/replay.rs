@@ -80,6 +80,24 @@ pub struct ReplayArgs {
     pub expect: Option<Expect>,
 }
 
+/// Parses `ReplayArgs` on its own (tests, examples).
+#[derive(Debug, clap::Parser)]
+struct ReplayOnly {
+    #[command(flatten)]
+    args: ReplayArgs,
+}
+
+impl ReplayArgs {
+    /// Parse from command-line words (the first is the program name), as clap would.
+    pub fn try_parse_from<I, T>(words: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        <ReplayOnly as clap::Parser>::try_parse_from(words).map(|b| b.args)
+    }
+}
+
 /// One captured request, prepared for re-signing.
 #[derive(Debug, Clone)]
 struct Prepared {

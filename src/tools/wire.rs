@@ -123,12 +123,24 @@ impl Signer {
 
     /// Finish a reply in place (RFC 2865 §3): request authenticator into the header,
     /// Message-Authenticator if any, then the Response Authenticator.
+    ///
+    /// An Accounting-Response's Message-Authenticator is computed over a zero authenticator
+    /// field, as FreeRADIUS (and so `radclient`) computes and checks it; other replies use
+    /// the request authenticator (RFC 3579 §3.2, RFC 5176 §3.3).
     pub(crate) fn sign_response(&self, pkt: &mut [u8], request_auth: &[u8; 16], ma: Option<usize>) {
+        let zero_for_ma = pkt.first() == Some(&5);
         if let Some(a) = pkt.get_mut(4..20) {
-            a.copy_from_slice(request_auth);
+            if zero_for_ma {
+                a.fill(0);
+            } else {
+                a.copy_from_slice(request_auth);
+            }
         }
         if let Some(ma) = ma {
             self.fill_message_authenticator(pkt, ma);
+        }
+        if let Some(a) = pkt.get_mut(4..20) {
+            a.copy_from_slice(request_auth);
         }
         let auth = self.md5_then_secret(&[pkt]);
         if let Some(a) = pkt.get_mut(4..20) {
@@ -160,7 +172,11 @@ impl Signer {
             let value = attrs_bytes.get(off..off + 16).ok_or(BadReply::Malformed)?;
             let after = attrs_bytes.get(off + 16..).ok_or(BadReply::Malformed)?;
             let mac = self.hmac(&[head, request_auth, before, &[0u8; 16], after]);
-            if !ct_eq(&mac, value) {
+            // Accounting-Response: servers differ; FreeRADIUS uses a zero authenticator.
+            let ok = ct_eq(&mac, value)
+                || (head.first() == Some(&5)
+                    && ct_eq(&self.hmac(&[head, &[0u8; 16], before, &[0u8; 16], after]), value));
+            if !ok {
                 return Err(BadReply::MessageAuthenticator);
             }
         }
