@@ -395,7 +395,7 @@ mod tests {
         let s = Signer::new(b"secret");
         let req_auth = [3u8; 16];
         let mut pkt = [0u8; 20 + MA_ATTR_LEN];
-        put_header(&mut pkt, 2, 9, pkt.len());
+        put_header(&mut pkt, 2, 9, 20 + MA_ATTR_LEN);
         pkt[20] = attrs::MESSAGE_AUTHENTICATOR;
         pkt[21] = 18;
         s.sign_response(&mut pkt, &req_auth, Some(22));
