@@ -69,7 +69,12 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1813)]
     pub acct_port: u16,
     /// Shared secret.
-    #[arg(long, env = "RADIUS_SECRET", default_value = "testing123", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "RADIUS_SECRET",
+        default_value = "testing123",
+        hide_env_values = true
+    )]
     pub secret: String,
     /// CSV file of `user,password` lines (a `user,password` header line is skipped).
     #[arg(long)]
@@ -195,7 +200,10 @@ impl Users {
             bail!("a password is longer than 128 bytes");
         }
         let nt_hashes = if args.mode == Mode::Mschapv2 {
-            passwords.iter().map(|p| mschap::nt_password_hash(p)).collect()
+            passwords
+                .iter()
+                .map(|p| mschap::nt_password_hash(p))
+                .collect()
         } else {
             Vec::new()
         };
@@ -261,7 +269,11 @@ impl BenchGen {
             pos = 20 + MA_ATTR_LEN;
         }
         let user = usize::try_from(flow.item).unwrap_or(0);
-        let name = self.users.names.get(user).map_or(&b""[..], |s| s.as_bytes());
+        let name = self
+            .users
+            .names
+            .get(user)
+            .map_or(&b""[..], |s| s.as_bytes());
         wire::put_attr(buf, &mut pos, attrs::USER_NAME, name);
         wire::put_attr(buf, &mut pos, attrs::NAS_IP_ADDRESS, &self.fixed.nas_ip);
         let s = self.session_base.wrapping_add(flow.session);
@@ -274,7 +286,12 @@ impl BenchGen {
             wire::put_attr(buf, &mut pos, attrs::SERVICE_TYPE, &1u32.to_be_bytes());
             wire::put_attr(buf, &mut pos, attrs::NAS_PORT_TYPE, &19u32.to_be_bytes());
         }
-        wire::put_attr(buf, &mut pos, attrs::CALLED_STATION_ID, self.fixed.called.as_bytes());
+        wire::put_attr(
+            buf,
+            &mut pos,
+            attrs::CALLED_STATION_ID,
+            self.fixed.called.as_bytes(),
+        );
         let mut mac = *b"02:00:00:00:00:00";
         for k in 0..5 {
             let byte = (flow.session >> (8 * (4 - k))) as u8;
@@ -282,13 +299,23 @@ impl BenchGen {
             mac[4 + 3 * k] = HEX[usize::from(byte & 15)];
         }
         wire::put_attr(buf, &mut pos, attrs::CALLING_STATION_ID, &mac);
-        wire::put_attr(buf, &mut pos, attrs::NAS_IDENTIFIER, self.fixed.nas_identifier.as_bytes());
+        wire::put_attr(
+            buf,
+            &mut pos,
+            attrs::NAS_IDENTIFIER,
+            self.fixed.nas_identifier.as_bytes(),
+        );
         let mut sid = [0u8; 16];
         for (k, c) in sid.iter_mut().enumerate() {
             *c = HEX[((s >> (60 - 4 * k)) & 15) as usize].to_ascii_lowercase();
         }
         wire::put_attr(buf, &mut pos, attrs::ACCT_SESSION_ID, &sid);
-        let ip = [10, (flow.session >> 16) as u8, (flow.session >> 8) as u8, (flow.session as u8).max(1)];
+        let ip = [
+            10,
+            (flow.session >> 16) as u8,
+            (flow.session >> 8) as u8,
+            (flow.session as u8).max(1),
+        ];
         wire::put_attr(buf, &mut pos, attrs::FRAMED_IP_ADDRESS, &ip);
         (pos, ma)
     }
@@ -298,7 +325,11 @@ impl BenchGen {
         out.buf[4..20].copy_from_slice(&auth);
         let (mut pos, ma) = self.common(out, flow, method == Mode::Mschapv2);
         let user = usize::try_from(flow.item).unwrap_or(0);
-        let password = self.users.passwords.get(user).map_or(&b""[..], |p| p.as_bytes());
+        let password = self
+            .users
+            .passwords
+            .get(user)
+            .map_or(&b""[..], |p| p.as_bytes());
         let buf = &mut out.buf[..];
         match method {
             Mode::Chap => {
@@ -314,21 +345,38 @@ impl BenchGen {
             Mode::Mschapv2 => {
                 let challenge = self.rng.bytes16();
                 let peer = self.rng.bytes16();
-                let name = self.users.names.get(user).map_or(&b""[..], |s| s.as_bytes());
+                let name = self
+                    .users
+                    .names
+                    .get(user)
+                    .map_or(&b""[..], |s| s.as_bytes());
                 let nt = self.users.nt_hashes.get(user).copied().unwrap_or_default();
                 let resp = mschap::nt_response(&challenge, &peer, name, &nt);
                 let mut value = [0u8; 50];
                 value[0] = (self.rng.next_u64() & 0xff) as u8;
                 value[2..18].copy_from_slice(&peer);
                 value[26..].copy_from_slice(&resp);
-                wire::put_vendor(buf, &mut pos, microsoft::VENDOR_ID, microsoft::MS_CHAP_CHALLENGE, &challenge);
-                wire::put_vendor(buf, &mut pos, microsoft::VENDOR_ID, microsoft::MS_CHAP2_RESPONSE, &value);
+                wire::put_vendor(
+                    buf,
+                    &mut pos,
+                    microsoft::VENDOR_ID,
+                    microsoft::MS_CHAP_CHALLENGE,
+                    &challenge,
+                );
+                wire::put_vendor(
+                    buf,
+                    &mut pos,
+                    microsoft::VENDOR_ID,
+                    microsoft::MS_CHAP2_RESPONSE,
+                    &value,
+                );
             }
             _ => {
                 let hidden_len = password.len().div_ceil(16).max(1) * 16;
                 buf[pos] = attrs::USER_PASSWORD;
                 buf[pos + 1] = (hidden_len + 2) as u8;
-                self.signer.hide_password(password, &auth, &mut buf[pos + 2..pos + 2 + hidden_len]);
+                self.signer
+                    .hide_password(password, &auth, &mut buf[pos + 2..pos + 2 + hidden_len]);
                 pos += 2 + hidden_len;
             }
         }
@@ -351,21 +399,66 @@ impl BenchGen {
     fn write_acct(&mut self, id: u8, flow: &Flow, status: u32, out: &mut Out<'_>) {
         let (mut pos, ma) = self.common(out, flow, false);
         let buf = &mut out.buf[..];
-        wire::put_attr(buf, &mut pos, attrs::ACCT_STATUS_TYPE, &status.to_be_bytes());
+        wire::put_attr(
+            buf,
+            &mut pos,
+            attrs::ACCT_STATUS_TYPE,
+            &status.to_be_bytes(),
+        );
         wire::put_attr(buf, &mut pos, attrs::ACCT_AUTHENTIC, &1u32.to_be_bytes());
         wire::put_attr(buf, &mut pos, attrs::ACCT_DELAY_TIME, &0u32.to_be_bytes());
         if status != acct_status::START {
             let t = flow.step.max(1);
-            wire::put_attr(buf, &mut pos, attrs::ACCT_SESSION_TIME, &(t * 60).to_be_bytes());
-            wire::put_attr(buf, &mut pos, attrs::ACCT_INPUT_OCTETS, &(t * 250_000).to_be_bytes());
-            wire::put_attr(buf, &mut pos, attrs::ACCT_OUTPUT_OCTETS, &(t * 2_000_000).to_be_bytes());
-            wire::put_attr(buf, &mut pos, attrs::ACCT_INPUT_GIGAWORDS, &0u32.to_be_bytes());
-            wire::put_attr(buf, &mut pos, attrs::ACCT_OUTPUT_GIGAWORDS, &0u32.to_be_bytes());
-            wire::put_attr(buf, &mut pos, attrs::ACCT_INPUT_PACKETS, &(t * 400).to_be_bytes());
-            wire::put_attr(buf, &mut pos, attrs::ACCT_OUTPUT_PACKETS, &(t * 1600).to_be_bytes());
+            wire::put_attr(
+                buf,
+                &mut pos,
+                attrs::ACCT_SESSION_TIME,
+                &(t * 60).to_be_bytes(),
+            );
+            wire::put_attr(
+                buf,
+                &mut pos,
+                attrs::ACCT_INPUT_OCTETS,
+                &(t * 250_000).to_be_bytes(),
+            );
+            wire::put_attr(
+                buf,
+                &mut pos,
+                attrs::ACCT_OUTPUT_OCTETS,
+                &(t * 2_000_000).to_be_bytes(),
+            );
+            wire::put_attr(
+                buf,
+                &mut pos,
+                attrs::ACCT_INPUT_GIGAWORDS,
+                &0u32.to_be_bytes(),
+            );
+            wire::put_attr(
+                buf,
+                &mut pos,
+                attrs::ACCT_OUTPUT_GIGAWORDS,
+                &0u32.to_be_bytes(),
+            );
+            wire::put_attr(
+                buf,
+                &mut pos,
+                attrs::ACCT_INPUT_PACKETS,
+                &(t * 400).to_be_bytes(),
+            );
+            wire::put_attr(
+                buf,
+                &mut pos,
+                attrs::ACCT_OUTPUT_PACKETS,
+                &(t * 1600).to_be_bytes(),
+            );
         }
         if status == acct_status::STOP {
-            wire::put_attr(buf, &mut pos, attrs::ACCT_TERMINATE_CAUSE, &1u32.to_be_bytes());
+            wire::put_attr(
+                buf,
+                &mut pos,
+                attrs::ACCT_TERMINATE_CAUSE,
+                &1u32.to_be_bytes(),
+            );
         }
         wire::put_header(buf, 4, id, pos);
         out.req_auth = self.signer.sign_computed_request(&mut buf[..pos], ma);
@@ -536,7 +629,10 @@ pub(crate) async fn run_engine(
     pacing: impl Fn(usize) -> Pacing,
 ) -> anyhow::Result<Report> {
     let shared = Arc::new(Shared {
-        budget: AtomicI64::new(run.requests.map_or(i64::MAX, |r| i64::try_from(r).unwrap_or(i64::MAX))),
+        budget: AtomicI64::new(
+            run.requests
+                .map_or(i64::MAX, |r| i64::try_from(r).unwrap_or(i64::MAX)),
+        ),
         stop: AtomicBool::new(false),
         live: (0..gens.len()).map(|_| engine::Live::default()).collect(),
     });
@@ -585,7 +681,11 @@ pub(crate) async fn run_engine(
     let joined = tokio::task::spawn_blocking(move || {
         handles
             .into_iter()
-            .map(|h| h.join().map_err(|_| anyhow::anyhow!("worker thread panicked"))?.map_err(anyhow::Error::from))
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("worker thread panicked"))?
+                    .map_err(anyhow::Error::from)
+            })
             .collect::<anyhow::Result<Vec<_>>>()
     })
     .await
@@ -596,11 +696,14 @@ pub(crate) async fn run_engine(
     progress.abort();
     let results = joined?;
     if let Some(r) = recorder {
-        r.join().map_err(|_| anyhow::anyhow!("pcap writer panicked"))??;
+        r.join()
+            .map_err(|_| anyhow::anyhow!("pcap writer panicked"))??;
     }
     let (counts, hist) = engine::merge(results);
     let target = dests.first().map(ToString::to_string).unwrap_or_default();
-    Ok(Report::new(tool, mode, target, elapsed, counts, &hist, run.expect))
+    Ok(Report::new(
+        tool, mode, target, elapsed, counts, &hist, run.expect,
+    ))
 }
 
 /// `hotspot-radius bench`: run, print the report (table or `--json`), return the exit code

@@ -55,8 +55,7 @@ pub(crate) trait Generator: Send {
     /// The previous request of `flow` was answered with `reply` (a code), or timed out
     /// (`None`). Write the next request with identifier `id`, or return `false` when the
     /// flow is over.
-    fn advance(&mut self, id: u8, reply: Option<u8>, flow: &mut Flow, out: &mut Out<'_>)
-    -> bool;
+    fn advance(&mut self, id: u8, reply: Option<u8>, flow: &mut Flow, out: &mut Out<'_>) -> bool;
 
     /// With [`Pacing::Timestamps`]: offset from the start at which the next flow starts;
     /// `None` when exhausted.
@@ -237,7 +236,11 @@ pub(crate) fn bind_client_socket(dests: &[SocketAddr]) -> std::io::Result<UdpSoc
         .parse()
         .unwrap_or_else(|_| unreachable!("constant address"));
     let sock = socket2::Socket::new(
-        if v6 { socket2::Domain::IPV6 } else { socket2::Domain::IPV4 },
+        if v6 {
+            socket2::Domain::IPV6
+        } else {
+            socket2::Domain::IPV4
+        },
         socket2::Type::DGRAM,
         None,
     )?;
@@ -384,7 +387,9 @@ pub(crate) fn run_worker(
         };
         let rnow = Instant::now();
         for i in 0..n {
-            let Some((data, from)) = recv.get(i) else { continue };
+            let Some((data, from)) = recv.get(i) else {
+                continue;
+            };
             if let (Some(tx), Some(src)) = (&cfg.record, from.to_socket_addr()) {
                 let _ = tx.try_send(Record {
                     time: SystemTime::now(),
@@ -408,7 +413,9 @@ pub(crate) fn run_worker(
             }
             match cfg.signer.verify_response(data, &slot.req_auth) {
                 Ok(()) => {}
-                Err(BadReply::Malformed | BadReply::Authenticator | BadReply::MessageAuthenticator) => {
+                Err(
+                    BadReply::Malformed | BadReply::Authenticator | BadReply::MessageAuthenticator,
+                ) => {
                     counts.bad_replies += 1;
                     continue;
                 }

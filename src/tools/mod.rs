@@ -136,23 +136,67 @@ impl Report {
         let l = &self.latency_us;
         let mut s = String::new();
         use std::fmt::Write as _;
-        let _ = writeln!(s, "{} {} -> {} in {:.2} s", self.tool, self.mode, self.target, self.elapsed_s);
-        let _ = writeln!(s, "  sent          {:>12}   retransmits  {:>10}", c.sent, c.retransmits);
-        let _ = writeln!(s, "  replies       {:>12}   throughput   {:>10.0}/s", c.replies, self.throughput);
-        let _ = writeln!(s, "  accepts       {:>12}   rejects      {:>10}", c.accepts, c.rejects);
-        let _ = writeln!(s, "  acct answers  {:>12}   challenges   {:>10}", c.acct_responses, c.challenges);
+        let _ = writeln!(
+            s,
+            "{} {} -> {} in {:.2} s",
+            self.tool, self.mode, self.target, self.elapsed_s
+        );
+        let _ = writeln!(
+            s,
+            "  sent          {:>12}   retransmits  {:>10}",
+            c.sent, c.retransmits
+        );
+        let _ = writeln!(
+            s,
+            "  replies       {:>12}   throughput   {:>10.0}/s",
+            c.replies, self.throughput
+        );
+        let _ = writeln!(
+            s,
+            "  accepts       {:>12}   rejects      {:>10}",
+            c.accepts, c.rejects
+        );
+        let _ = writeln!(
+            s,
+            "  acct answers  {:>12}   challenges   {:>10}",
+            c.acct_responses, c.challenges
+        );
         if c.coa_acks + c.coa_naks > 0 {
-            let _ = writeln!(s, "  coa/dm acks   {:>12}   coa/dm naks  {:>10}", c.coa_acks, c.coa_naks);
+            let _ = writeln!(
+                s,
+                "  coa/dm acks   {:>12}   coa/dm naks  {:>10}",
+                c.coa_acks, c.coa_naks
+            );
         }
-        let _ = writeln!(s, "  timeouts      {:>12}   bad replies  {:>10}", c.timeouts, c.bad_replies);
-        let _ = writeln!(s, "  unmatched     {:>12}   send errors  {:>10}", c.unmatched, c.send_errors);
+        let _ = writeln!(
+            s,
+            "  timeouts      {:>12}   bad replies  {:>10}",
+            c.timeouts, c.bad_replies
+        );
+        let _ = writeln!(
+            s,
+            "  unmatched     {:>12}   send errors  {:>10}",
+            c.unmatched, c.send_errors
+        );
         if c.skipped > 0 {
             let _ = writeln!(s, "  skipped (all 256 identifiers busy) {}", c.skipped);
         }
-        let _ = writeln!(s, "  latency ms    p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
-            l.p50 as f64 / 1000.0, l.p90 as f64 / 1000.0, l.p99 as f64 / 1000.0, l.p999 as f64 / 1000.0, l.max as f64 / 1000.0);
+        let _ = writeln!(
+            s,
+            "  latency ms    p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
+            l.p50 as f64 / 1000.0,
+            l.p90 as f64 / 1000.0,
+            l.p99 as f64 / 1000.0,
+            l.p999 as f64 / 1000.0,
+            l.max as f64 / 1000.0
+        );
         if let Some(e) = self.expect {
-            let _ = writeln!(s, "  expect {:?}: {}", e, if self.passed { "passed" } else { "FAILED" });
+            let _ = writeln!(
+                s,
+                "  expect {:?}: {}",
+                e,
+                if self.passed { "passed" } else { "FAILED" }
+            );
         }
         s
     }
@@ -204,7 +248,8 @@ fn spawn_progress(shared: Arc<engine::Shared>) -> tokio::task::JoinHandle<()> {
                 outstanding += l.outstanding.load(Ordering::Relaxed);
             }
             let now = std::time::Instant::now();
-            let rate = (replies - last.min(replies)) as f64 / now.duration_since(last_t).as_secs_f64();
+            let rate =
+                (replies - last.min(replies)) as f64 / now.duration_since(last_t).as_secs_f64();
             last = replies;
             last_t = now;
             bar.set_message(format!(

@@ -75,11 +75,18 @@ mod tests {
     #[test]
     fn rfc2759_vector() {
         // RFC 2759 §9.2.
-        let auth: [u8; 16] = hex("5B5D7C7D7B3F2F3E3C2C602132262628").try_into().unwrap_or([0; 16]);
-        let peer: [u8; 16] = hex("21402324255E262A28295F2B3A337C7E").try_into().unwrap_or([0; 16]);
+        let auth: [u8; 16] = hex("5B5D7C7D7B3F2F3E3C2C602132262628")
+            .try_into()
+            .unwrap_or([0; 16]);
+        let peer: [u8; 16] = hex("21402324255E262A28295F2B3A337C7E")
+            .try_into()
+            .unwrap_or([0; 16]);
         let nt = nt_password_hash("clientPass");
         assert_eq!(nt.to_vec(), hex("44EBBA8D5312B8D611474411F56989AE"));
         let r = nt_response(&auth, &peer, b"User", &nt);
-        assert_eq!(r.to_vec(), hex("82309ECD8D708B5EA08FAA3981CD83544233114A3D85D6DF"));
+        assert_eq!(
+            r.to_vec(),
+            hex("82309ECD8D708B5EA08FAA3981CD83544233114A3D85D6DF")
+        );
     }
 }

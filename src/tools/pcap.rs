@@ -49,8 +49,13 @@ pub fn read_udp(path: &Path, ports: &[u16]) -> anyhow::Result<Vec<Datagram>> {
                         None
                     }
                     PcapBlockOwned::Legacy(b) => legacy.and_then(|(lt, nanos)| {
-                        let frac = if nanos { u64::from(b.ts_usec) } else { u64::from(b.ts_usec) * 1000 };
-                        let t = Duration::from_secs(u64::from(b.ts_sec)) + Duration::from_nanos(frac);
+                        let frac = if nanos {
+                            u64::from(b.ts_usec)
+                        } else {
+                            u64::from(b.ts_usec) * 1000
+                        };
+                        let t =
+                            Duration::from_secs(u64::from(b.ts_sec)) + Duration::from_nanos(frac);
                         decode_frame(lt, b.data).map(|d| (t, d))
                     }),
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => {
@@ -62,17 +67,20 @@ pub fn read_udp(path: &Path, ports: &[u16]) -> anyhow::Result<Vec<Datagram>> {
                         interfaces.push((idb.linktype, res, idb.ts_offset().max(0) as u64));
                         None
                     }
-                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                        interfaces.get(epb.if_id as usize).and_then(|&(lt, res, off)| {
+                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => interfaces
+                        .get(epb.if_id as usize)
+                        .and_then(|&(lt, res, off)| {
                             let (s, frac) = epb.decode_ts(off, res);
                             let nanos = u128::from(frac) * 1_000_000_000 / u128::from(res.max(1));
-                            let t = Duration::from_secs(u64::from(s)) + Duration::from_nanos(nanos as u64);
+                            let t = Duration::from_secs(u64::from(s))
+                                + Duration::from_nanos(nanos as u64);
                             decode_frame(lt, epb.data).map(|d| (t, d))
+                        }),
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                        interfaces.first().and_then(|&(lt, _, _)| {
+                            decode_frame(lt, spb.data).map(|d| (Duration::ZERO, d))
                         })
                     }
-                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => interfaces
-                        .first()
-                        .and_then(|&(lt, _, _)| decode_frame(lt, spb.data).map(|d| (Duration::ZERO, d))),
                     PcapBlockOwned::NG(_) => None,
                 };
                 if let Some((time, (src, dst, payload))) = found {
@@ -147,7 +155,11 @@ fn decode_frame(lt: Linktype, frame: &[u8]) -> Option<(SocketAddr, SocketAddr, &
             let total = usize::from(be16(ip, 2)?).min(ip.len());
             let s: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
             let d: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
-            (IpAddr::from(Ipv4Addr::from(s)), IpAddr::from(Ipv4Addr::from(d)), ip.get(ihl..total)?)
+            (
+                IpAddr::from(Ipv4Addr::from(s)),
+                IpAddr::from(Ipv4Addr::from(d)),
+                ip.get(ihl..total)?,
+            )
         }
         0x86dd => {
             if ip.first()? >> 4 != 6 || *ip.get(6)? != 17 {
@@ -156,14 +168,22 @@ fn decode_frame(lt: Linktype, frame: &[u8]) -> Option<(SocketAddr, SocketAddr, &
             let total = (40 + usize::from(be16(ip, 4)?)).min(ip.len());
             let s: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
             let d: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
-            (IpAddr::from(Ipv6Addr::from(s)), IpAddr::from(Ipv6Addr::from(d)), ip.get(40..total)?)
+            (
+                IpAddr::from(Ipv6Addr::from(s)),
+                IpAddr::from(Ipv6Addr::from(d)),
+                ip.get(40..total)?,
+            )
         }
         _ => return None,
     };
     let sport = be16(udp, 0)?;
     let dport = be16(udp, 2)?;
     let ulen = usize::from(be16(udp, 4)?).clamp(8, udp.len());
-    Some((SocketAddr::new(src, sport), SocketAddr::new(dst, dport), udp.get(8..ulen)?))
+    Some((
+        SocketAddr::new(src, sport),
+        SocketAddr::new(dst, dport),
+        udp.get(8..ulen)?,
+    ))
 }
 
 /// Replace an unspecified address (a socket bound to 0.0.0.0) by a loopback one.
@@ -200,7 +220,9 @@ pub fn frame(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
             h[9] = 17;
             h[12..16].copy_from_slice(&s.octets());
             h[16..20].copy_from_slice(&d.octets());
-            let sum = h.chunks(2).fold(0u32, |acc, c| acc + u32::from(u16::from_be_bytes([c[0], c[1]])));
+            let sum = h.chunks(2).fold(0u32, |acc, c| {
+                acc + u32::from(u16::from_be_bytes([c[0], c[1]]))
+            });
             let sum = (sum & 0xffff) + (sum >> 16);
             let sum = (sum & 0xffff) + (sum >> 16);
             h[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
@@ -250,7 +272,13 @@ impl<W: Write> PcapWriter<W> {
     }
 
     /// Write one UDP datagram as a record.
-    pub fn write(&mut self, time: Duration, src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> std::io::Result<()> {
+    pub fn write(
+        &mut self,
+        time: Duration,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+    ) -> std::io::Result<()> {
         let f = frame(src, dst, payload);
         self.out.write_all(&(time.as_secs() as u32).to_le_bytes())?;
         self.out.write_all(&time.subsec_micros().to_le_bytes())?;
@@ -293,9 +321,17 @@ mod tests {
         {
             let f = File::create(&path).unwrap_or_else(|e| panic!("{e}"));
             let mut w = PcapWriter::new(f).unwrap_or_else(|e| panic!("{e}"));
-            w.write(Duration::from_millis(1500), a, b, b"hello").unwrap_or_else(|e| panic!("{e}"));
-            w.write(Duration::from_millis(1600), d, c, b"v6").unwrap_or_else(|e| panic!("{e}"));
-            w.write(Duration::from_millis(1700), d, "[::1]:9".parse().unwrap_or(d), b"other").unwrap_or_else(|e| panic!("{e}"));
+            w.write(Duration::from_millis(1500), a, b, b"hello")
+                .unwrap_or_else(|e| panic!("{e}"));
+            w.write(Duration::from_millis(1600), d, c, b"v6")
+                .unwrap_or_else(|e| panic!("{e}"));
+            w.write(
+                Duration::from_millis(1700),
+                d,
+                "[::1]:9".parse().unwrap_or(d),
+                b"other",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
             w.finish().unwrap_or_else(|e| panic!("{e}"));
         }
         let got = read_udp(&path, &[1812, 1813]).unwrap_or_else(|e| panic!("{e}"));

@@ -40,13 +40,22 @@ pub struct ReplayArgs {
     #[arg(long, default_value_t = 3799)]
     pub coa_port: u16,
     /// The target's shared secret.
-    #[arg(long, env = "RADIUS_SECRET", default_value = "testing123", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "RADIUS_SECRET",
+        default_value = "testing123",
+        hide_env_values = true
+    )]
     pub secret: String,
     /// The secret the captured requests were signed with (default: `--secret`).
     #[arg(long)]
     pub capture_secret: Option<String>,
     /// UDP ports whose traffic is RADIUS in the capture.
-    #[arg(long, value_delimiter = ',', default_value = "1812,1813,1645,1646,3799")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1812,1813,1645,1646,3799"
+    )]
     pub ports: Vec<u16>,
     /// Replay faster (2 = twice as fast) or slower than captured.
     #[arg(long, default_value_t = 1.0, conflicts_with = "rate")]
@@ -125,7 +134,12 @@ pub struct CaptureSummary {
 
 fn prepare(args: &ReplayArgs) -> anyhow::Result<(Vec<Prepared>, CaptureSummary)> {
     let datagrams = pcap::read_udp(&args.file, &args.ports)?;
-    let cap = Signer::new(args.capture_secret.as_deref().unwrap_or(&args.secret).as_bytes());
+    let cap = Signer::new(
+        args.capture_secret
+            .as_deref()
+            .unwrap_or(&args.secret)
+            .as_bytes(),
+    );
     let mut summary = CaptureSummary::default();
     let mut out = Vec::new();
     let first = datagrams
@@ -228,7 +242,9 @@ impl Generator for ReplayGen {
         }
         let idx = (self.next % n) as usize;
         self.next += self.step;
-        let Some(p) = self.items.get(idx) else { return false };
+        let Some(p) = self.items.get(idx) else {
+            return false;
+        };
         flow.item = idx as u32;
         let len = p.template.len();
         out.buf[..len].copy_from_slice(&p.template);
@@ -248,7 +264,11 @@ impl Generator for ReplayGen {
                 };
                 out.buf[4..20].copy_from_slice(&auth);
                 if let Some((off, hlen, plain, plen)) = &p.password {
-                    self.signer.hide_password(&plain[..*plen], &auth, &mut out.buf[*off..*off + *hlen]);
+                    self.signer.hide_password(
+                        &plain[..*plen],
+                        &auth,
+                        &mut out.buf[*off..*off + *hlen],
+                    );
                 }
                 self.signer.sign_access_request(&mut out.buf[..len], p.ma);
                 out.req_auth = auth;
@@ -263,7 +283,13 @@ impl Generator for ReplayGen {
         true
     }
 
-    fn advance(&mut self, _id: u8, _reply: Option<u8>, _flow: &mut Flow, _out: &mut Out<'_>) -> bool {
+    fn advance(
+        &mut self,
+        _id: u8,
+        _reply: Option<u8>,
+        _flow: &mut Flow,
+        _out: &mut Out<'_>,
+    ) -> bool {
         false
     }
 
@@ -276,7 +302,11 @@ impl Generator for ReplayGen {
 pub async fn execute_replay(args: &ReplayArgs) -> anyhow::Result<(Report, CaptureSummary)> {
     let (items, summary) = prepare(args)?;
     if items.is_empty() {
-        bail!("{}: no RADIUS requests on ports {:?}", args.file.display(), args.ports);
+        bail!(
+            "{}: no RADIUS requests on ports {:?}",
+            args.file.display(),
+            args.ports
+        );
     }
     if !(args.speed > 0.0) {
         bail!("--speed must be positive");

@@ -81,7 +81,11 @@ pub struct Responder {
 }
 
 fn bind_reuseport(addr: SocketAddr) -> std::io::Result<UdpSocket> {
-    let domain = if addr.is_ipv6() { socket2::Domain::IPV6 } else { socket2::Domain::IPV4 };
+    let domain = if addr.is_ipv6() {
+        socket2::Domain::IPV6
+    } else {
+        socket2::Domain::IPV4
+    };
     let s = socket2::Socket::new(domain, socket2::Type::DGRAM, None)?;
     s.set_reuse_port(true)?;
     let _ = s.set_recv_buffer_size(4 << 20);
@@ -103,8 +107,10 @@ impl Responder {
         });
         let first_auth = bind_reuseport(cfg.auth_addr)?;
         let auth = first_auth.local_addr()?;
-        let first_acct =
-            bind_reuseport(cfg.acct_addr.unwrap_or_else(|| SocketAddr::new(auth.ip(), 0)))?;
+        let first_acct = bind_reuseport(
+            cfg.acct_addr
+                .unwrap_or_else(|| SocketAddr::new(auth.ip(), 0)),
+        )?;
         let acct = first_acct.local_addr()?;
         let mut sockets = vec![first_auth, first_acct];
         for _ in 1..threads {
@@ -215,7 +221,11 @@ impl Checker {
                 return Some(3);
             }
             let n = self.signer.unhide_password(hidden, &auth, &mut plain);
-            return Some(if ct_eq(&plain[..n], password.as_bytes()) { 2 } else { 3 });
+            return Some(if ct_eq(&plain[..n], password.as_bytes()) {
+                2
+            } else {
+                3
+            });
         }
         if let Some(chap) = value(attrs::CHAP_PASSWORD) {
             let challenge = value(attrs::CHAP_CHALLENGE).unwrap_or(&auth);
@@ -248,7 +258,9 @@ fn serve(sock: &UdpSocket, stop: &AtomicBool, counters: &Counters, checker: &Che
         let (mut dropped, mut rejected) = (0, 0);
         let mut targets: [Option<sys::RawAddr>; BATCH] = [None; BATCH];
         for i in 0..n {
-            let Some((data, from)) = recv.get(i) else { continue };
+            let Some((data, from)) = recv.get(i) else {
+                continue;
+            };
             let Some(code) = checker.decide(data) else {
                 dropped += 1;
                 continue;

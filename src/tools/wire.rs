@@ -159,7 +159,8 @@ impl Signer {
         let pkt = packet_bytes(pkt).ok_or(BadReply::Malformed)?;
         let (head, rest) = pkt.split_at(4);
         let attrs_bytes = rest.get(16..).ok_or(BadReply::Malformed)?;
-        let ma = find_attr(attrs_bytes, attrs::MESSAGE_AUTHENTICATOR).map_err(|()| BadReply::Malformed)?;
+        let ma = find_attr(attrs_bytes, attrs::MESSAGE_AUTHENTICATOR)
+            .map_err(|()| BadReply::Malformed)?;
         let expected = self.md5_then_secret(&[head, request_auth, attrs_bytes]);
         if !ct_eq(&expected, rest.get(..16).ok_or(BadReply::Malformed)?) {
             return Err(BadReply::Authenticator);
@@ -175,7 +176,10 @@ impl Signer {
             // Accounting-Response: servers differ; FreeRADIUS uses a zero authenticator.
             let ok = ct_eq(&mac, value)
                 || (head.first() == Some(&5)
-                    && ct_eq(&self.hmac(&[head, &[0u8; 16], before, &[0u8; 16], after]), value));
+                    && ct_eq(
+                        &self.hmac(&[head, &[0u8; 16], before, &[0u8; 16], after]),
+                        value,
+                    ));
             if !ok {
                 return Err(BadReply::MessageAuthenticator);
             }
@@ -188,27 +192,38 @@ impl Signer {
     pub(crate) fn verify_request_ma(&self, pkt: &[u8], zero_auth: bool) -> Result<bool, BadReply> {
         let pkt = packet_bytes(pkt).ok_or(BadReply::Malformed)?;
         let attrs_bytes = pkt.get(20..).ok_or(BadReply::Malformed)?;
-        let Some((off, len)) =
-            find_attr(attrs_bytes, attrs::MESSAGE_AUTHENTICATOR).map_err(|()| BadReply::Malformed)?
+        let Some((off, len)) = find_attr(attrs_bytes, attrs::MESSAGE_AUTHENTICATOR)
+            .map_err(|()| BadReply::Malformed)?
         else {
             return Ok(false);
         };
         if len != 16 {
             return Err(BadReply::Malformed);
         }
-        let auth: &[u8] = if zero_auth { &[0u8; 16] } else { pkt.get(4..20).ok_or(BadReply::Malformed)? };
+        let auth: &[u8] = if zero_auth {
+            &[0u8; 16]
+        } else {
+            pkt.get(4..20).ok_or(BadReply::Malformed)?
+        };
         let before = attrs_bytes.get(..off).ok_or(BadReply::Malformed)?;
         let value = attrs_bytes.get(off..off + 16).ok_or(BadReply::Malformed)?;
         let after = attrs_bytes.get(off + 16..).ok_or(BadReply::Malformed)?;
         let head = pkt.get(..4).ok_or(BadReply::Malformed)?;
         let mac = self.hmac(&[head, auth, before, &[0u8; 16], after]);
-        if ct_eq(&mac, value) { Ok(true) } else { Err(BadReply::MessageAuthenticator) }
+        if ct_eq(&mac, value) {
+            Ok(true)
+        } else {
+            Err(BadReply::MessageAuthenticator)
+        }
     }
 
     /// Check the computed Request Authenticator of an Accounting/CoA/Disconnect-Request.
     pub(crate) fn verify_computed_request(&self, pkt: &[u8]) -> bool {
-        let Some(pkt) = packet_bytes(pkt) else { return false };
-        let (Some(head), Some(auth), Some(tail)) = (pkt.get(..4), pkt.get(4..20), pkt.get(20..)) else {
+        let Some(pkt) = packet_bytes(pkt) else {
+            return false;
+        };
+        let (Some(head), Some(auth), Some(tail)) = (pkt.get(..4), pkt.get(4..20), pkt.get(20..))
+        else {
             return false;
         };
         let expected = self.md5_then_secret(&[head, &[0u8; 16], tail]);
@@ -352,7 +367,11 @@ impl FastRng {
 
     /// Uniform-ish value below `n` (n > 0).
     pub(crate) fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64 }
+        if n == 0 {
+            0
+        } else {
+            ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+        }
     }
 }
 
@@ -384,8 +403,8 @@ mod tests {
         assert_eq!(
             hidden,
             [
-                0x0d, 0xbe, 0x70, 0x8d, 0x93, 0xd4, 0x13, 0xce, 0x31, 0x96, 0xe4, 0x3f, 0x78,
-                0x2a, 0x0a, 0xee
+                0x0d, 0xbe, 0x70, 0x8d, 0x93, 0xd4, 0x13, 0xce, 0x31, 0x96, 0xe4, 0x3f, 0x78, 0x2a,
+                0x0a, 0xee
             ]
         );
     }
@@ -400,8 +419,15 @@ mod tests {
         pkt[21] = 18;
         s.sign_response(&mut pkt, &req_auth, Some(22));
         assert_eq!(s.verify_response(&pkt, &req_auth), Ok(()));
-        assert_eq!(s.verify_response(&pkt, &[4u8; 16]), Err(BadReply::Authenticator));
-        assert!(Signer::new(b"other").verify_response(&pkt, &req_auth).is_err());
+        assert_eq!(
+            s.verify_response(&pkt, &[4u8; 16]),
+            Err(BadReply::Authenticator)
+        );
+        assert!(
+            Signer::new(b"other")
+                .verify_response(&pkt, &req_auth)
+                .is_err()
+        );
         let mut bad = pkt;
         bad[25] ^= 1;
         assert!(s.verify_response(&bad, &req_auth).is_err());

@@ -24,14 +24,23 @@ fn responder(secret: &str, users: Option<HashMap<String, String>>) -> Responder 
 }
 
 fn generated_users(n: u32) -> HashMap<String, String> {
-    (0..n).map(|i| (format!("user{i}"), format!("pass{i}"))).collect()
+    (0..n)
+        .map(|i| (format!("user{i}"), format!("pass{i}")))
+        .collect()
 }
 
 fn bench_args(r: &Responder, secret: &str, extra: &[&str]) -> BenchArgs {
     let auth = r.auth_addr().port().to_string();
     let acct = r.acct_addr().port().to_string();
     let mut words = vec![
-        "bench", "--server", "127.0.0.1", "--auth-port", &auth, "--acct-port", &acct, "--secret",
+        "bench",
+        "--server",
+        "127.0.0.1",
+        "--auth-port",
+        &auth,
+        "--acct-port",
+        &acct,
+        "--secret",
         secret,
     ];
     if !extra.contains(&"--timeout") {
@@ -51,10 +60,23 @@ fn temp_dir(name: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_pap_counts_and_json_are_consistent() {
     let r = responder("s3cret", Some(generated_users(50)));
-    let args = bench_args(&r, "s3cret", &[
-        "--mode", "pap", "--users", "50", "--requests", "300", "--concurrency", "8", "--json",
-        "--expect", "accept",
-    ]);
+    let args = bench_args(
+        &r,
+        "s3cret",
+        &[
+            "--mode",
+            "pap",
+            "--users",
+            "50",
+            "--requests",
+            "300",
+            "--concurrency",
+            "8",
+            "--json",
+            "--expect",
+            "accept",
+        ],
+    );
     let report = execute_bench(&args).await.expect("bench");
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("json");
     assert_eq!(json["sent"], 300);
@@ -63,16 +85,29 @@ async fn bench_pap_counts_and_json_are_consistent() {
     assert_eq!(json["timeouts"], 0);
     assert_eq!(json["bad_replies"], 0);
     assert_eq!(json["passed"], true);
-    assert!(json["latency_us"]["max"].as_u64().unwrap() >= json["latency_us"]["p50"].as_u64().unwrap());
+    assert!(
+        json["latency_us"]["max"].as_u64().unwrap() >= json["latency_us"]["p50"].as_u64().unwrap()
+    );
     assert_eq!(report.exit_code(), 0);
     let stats = r.stats();
     assert_eq!(stats.replied, 300);
     assert_eq!(stats.dropped, 0, "responder rejected our signatures");
 
     // The same traffic, expecting rejects, must fail.
-    let args = bench_args(&r, "s3cret", &[
-        "--mode", "pap", "--users", "50", "--requests", "50", "--expect", "reject",
-    ]);
+    let args = bench_args(
+        &r,
+        "s3cret",
+        &[
+            "--mode",
+            "pap",
+            "--users",
+            "50",
+            "--requests",
+            "50",
+            "--expect",
+            "reject",
+        ],
+    );
     let report = execute_bench(&args).await.expect("bench");
     assert_eq!(report.counts.accepts, 50);
     assert_eq!(report.exit_code(), 1);
@@ -86,15 +121,37 @@ async fn bench_wrong_passwords_are_rejected_and_expect_reject_passes() {
     std::fs::write(&csv, "user,password\nuser1,nope\nuser2,wrong\n").unwrap();
     let csv = csv.to_str().unwrap();
     for mode in ["pap", "chap"] {
-        let args = bench_args(&r, "s3cret", &[
-            "--mode", mode, "--users-file", csv, "--requests", "40", "--expect", "reject",
-        ]);
+        let args = bench_args(
+            &r,
+            "s3cret",
+            &[
+                "--mode",
+                mode,
+                "--users-file",
+                csv,
+                "--requests",
+                "40",
+                "--expect",
+                "reject",
+            ],
+        );
         let report = execute_bench(&args).await.expect("bench");
         assert_eq!(report.counts.rejects, 40, "{mode}");
         assert_eq!(report.exit_code(), 0, "{mode}");
-        let args = bench_args(&r, "s3cret", &[
-            "--mode", mode, "--users-file", csv, "--requests", "10", "--expect", "accept",
-        ]);
+        let args = bench_args(
+            &r,
+            "s3cret",
+            &[
+                "--mode",
+                mode,
+                "--users-file",
+                csv,
+                "--requests",
+                "10",
+                "--expect",
+                "accept",
+            ],
+        );
         assert_eq!(execute_bench(&args).await.unwrap().exit_code(), 1, "{mode}");
     }
 }
@@ -102,13 +159,31 @@ async fn bench_wrong_passwords_are_rejected_and_expect_reject_passes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_chap_mschapv2_acct_and_hotspot_modes() {
     let r = responder("k3y", Some(generated_users(20)));
-    for (mode, extra) in [("chap", &[][..]), ("mschapv2", &[][..]), ("acct", &["--interims", "3"][..]), (
-        "hotspot",
-        &["--interims", "1", "--user-order", "sequential"][..],
-    )] {
-        let mut words = vec!["--mode", mode, "--users", "20", "--requests", "200", "--concurrency", "16", "--expect", "accept"];
+    for (mode, extra) in [
+        ("chap", &[][..]),
+        ("mschapv2", &[][..]),
+        ("acct", &["--interims", "3"][..]),
+        (
+            "hotspot",
+            &["--interims", "1", "--user-order", "sequential"][..],
+        ),
+    ] {
+        let mut words = vec![
+            "--mode",
+            mode,
+            "--users",
+            "20",
+            "--requests",
+            "200",
+            "--concurrency",
+            "16",
+            "--expect",
+            "accept",
+        ];
         words.extend_from_slice(extra);
-        let report = execute_bench(&bench_args(&r, "k3y", &words)).await.expect("bench");
+        let report = execute_bench(&bench_args(&r, "k3y", &words))
+            .await
+            .expect("bench");
         let c = report.counts;
         assert_eq!(c.sent, 200, "{mode}: {c:?}");
         assert_eq!(c.replies, 200, "{mode}: {c:?}");
@@ -132,16 +207,37 @@ async fn bench_chap_mschapv2_acct_and_hotspot_modes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_without_message_authenticator_and_wrong_secret() {
     let r = responder("right", None);
-    let report = execute_bench(&bench_args(&r, "right", &[
-        "--mode", "pap", "--requests", "20", "--no-message-authenticator", "--expect", "accept",
-    ]))
+    let report = execute_bench(&bench_args(
+        &r,
+        "right",
+        &[
+            "--mode",
+            "pap",
+            "--requests",
+            "20",
+            "--no-message-authenticator",
+            "--expect",
+            "accept",
+        ],
+    ))
     .await
     .unwrap();
     assert_eq!(report.counts.accepts, 20);
     // Replies signed with another secret are bad replies, never accepts.
-    let report = execute_bench(&bench_args(&r, "wrong", &[
-        "--mode", "pap", "--requests", "5", "--timeout", "0.2", "--expect", "accept",
-    ]))
+    let report = execute_bench(&bench_args(
+        &r,
+        "wrong",
+        &[
+            "--mode",
+            "pap",
+            "--requests",
+            "5",
+            "--timeout",
+            "0.2",
+            "--expect",
+            "accept",
+        ],
+    ))
     .await
     .unwrap();
     assert_eq!(report.counts.accepts, 0);
@@ -150,13 +246,29 @@ async fn bench_without_message_authenticator_and_wrong_secret() {
     assert_eq!(report.exit_code(), 1);
 }
 
-fn replay_args(file: &Path, r: &Responder, secret: &str, ports: &str, extra: &[&str]) -> ReplayArgs {
+fn replay_args(
+    file: &Path,
+    r: &Responder,
+    secret: &str,
+    ports: &str,
+    extra: &[&str],
+) -> ReplayArgs {
     let auth = r.auth_addr().port().to_string();
     let acct = r.acct_addr().port().to_string();
     let file = file.to_str().unwrap();
     let mut words = vec![
-        "replay", file, "--server", "127.0.0.1", "--auth-port", &auth, "--acct-port", &acct,
-        "--secret", secret, "--ports", ports,
+        "replay",
+        file,
+        "--server",
+        "127.0.0.1",
+        "--auth-port",
+        &auth,
+        "--acct-port",
+        &acct,
+        "--secret",
+        secret,
+        "--ports",
+        ports,
     ];
     if !extra.contains(&"--timeout") {
         words.extend_from_slice(&["--timeout", "2"]);
@@ -172,27 +284,62 @@ async fn record_then_replay_with_other_secret() {
     let users = generated_users(10);
     let r1 = responder("first", Some(users.clone()));
     let rec = file.to_str().unwrap();
-    let report = execute_bench(&bench_args(&r1, "first", &[
-        "--mode", "hotspot", "--hotspot-auth", "pap", "--users", "10", "--requests", "40",
-        "--interims", "1", "--concurrency", "4", "--record", rec, "--expect", "accept",
-    ]))
+    let report = execute_bench(&bench_args(
+        &r1,
+        "first",
+        &[
+            "--mode",
+            "hotspot",
+            "--hotspot-auth",
+            "pap",
+            "--users",
+            "10",
+            "--requests",
+            "40",
+            "--interims",
+            "1",
+            "--concurrency",
+            "4",
+            "--record",
+            rec,
+            "--expect",
+            "accept",
+        ],
+    ))
     .await
     .unwrap();
     assert_eq!(report.exit_code(), 0);
     let ports = format!("{},{}", r1.auth_addr().port(), r1.acct_addr().port());
     let ports_list: Vec<u16> = vec![r1.auth_addr().port(), r1.acct_addr().port()];
     let dgrams = pcap::read_udp(&file, &ports_list).unwrap();
-    let requests = dgrams.iter().filter(|d| ports_list.contains(&d.dst.port())).count();
-    let replies = dgrams.iter().filter(|d| ports_list.contains(&d.src.port())).count();
+    let requests = dgrams
+        .iter()
+        .filter(|d| ports_list.contains(&d.dst.port()))
+        .count();
+    let replies = dgrams
+        .iter()
+        .filter(|d| ports_list.contains(&d.src.port()))
+        .count();
     assert_eq!(requests, 40);
     assert_eq!(replies, 40);
     let logins = dgrams.iter().filter(|d| d.data[0] == 1).count();
     assert_eq!(logins, report.counts.accepts as usize);
 
     let r2 = responder("second", Some(users));
-    let (report, summary) = execute_replay(&replay_args(&file, &r2, "second", &ports, &[
-        "--capture-secret", "first", "--speed", "20", "--expect", "accept",
-    ]))
+    let (report, summary) = execute_replay(&replay_args(
+        &file,
+        &r2,
+        "second",
+        &ports,
+        &[
+            "--capture-secret",
+            "first",
+            "--speed",
+            "20",
+            "--expect",
+            "accept",
+        ],
+    ))
     .await
     .unwrap();
     assert_eq!(summary.requests, 40);
@@ -205,9 +352,15 @@ async fn record_then_replay_with_other_secret() {
 
     // Without the capture's secret the passwords come out wrong and the accounting
     // signatures are noticed: the replay reports it.
-    let (_, summary) = execute_replay(&replay_args(&file, &r2, "second", &ports, &["--rate", "2000", "--loop", "2"]))
-        .await
-        .unwrap();
+    let (_, summary) = execute_replay(&replay_args(
+        &file,
+        &r2,
+        "second",
+        &ports,
+        &["--rate", "2000", "--loop", "2"],
+    ))
+    .await
+    .unwrap();
     assert_eq!(summary.capture_secret_mismatch, 40);
 }
 
@@ -222,7 +375,11 @@ impl Drop for Capture {
 }
 
 fn start_tcpdump(iface: &str, file: &Path, ports: &[u16]) -> Capture {
-    let filter = ports.iter().map(|p| format!("udp port {p}")).collect::<Vec<_>>().join(" or ");
+    let filter = ports
+        .iter()
+        .map(|p| format!("udp port {p}"))
+        .collect::<Vec<_>>()
+        .join(" or ");
     let mut child = Command::new("tcpdump")
         .args(["-i", iface, "-U", "--immediate-mode", "-n", "-w"])
         .arg(file)
@@ -230,7 +387,9 @@ fn start_tcpdump(iface: &str, file: &Path, ports: &[u16]) -> Capture {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run tcpdump ({e}): install the Debian package `tcpdump`"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run tcpdump ({e}): install the Debian package `tcpdump`")
+        });
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     loop {
@@ -262,10 +421,21 @@ fn radclient(server: SocketAddr, kind: &str, secret: &str, attrs: &str) {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run radclient ({e}): install the Debian package `freeradius-utils`"));
-    child.stdin.take().unwrap().write_all(attrs.as_bytes()).unwrap();
+        .unwrap_or_else(|e| {
+            panic!("cannot run radclient ({e}): install the Debian package `freeradius-utils`")
+        });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(attrs.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "radclient {kind} {attrs}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "radclient {kind} {attrs}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,18 +447,36 @@ async fn replay_tcpdump_capture_of_radclient_with_resigning() {
         "this test captures on the loopback interface with tcpdump, which needs root (CI runs as root)"
     );
     let dir = temp_dir("tcpdump");
-    let users: HashMap<String, String> =
-        [("alice".to_string(), "wonderland".to_string()), ("bob".to_string(), "a-longer-password-of-bob".to_string())].into();
+    let users: HashMap<String, String> = [
+        ("alice".to_string(), "wonderland".to_string()),
+        ("bob".to_string(), "a-longer-password-of-bob".to_string()),
+    ]
+    .into();
     let r1 = responder("capsecret", Some(users.clone()));
     let ports = [r1.auth_addr().port(), r1.acct_addr().port()];
     let lo = dir.join("lo.pcap");
     let any = dir.join("any.pcap");
     let cap_lo = start_tcpdump("lo", &lo, &ports);
     let cap_any = start_tcpdump("any", &any, &ports);
-    radclient(r1.auth_addr(), "auth", "capsecret", "User-Name=alice,User-Password=wonderland,Message-Authenticator=0x00\n");
-    radclient(r1.auth_addr(), "auth", "capsecret", "User-Name=bob,User-Password=a-longer-password-of-bob\n");
+    radclient(
+        r1.auth_addr(),
+        "auth",
+        "capsecret",
+        "User-Name=alice,User-Password=wonderland,Message-Authenticator=0x00\n",
+    );
+    radclient(
+        r1.auth_addr(),
+        "auth",
+        "capsecret",
+        "User-Name=bob,User-Password=a-longer-password-of-bob\n",
+    );
     // CHAP without CHAP-Challenge: the authenticator is the challenge.
-    radclient(r1.auth_addr(), "auth", "capsecret", "User-Name=alice,CHAP-Password=wonderland\n");
+    radclient(
+        r1.auth_addr(),
+        "auth",
+        "capsecret",
+        "User-Name=alice,CHAP-Password=wonderland\n",
+    );
     radclient(
         r1.acct_addr(),
         "acct",
@@ -303,9 +491,22 @@ async fn replay_tcpdump_capture_of_radclient_with_resigning() {
     let r2 = responder("newsecret", Some(users));
     let ports = format!("{},{}", ports[0], ports[1]);
     for file in [&lo, &any] {
-        let (report, summary) = execute_replay(&replay_args(file, &r2, "newsecret", &ports, &[
-            "--capture-secret", "capsecret", "--speed", "10", "--nas-ip", "127.0.0.9", "--expect", "accept",
-        ]))
+        let (report, summary) = execute_replay(&replay_args(
+            file,
+            &r2,
+            "newsecret",
+            &ports,
+            &[
+                "--capture-secret",
+                "capsecret",
+                "--speed",
+                "10",
+                "--nas-ip",
+                "127.0.0.9",
+                "--expect",
+                "accept",
+            ],
+        ))
         .await
         .unwrap();
         assert_eq!(summary.requests, 4, "{}", file.display());
@@ -320,10 +521,20 @@ async fn replay_tcpdump_capture_of_radclient_with_resigning() {
 
     // Negative control: without the capture secret, the PAP passwords are re-hidden wrongly
     // and the accounting request was signed with another secret.
-    let (report, _) = execute_replay(&replay_args(&lo, &r2, "newsecret", &ports, &["--speed", "10", "--timeout", "0.3"]))
-        .await
-        .unwrap();
+    let (report, _) = execute_replay(&replay_args(
+        &lo,
+        &r2,
+        "newsecret",
+        &ports,
+        &["--speed", "10", "--timeout", "0.3"],
+    ))
+    .await
+    .unwrap();
     assert_eq!(report.counts.rejects, 2, "{:?}", report.counts);
-    assert_eq!(report.counts.accepts, 1, "CHAP does not depend on the secret: {:?}", report.counts);
+    assert_eq!(
+        report.counts.accepts, 1,
+        "CHAP does not depend on the secret: {:?}",
+        report.counts
+    );
     assert_eq!(report.counts.acct_responses, 1, "{:?}", report.counts);
 }
