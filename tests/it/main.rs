@@ -1,3 +1,4 @@
-//! The integration test binary: one module per area, each driving real sockets on loopback.
+//! The single integration-test binary (`cargo test --test it`): one module per area.
 
+mod decode_robustness;
 mod tools;
