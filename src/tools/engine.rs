@@ -305,15 +305,13 @@ pub(crate) fn run_worker(
                 Pacing::Timestamps => u64::MAX,
             };
             while allowed > 0 {
-                if let Pacing::Timestamps = cfg.pacing {
-                    if ready.is_empty() {
-                        match generator.next_offset() {
-                            Some(off) if start + off <= now => {}
-                            Some(_) => break,
-                            None => {
-                                exhausted = outstanding == 0;
-                                break;
-                            }
+                if matches!(cfg.pacing, Pacing::Timestamps) && ready.is_empty() {
+                    match generator.next_offset() {
+                        Some(off) if start + off <= now => {}
+                        Some(_) => break,
+                        None => {
+                            exhausted = outstanding == 0;
+                            break;
                         }
                     }
                 }
@@ -338,11 +336,11 @@ pub(crate) fn run_worker(
                 };
                 let mut written = false;
                 let mut flow = Flow::default();
-                if let Some((mut f, reply)) = ready.pop_front() {
-                    if generator.advance(id, reply, &mut f, &mut out) {
-                        flow = f;
-                        written = true;
-                    }
+                if let Some((mut f, reply)) = ready.pop_front()
+                    && generator.advance(id, reply, &mut f, &mut out)
+                {
+                    flow = f;
+                    written = true;
                 }
                 if !written {
                     written = generator.start(id, &mut flow, &mut out);
@@ -381,10 +379,7 @@ pub(crate) fn run_worker(
         }
 
         // 3. Receive and match replies.
-        let n = match recv.recv(fd) {
-            Ok(n) => n,
-            Err(_) => 0,
-        };
+        let n = recv.recv(fd).unwrap_or_default();
         let rnow = Instant::now();
         for i in 0..n {
             let Some((data, from)) = recv.get(i) else {

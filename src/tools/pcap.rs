@@ -83,15 +83,15 @@ pub fn read_udp(path: &Path, ports: &[u16]) -> anyhow::Result<Vec<Datagram>> {
                     }
                     PcapBlockOwned::NG(_) => None,
                 };
-                if let Some((time, (src, dst, payload))) = found {
-                    if ports.contains(&src.port()) || ports.contains(&dst.port()) {
-                        out.push(Datagram {
-                            time,
-                            src,
-                            dst,
-                            data: payload.to_vec(),
-                        });
-                    }
+                if let Some((time, (src, dst, payload))) = found
+                    && (ports.contains(&src.port()) || ports.contains(&dst.port()))
+                {
+                    out.push(Datagram {
+                        time,
+                        src,
+                        dst,
+                        data: payload.to_vec(),
+                    });
                 }
                 reader.consume(offset);
             }

@@ -181,14 +181,15 @@ fn prepare(args: &ReplayArgs) -> anyhow::Result<(Vec<Prepared>, CaptureSummary)>
             summary.capture_secret_mismatch += 1;
         }
         let mut password = None;
-        if let (Some((off, len)), 1) = (pw, code) {
-            if len % 16 == 0 && (16..=128).contains(&len) {
-                let mut orig = [0u8; 16];
-                orig.copy_from_slice(&pkt[4..20]);
-                let mut plain = [0u8; 128];
-                let n = cap.unhide_password(&pkt[off..off + len], &orig, &mut plain);
-                password = Some((off, len, plain, n));
-            }
+        if let (Some((off, len)), 1) = (pw, code)
+            && len % 16 == 0
+            && (16..=128).contains(&len)
+        {
+            let mut orig = [0u8; 16];
+            orig.copy_from_slice(&pkt[4..20]);
+            let mut plain = [0u8; 128];
+            let n = cap.unhide_password(&pkt[off..off + len], &orig, &mut plain);
+            password = Some((off, len, plain, n));
         }
         let keep_auth = code == 1 && chap.is_some() && challenge.is_none();
         if keep_auth {
@@ -308,7 +309,7 @@ pub async fn execute_replay(args: &ReplayArgs) -> anyhow::Result<(Report, Captur
             args.ports
         );
     }
-    if !(args.speed > 0.0) {
+    if args.speed.is_nan() || args.speed <= 0.0 {
         bail!("--speed must be positive");
     }
     let auth = super::bench::resolve(&args.server, args.auth_port)?;

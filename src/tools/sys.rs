@@ -70,7 +70,7 @@ impl RawAddr {
     }
 
     /// Convert back; `None` for families other than IPv4/IPv6.
-    pub(crate) fn to_socket_addr(&self) -> Option<SocketAddr> {
+    pub(crate) fn to_socket_addr(self) -> Option<SocketAddr> {
         match i32::from(self.storage.ss_family) {
             libc::AF_INET => {
                 // SAFETY: family says the storage holds a sockaddr_in.
@@ -196,8 +196,8 @@ impl RecvBatch {
             return Err(err);
         }
         let n = n as usize;
-        for i in 0..n {
-            self.lens[i] = (msgs[i].msg_len as usize).min(MAX_DATAGRAM);
+        for (len, msg) in self.lens.iter_mut().zip(msgs.iter()).take(n) {
+            *len = (msg.msg_len as usize).min(MAX_DATAGRAM);
         }
         self.count = n;
         Ok(n)
