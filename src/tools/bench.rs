@@ -599,6 +599,11 @@ pub async fn execute_bench(args: &BenchArgs) -> anyhow::Result<Report> {
             requests: args.requests,
             record: args.record.clone(),
             expect: args.expect,
+            single_dest: match args.mode {
+                Mode::Pap | Mode::Chap | Mode::Mschapv2 => Some(0),
+                Mode::Acct => Some(1),
+                Mode::Hotspot => None,
+            },
         },
         gens,
         pacing,
@@ -616,6 +621,8 @@ pub(crate) struct EngineRun {
     pub(crate) requests: Option<u64>,
     pub(crate) record: Option<PathBuf>,
     pub(crate) expect: Option<Expect>,
+    /// Index of the only destination used, when there is one.
+    pub(crate) single_dest: Option<usize>,
 }
 
 /// Run one engine worker per generator, with the progress line, Ctrl-C handling and
@@ -658,6 +665,7 @@ pub(crate) async fn run_engine(
             retries: run.retries,
             deadline,
             pacing: pacing(i),
+            single_dest: run.single_dest,
             shared: shared.clone(),
             record: record_tx.clone(),
         };

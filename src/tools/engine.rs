@@ -176,6 +176,8 @@ pub(crate) struct WorkerConfig {
     pub(crate) retries: u32,
     pub(crate) deadline: Option<Instant>,
     pub(crate) pacing: Pacing,
+    /// When every request goes to `dests[i]`: connect the socket to it (cheaper sends).
+    pub(crate) single_dest: Option<usize>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) record: Option<std::sync::mpsc::SyncSender<Record>>,
 }
@@ -258,6 +260,13 @@ pub(crate) fn run_worker(
     mut generator: Box<dyn Generator>,
 ) -> std::io::Result<WorkerResult> {
     let sock = bind_client_socket(&cfg.dests)?;
+    let connected = match cfg.single_dest.and_then(|i| cfg.dests.get(i)) {
+        Some(d) => {
+            sock.connect(d)?;
+            true
+        }
+        None => false,
+    };
     let local = sock.local_addr()?;
     let fd = sock.as_raw_fd();
     let dests: Vec<RawAddr> = cfg.dests.iter().map(|a| RawAddr::new(*a)).collect();
@@ -370,7 +379,7 @@ pub(crate) fn run_worker(
 
         // 2. Send what is pending.
         if !pending.is_empty() {
-            flush(fd, &slots, &dests, &mut pending, &mut counts);
+            flush(fd, &slots, &dests, &mut pending, &mut counts, connected);
             if let Some(tx) = &cfg.record {
                 // `pending` was drained by flush; recording copies from the slots sent
                 // this round, tracked by their send time.
@@ -453,7 +462,7 @@ pub(crate) fn run_worker(
                 }
             }
             if !pending.is_empty() {
-                flush(fd, &slots, &dests, &mut pending, &mut counts);
+                flush(fd, &slots, &dests, &mut pending, &mut counts, connected);
             }
         }
 
@@ -509,7 +518,14 @@ pub(crate) fn run_worker(
     })
 }
 
-fn flush(fd: i32, slots: &[Slot], dests: &[RawAddr], pending: &mut Vec<u8>, counts: &mut Counts) {
+fn flush(
+    fd: i32,
+    slots: &[Slot],
+    dests: &[RawAddr],
+    pending: &mut Vec<u8>,
+    counts: &mut Counts,
+    connected: bool,
+) {
     let mut batch: [(&[u8], &RawAddr); sys::BATCH] = [(&[], &dests[0]); sys::BATCH];
     let mut i = 0;
     while i < pending.len() {
@@ -518,7 +534,7 @@ fn flush(fd: i32, slots: &[Slot], dests: &[RawAddr], pending: &mut Vec<u8>, coun
             let s = &slots[usize::from(id)];
             batch[k] = (&s.buf[..s.len], &dests[s.dest]);
         }
-        match sys::send_many(fd, &batch[..chunk.len()]) {
+        match sys::send_many(fd, &batch[..chunk.len()], connected) {
             Ok(sent) if sent == chunk.len() => {}
             Ok(sent) => counts.send_errors += (chunk.len() - sent) as u64,
             Err(_) => counts.send_errors += chunk.len() as u64,

@@ -351,6 +351,7 @@ pub async fn execute_replay(args: &ReplayArgs) -> anyhow::Result<(Report, Captur
             requests: None,
             record: None,
             expect: args.expect,
+            single_dest: None,
         },
         gens,
         move |_| match rate {

@@ -290,7 +290,7 @@ fn serve(sock: &UdpSocket, stop: &AtomicBool, counters: &Counters, checker: &Che
                 k += 1;
             }
         }
-        let sent = sys::send_many(fd, &batch[..k]).unwrap_or(0);
+        let sent = sys::send_many(fd, &batch[..k], false).unwrap_or(0);
         counters.received.fetch_add(n as u64, Ordering::Relaxed);
         counters.replied.fetch_add(sent as u64, Ordering::Relaxed);
         counters.rejected.fetch_add(rejected, Ordering::Relaxed);

@@ -104,7 +104,12 @@ impl RawAddr {
 
 /// Send each `(datagram, destination)` pair, `BATCH` per `sendmmsg` call. Returns how many
 /// were handed to the kernel; stops early on `EAGAIN` or an error after the first packet.
-pub(crate) fn send_many(fd: RawFd, pkts: &[(&[u8], &RawAddr)]) -> io::Result<usize> {
+/// On a `connected` socket the destinations are ignored (the kernel's cached route is used).
+pub(crate) fn send_many(
+    fd: RawFd,
+    pkts: &[(&[u8], &RawAddr)],
+    connected: bool,
+) -> io::Result<usize> {
     let mut done = 0;
     while done < pkts.len() {
         let chunk = &pkts[done..pkts.len().min(done + BATCH)];
@@ -117,8 +122,10 @@ pub(crate) fn send_many(fd: RawFd, pkts: &[(&[u8], &RawAddr)]) -> io::Result<usi
                 iov_base: data.as_ptr() as *mut libc::c_void,
                 iov_len: data.len(),
             };
-            msgs[i].msg_hdr.msg_name = (&raw const addr.storage) as *mut libc::c_void;
-            msgs[i].msg_hdr.msg_namelen = addr.len;
+            if !connected {
+                msgs[i].msg_hdr.msg_name = (&raw const addr.storage) as *mut libc::c_void;
+                msgs[i].msg_hdr.msg_namelen = addr.len;
+            }
             msgs[i].msg_hdr.msg_iov = &raw mut iov[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
         }

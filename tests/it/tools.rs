@@ -154,6 +154,7 @@ async fn bench_wrong_passwords_are_rejected_and_expect_reject_passes() {
         );
         assert_eq!(execute_bench(&args).await.unwrap().exit_code(), 1, "{mode}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -362,6 +363,7 @@ async fn record_then_replay_with_other_secret() {
     .await
     .unwrap();
     assert_eq!(summary.capture_secret_mismatch, 40);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A running capture process, killed on drop.
@@ -488,9 +490,24 @@ async fn replay_tcpdump_capture_of_radclient_with_resigning() {
     stop_tcpdump(cap_lo);
     stop_tcpdump(cap_any);
 
+    // The same capture as pcapng, written by tshark.
+    let ng = dir.join("lo.pcapng");
+    let out = Command::new("tshark")
+        .args(["-r"])
+        .arg(&lo)
+        .args(["-F", "pcapng", "-w"])
+        .arg(&ng)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run tshark ({e}): install the Debian package `tshark`"));
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     let r2 = responder("newsecret", Some(users));
     let ports = format!("{},{}", ports[0], ports[1]);
-    for file in [&lo, &any] {
+    for file in [&lo, &any, &ng] {
         let (report, summary) = execute_replay(&replay_args(
             file,
             &r2,
@@ -537,4 +554,5 @@ async fn replay_tcpdump_capture_of_radclient_with_resigning() {
         report.counts
     );
     assert_eq!(report.counts.acct_responses, 1, "{:?}", report.counts);
+    let _ = std::fs::remove_dir_all(&dir);
 }
