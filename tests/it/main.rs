@@ -12,3 +12,4 @@ mod e2e;
 mod harness;
 mod store;
 mod udp_access;
+mod tools;
