@@ -40,6 +40,10 @@ pub enum Command {
     Nas(NasCommand),
     /// Send one Access-Request and print the reply (like radtest).
     TestAuth(TestAuthArgs),
+    /// Load-test a RADIUS server (PAP/CHAP/MS-CHAPv2/accounting/hotspot sessions).
+    Bench(crate::tools::BenchArgs),
+    /// Replay the RADIUS requests of a pcap/pcapng capture against a server.
+    Replay(crate::tools::ReplayArgs),
 }
 
 /// `serve` flags (override the config file).
