@@ -11,6 +11,8 @@
 #
 #   --listen IP       address for RADIUS auth (1812/udp) and accounting (1813/udp);
 #                     default 127.0.0.1, use 0.0.0.0 for real routers on the network
+#   --auth-port N     RADIUS auth port (default 1812); accounting uses N+1 unless --acct-port
+#   --acct-port N     RADIUS accounting port (default 1813)
 #   --admin IP:PORT   metrics/health HTTP listener; default 127.0.0.1:9812
 #   --bin PATH        use this hotspot-radius binary instead of building the release one
 #   SERVE-ARGS        passed to `hotspot-radius serve` (e.g. -- --config config/my.toml)
@@ -30,6 +32,8 @@ DB_PASSWORD=hotspot_radius # loopback-only development instance
 BIN="$REPO_ROOT/target/release/hotspot-radius"
 
 listen=127.0.0.1
+auth_port=1812
+acct_port=""
 admin=127.0.0.1:9812
 mode=serve
 detach=0
@@ -44,6 +48,8 @@ parse_args() {
     while [ $# -gt 0 ]; do
         case $1 in
             --listen) listen=${2:?--listen needs an IP address}; shift ;;
+            --auth-port) auth_port=${2:?--auth-port needs a port}; shift ;;
+            --acct-port) acct_port=${2:?--acct-port needs a port}; shift ;;
             --admin) admin=${2:?--admin needs IP:PORT}; shift ;;
             --bin) BIN=${2:?--bin needs a path}; build=0; shift ;;
             --services-only) mode=services ;;
@@ -56,6 +62,7 @@ parse_args() {
         shift
     done
     [ "$detach" -eq 0 ] || [ "$mode" = services ] || die "--detach goes with --services-only"
+    [ -n "$acct_port" ] || acct_port=$((auth_port + 1))
 }
 
 # ---------------------------------------------------------------------------------------
@@ -120,7 +127,8 @@ pg_setup_paths() {
     PG_PWFILE="$(dirname "$PGDATA")/pg-superuser.password"
 }
 
-pg() { "${PG_AS[@]}" "$PG_BIN/$1" "${@:2}"; }
+# A PostgreSQL server binary, as the PostgreSQL OS user, from / (the checkout may be private).
+pg() { (cd / && "${PG_AS[@]}" "$PG_BIN/$1" "${@:2}"); }
 
 pg_running() {
     [ -f "$PGDATA/postmaster.pid" ] && pg pg_ctl -D "$PGDATA" status >/dev/null 2>&1
@@ -307,9 +315,11 @@ SQL
 }
 
 check_listen_ports() {
-    local ip=$listen
-    port_free "$ip" 1812 udp || die "UDP $ip:1812 is in use (a system FreeRADIUS? stop it, or pick another --listen address)"
-    port_free "$ip" 1813 udp || die "UDP $ip:1813 is in use (a system FreeRADIUS? stop it, or pick another --listen address)"
+    local port
+    for port in "$auth_port" "$acct_port"; do
+        port_free "$listen" "$port" udp ||
+            die "UDP $listen:$port is in use (a system FreeRADIUS? stop it, or use --auth-port/--acct-port)"
+    done
     port_free "${admin%:*}" "${admin##*:}" tcp || die "TCP $admin (admin) is in use; pick another with --admin IP:PORT"
 }
 
@@ -318,14 +328,14 @@ print_try() {
     [ "$listen" = 0.0.0.0 ] || s=$listen
     cat <<EOF
 
-hotspot-radius: auth $listen:1812/udp, acct $listen:1813/udp, admin http://$admin
+hotspot-radius: auth $listen:$auth_port/udp, acct $listen:$acct_port/udp, admin http://$admin
 Demo NAS 127.0.0.1 (secret testing123), demo user 'demo' / 'demo-password' (group basic:
 Mikrotik-Rate-Limit 2M/5M, Session-Timeout 3600, Acct-Interim-Interval 300).
 In another terminal try:
-  radtest demo demo-password $s 0 testing123
-  echo 'User-Name=demo,User-Password=demo-password' | radclient -x $s:1812 auth testing123
-  echo 'User-Name=demo,Acct-Status-Type=Start,Acct-Session-Id=demo-1,NAS-IP-Address=127.0.0.1' | radclient -x $s:1813 acct testing123
-  ${BIN#"$REPO_ROOT"/} test-auth --server $s:1812 --secret testing123 --user demo --password demo-password --method chap
+  radtest demo demo-password $s:$auth_port 0 testing123
+  echo 'User-Name=demo,User-Password=demo-password' | radclient -x $s:$auth_port auth testing123
+  echo 'User-Name=demo,Acct-Status-Type=Start,Acct-Session-Id=demo-1,NAS-IP-Address=127.0.0.1' | radclient -x $s:$acct_port acct testing123
+  ${BIN#"$REPO_ROOT"/} test-auth --server $s:$auth_port --secret testing123 --user demo --password demo-password --method chap
   curl -s http://$admin/metrics | grep '^radius_'
   . .run/env && ${BIN#"$REPO_ROOT"/} nas list
 Ctrl-C stops the server, then PostgreSQL and Redis.
@@ -337,7 +347,7 @@ EOF
 # SIGINT/SIGTERM to this script are forwarded to the server as SIGTERM (graceful drain).
 serve() {
     local child status
-    "$BIN" serve --auth-addr "$listen:1812" --acct-addr "$listen:1813" --admin-addr "$admin" \
+    "$BIN" serve --auth-addr "$listen:$auth_port" --acct-addr "$listen:$acct_port" --admin-addr "$admin" \
         "${serve_args[@]}" &
     child=$!
     trap 'kill -TERM "$child" 2>/dev/null || true' INT TERM
