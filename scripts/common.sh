@@ -5,6 +5,7 @@
 # util-linux and python3, as root or as a user with sudo.
 
 # The repository root (the parent of scripts/).
+# shellcheck disable=SC2034 # used by the scripts that source this file
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 say() { printf '%s\n' "$*"; }
@@ -41,7 +42,7 @@ ensure_cargo() {
 pg_bin_dir() {
     local dir best="" best_major=0 major
     for dir in /usr/lib/postgresql/*/bin; do
-        [ -x "$dir/postgres" ] && [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] || continue
+        if [ ! -x "$dir/postgres" ] || [ ! -x "$dir/initdb" ] || [ ! -x "$dir/pg_ctl" ]; then continue; fi
         major=${dir#/usr/lib/postgresql/}
         major=${major%/bin}
         case $major in *[!0-9]*) continue ;; esac

@@ -13,6 +13,7 @@
 # project starts its own PostgreSQL and Redis under ./.run (scripts/run.sh) or in temp
 # directories (the tests), never the system instances.
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 bench=0

@@ -4,7 +4,7 @@
 # `hotspot-radius serve` in the foreground. Ctrl-C stops the server, then the PostgreSQL
 # and Redis this script started.
 #
-#   scripts/run.sh [--listen IP] [--admin IP:PORT] [-- SERVE-ARGS...]
+#   scripts/run.sh [OPTIONS] [-- SERVE-ARGS...]
 #   scripts/run.sh --services-only [--detach]   only PostgreSQL + Redis + database; prints
 #                                               the URLs; --detach leaves them running
 #   scripts/run.sh --stop                       stop services left running under ./.run
@@ -23,6 +23,7 @@
 # reused (and then left running). Connection URLs are written to ./.run/env for other
 # terminals: `. .run/env; target/release/hotspot-radius nas list`.
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 RUN_DIR="$REPO_ROOT/.run"
@@ -51,7 +52,7 @@ parse_args() {
             --auth-port) auth_port=${2:?--auth-port needs a port}; shift ;;
             --acct-port) acct_port=${2:?--acct-port needs a port}; shift ;;
             --admin) admin=${2:?--admin needs IP:PORT}; shift ;;
-            --bin) BIN=${2:?--bin needs a path}; build=0; shift ;;
+            --bin) BIN=$(readlink -f -- "${2:?--bin needs a path}"); build=0; shift ;;
             --services-only) mode=services ;;
             --detach) detach=1 ;;
             --stop) mode=stop ;;

@@ -10,6 +10,7 @@
 # installed (scripts/install-deps.sh). SQLX_OFFLINE=true: queries are checked against the
 # committed .sqlx/ data, so no database is needed to compile. Exits non-zero on any failure.
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
