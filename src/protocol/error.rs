@@ -106,4 +106,7 @@ pub enum EncodeError {
     /// A password longer than 128 bytes.
     #[error("password longer than 128 bytes")]
     PasswordTooLong,
+    /// Pre-encoded attribute bytes passed to `add_raw` are not well-formed TLVs.
+    #[error("pre-encoded attributes are malformed")]
+    BadRawAttributes,
 }

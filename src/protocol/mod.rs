@@ -13,8 +13,11 @@ mod error;
 mod packet;
 mod secret;
 
-pub use attribute::{Attribute, Attributes, VendorAttribute, VendorAttributes};
-pub use builder::PacketBuilder;
+pub use attribute::{
+    Attribute, Attributes, OPAQUE_VSA_VENDORS, VendorAttribute, VendorAttributes, is_opaque_vendor,
+    validate_attributes,
+};
+pub use builder::{MAX_VSA_VALUE_LEN, PacketBuilder};
 pub use code::Code;
 pub use error::{DecodeError, EncodeError};
 pub use packet::Packet;

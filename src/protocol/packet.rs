@@ -1,6 +1,30 @@
 //! `Packet`: a validated, zero-copy view of one RADIUS datagram (RFC 2865 §3).
 
-use super::{Attribute, Attributes, Code, DecodeError, Password, VendorAttribute};
+use super::attribute::validate_vsa;
+use super::attrs::{MESSAGE_AUTHENTICATOR, USER_PASSWORD};
+use super::crypto::{
+    computed_request_authenticator, ct_eq, message_authenticator, response_authenticator,
+    unhide_user_password,
+};
+use super::{
+    Attribute, Attributes, Code, DecodeError, HEADER_LEN, MAX_PACKET_LEN, MIN_PACKET_LEN, Password,
+    VENDOR_SPECIFIC, VendorAttribute,
+};
+
+/// Whether a packet of this code may carry a Message-Authenticator.
+///
+/// Our choice, documented: allowed in every code that RFC 3579 §3.2 (Access-Request,
+/// -Accept, -Reject, -Challenge), RFC 5997 (Status-Server, and the Accounting-Response /
+/// Access-Accept that answer it; RFC 5997 §3 also has Accounting-Request carry it in
+/// practice, and FreeRADIUS verifies it there) or RFC 5176 §3.5 (all six CoA/Disconnect
+/// codes, "0-1") lists it in. "Misplaced" therefore means Status-Client (13, reserved by
+/// RFC 5997 and never a valid request or reply) and codes we do not know: we cannot know
+/// which authenticator such an HMAC would cover. Position inside the packet is *not*
+/// checked on receipt: only our own replies put it first (BlastRADIUS), and NASes place it
+/// anywhere.
+fn message_authenticator_allowed(code: Code) -> bool {
+    !matches!(code, Code::StatusClient | Code::Unknown(_))
+}
 
 /// A decoded packet borrowing the datagram. Construction validates the whole layout
 /// (header, every attribute, every VSA, Message-Authenticator count and size), so the
@@ -16,10 +40,73 @@ pub struct Packet<'a> {
 }
 
 impl<'a> Packet<'a> {
-    /// Validate and decode a datagram. Never panics on any input.
+    /// Validate and decode a datagram. Never panics on any input, never allocates.
+    ///
+    /// Checks, in order: header present (`ShortHeader`), Length field in 20..=4096
+    /// (`BadLength`) and within the datagram (`Truncated`); then every attribute: type 0
+    /// (`AttributeTypeZero`), length octet 0/1 (`AttributeTooShort`), overrun
+    /// (`AttributeOverrun`), Vendor-Specific layout (`BadVsa`), Message-Authenticator size
+    /// (`BadMessageAuthenticatorLength`), count (`DuplicateMessageAuthenticator`) and code
+    /// (`MisplacedMessageAuthenticator`).
     pub fn decode(datagram: &'a [u8]) -> Result<Self, DecodeError> {
-        let _ = datagram;
-        todo!()
+        let Some(&[code, identifier, l0, l1]) = datagram.first_chunk::<4>() else {
+            return Err(DecodeError::ShortHeader);
+        };
+        if datagram.len() < HEADER_LEN {
+            return Err(DecodeError::ShortHeader);
+        }
+        let length = u16::from_be_bytes([l0, l1]);
+        let len = usize::from(length);
+        if !(MIN_PACKET_LEN..=MAX_PACKET_LEN).contains(&len) {
+            return Err(DecodeError::BadLength(length));
+        }
+        let bytes = datagram.get(..len).ok_or(DecodeError::Truncated {
+            length,
+            datagram: datagram.len(),
+        })?;
+        let code = Code::from_u8(code);
+        let mut message_authenticator = None;
+        let mut pos = HEADER_LEN;
+        loop {
+            let rest = bytes.get(pos..).unwrap_or(&[]);
+            let (typ, alen) = match *rest {
+                [] => break,
+                [typ] => return Err(DecodeError::AttributeOverrun { typ }),
+                [typ, alen, ..] => (typ, alen),
+            };
+            if typ == 0 {
+                return Err(DecodeError::AttributeTypeZero);
+            }
+            if alen < 2 {
+                return Err(DecodeError::AttributeTooShort { typ, len: alen });
+            }
+            let value = rest
+                .get(2..usize::from(alen))
+                .ok_or(DecodeError::AttributeOverrun { typ })?;
+            match typ {
+                VENDOR_SPECIFIC => validate_vsa(value)?,
+                MESSAGE_AUTHENTICATOR => {
+                    if value.len() != 16 {
+                        return Err(DecodeError::BadMessageAuthenticatorLength);
+                    }
+                    if message_authenticator.is_some() {
+                        return Err(DecodeError::DuplicateMessageAuthenticator);
+                    }
+                    if !message_authenticator_allowed(code) {
+                        return Err(DecodeError::MisplacedMessageAuthenticator);
+                    }
+                    message_authenticator = Some(pos + 2);
+                }
+                _ => {}
+            }
+            pos += usize::from(alen);
+        }
+        Ok(Self {
+            code,
+            identifier,
+            bytes,
+            message_authenticator,
+        })
     }
 
     /// Packet code.
@@ -34,7 +121,11 @@ impl<'a> Packet<'a> {
 
     /// The 16-byte authenticator field.
     pub fn authenticator(&self) -> &'a [u8; 16] {
-        todo!()
+        const ZERO: &[u8; 16] = &[0; 16];
+        self.bytes
+            .get(4..HEADER_LEN)
+            .and_then(|s| s.try_into().ok())
+            .unwrap_or(ZERO)
     }
 
     /// The packet bytes (exactly `Length` long).
@@ -44,42 +135,48 @@ impl<'a> Packet<'a> {
 
     /// All attributes in wire order.
     pub fn attributes(&self) -> Attributes<'a> {
-        todo!()
+        Attributes {
+            rest: self.bytes.get(HEADER_LEN..).unwrap_or(&[]),
+        }
     }
 
     /// Value of the first standard attribute of this type.
     pub fn attr(&self, typ: u8) -> Option<&'a [u8]> {
-        let _ = typ;
-        todo!()
+        self.find(typ).map(|a| a.value)
     }
 
     /// Values of every standard attribute of this type, in order.
     pub fn attrs(&self, typ: u8) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let _ = typ;
-        std::iter::empty()
+        self.attributes()
+            .filter(move |a| a.typ == typ)
+            .map(|a| a.value)
     }
 
     /// The first attribute of this type as an integer; `Ok(None)` when absent.
     pub fn attr_u32(&self, typ: u8) -> Result<Option<u32>, DecodeError> {
-        let _ = typ;
-        todo!()
+        self.find(typ).map(|a| a.as_u32()).transpose()
     }
 
     /// The first attribute of this type as UTF-8 text; `None` when absent or not UTF-8.
     pub fn attr_str(&self, typ: u8) -> Option<&'a str> {
-        let _ = typ;
-        todo!()
+        self.find(typ).and_then(|a| a.as_str())
     }
 
     /// Value of the first vendor sub-attribute `(vendor, typ)`.
     pub fn vendor_attr(&self, vendor: u32, typ: u8) -> Option<&'a [u8]> {
-        let _ = (vendor, typ);
-        todo!()
+        self.attributes()
+            .filter_map(|a| a.vendor_attributes())
+            .filter(|v| v.vendor() == vendor)
+            .flatten()
+            .find(|v| v.typ == typ)
+            .map(|v| v.value)
     }
 
     /// Every vendor sub-attribute of every Vendor-Specific attribute, in order.
     pub fn vendor_attributes(&self) -> impl Iterator<Item = VendorAttribute<'a>> + 'a {
-        std::iter::empty()
+        self.attributes()
+            .filter_map(|a| a.vendor_attributes())
+            .flatten()
     }
 
     /// True when the packet carries a Message-Authenticator.
@@ -94,21 +191,42 @@ impl<'a> Packet<'a> {
     /// zero), `Some(auth)` for a reply, with the authenticator of the request it answers.
     /// Returns `Ok(true)` when present and valid, `Ok(false)` when absent,
     /// `Err(BadMessageAuthenticator)` when present and wrong.
+    ///
+    /// The zero authenticator for Accounting-Request, CoA-Request and Disconnect-Request
+    /// matches FreeRADIUS (`rad_sign`/`rad_verify` zero the vector for these codes), so
+    /// packets from `radclient` verify.
     pub fn verify_message_authenticator(
         &self,
         secret: &[u8],
         request_authenticator: Option<&[u8; 16]>,
     ) -> Result<bool, DecodeError> {
-        let _ = (secret, request_authenticator);
-        todo!()
+        let Some(offset) = self.message_authenticator else {
+            return Ok(false);
+        };
+        let authenticator = match request_authenticator {
+            Some(auth) => auth,
+            None if self.code.has_computed_request_authenticator() => &[0u8; 16],
+            None => self.authenticator(),
+        };
+        let expected = message_authenticator(self.bytes, authenticator, offset, secret);
+        let got = self.bytes.get(offset..offset + 16).unwrap_or(&[]);
+        if ct_eq(&expected, got) {
+            Ok(true)
+        } else {
+            Err(DecodeError::BadMessageAuthenticator)
+        }
     }
 
     /// Verify the computed Request Authenticator of an Accounting-Request (RFC 2866 §3),
     /// CoA-Request or Disconnect-Request (RFC 5176 §2.3), and its Message-Authenticator
     /// if present.
     pub fn verify_request_authenticator(&self, secret: &[u8]) -> Result<(), DecodeError> {
-        let _ = secret;
-        todo!()
+        let expected = computed_request_authenticator(self.bytes, secret);
+        if !ct_eq(&expected, self.authenticator()) {
+            return Err(DecodeError::BadRequestAuthenticator);
+        }
+        self.verify_message_authenticator(secret, None)?;
+        Ok(())
     }
 
     /// Verify a reply: identifier is the caller's business; this checks the Response
@@ -118,21 +236,34 @@ impl<'a> Packet<'a> {
         request_authenticator: &[u8; 16],
         secret: &[u8],
     ) -> Result<(), DecodeError> {
-        let _ = (request_authenticator, secret);
-        todo!()
+        let expected = response_authenticator(self.bytes, request_authenticator, secret);
+        if !ct_eq(&expected, self.authenticator()) {
+            return Err(DecodeError::BadResponseAuthenticator);
+        }
+        self.verify_message_authenticator(secret, Some(request_authenticator))?;
+        Ok(())
     }
 
     /// The unhidden User-Password (RFC 2865 §5.2), trailing NULs removed; `Ok(None)` when
     /// absent; an error when its length is not a multiple of 16 in 16..=128.
     pub fn user_password(&self, secret: &[u8]) -> Result<Option<Password>, DecodeError> {
-        let _ = secret;
-        todo!()
+        self.attr(USER_PASSWORD)
+            .map(|hidden| unhide_user_password(hidden, secret, self.authenticator()))
+            .transpose()
     }
 
     /// The attribute view at the first position of type `typ`, for callers that need both
     /// type and value.
     pub fn find(&self, typ: u8) -> Option<Attribute<'a>> {
-        let _ = typ;
-        todo!()
+        self.attributes().find(|a| a.typ == typ)
+    }
+
+    /// Offset of the Message-Authenticator value within [`Packet::as_bytes`], if present.
+    pub fn message_authenticator_offset(&self) -> Option<usize> {
+        self.message_authenticator
     }
 }
+
+#[cfg(test)]
+#[path = "packet_tests.rs"]
+mod tests;
