@@ -126,11 +126,10 @@ async fn check_credentials(
         return Verdict::Reject(auth::RejectReason::Malformed, Vec::new());
     };
     let credential = credential.clone();
-    let ok = tokio::task::spawn_blocking(move || {
-        auth::pap::verify(password.as_bytes(), &credential)
-    })
-    .await
-    .unwrap_or(false);
+    let ok =
+        tokio::task::spawn_blocking(move || auth::pap::verify(password.as_bytes(), &credential))
+            .await
+            .unwrap_or(false);
     if ok {
         Verdict::Accept(Vec::new())
     } else {

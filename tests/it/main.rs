@@ -11,5 +11,5 @@ mod dictionaries;
 mod e2e;
 mod harness;
 mod store;
-mod udp_access;
 mod tools;
+mod udp_access;
