@@ -1,8 +1,20 @@
 //! Credential checks: PAP (cleartext, NT hash, crypt hashes), CHAP, MS-CHAPv2 (+ MPPE keys).
 //!
 //! Pure and synchronous; no I/O; randomness (salts) is passed in. Every comparison of a
-//! secret value is constant-time.
+//! secret value is constant-time. [`check`] is the entry point the access handler calls;
+//! the submodules expose the RFC primitives, including the client-side halves the bench
+//! and test tools use to build requests.
 
+pub mod chap;
+pub mod crypt;
+mod mschap;
+pub mod mschapv1;
+pub mod mschapv2;
+pub mod pap;
+
+pub use mschap::{ENCRYPTION_POLICY_ALLOWED, ENCRYPTION_TYPES_40_128};
+
+use crate::protocol::attrs::{self, microsoft as ms};
 use crate::protocol::{Packet, Secret};
 
 /// A stored credential, from a check item (Cleartext-Password, NT-Password, Crypt-Password).
@@ -33,10 +45,22 @@ pub enum Method {
 }
 
 impl Method {
-    /// Detect the method from a request's attributes.
+    /// Detect the method from a request's attributes: User-Password first (MikroTik
+    /// MAC-login sends one, possibly empty), then CHAP-Password, then the Microsoft pairs.
+    /// Attribute values are not validated here; [`check`] does that.
     pub fn detect(packet: &Packet<'_>) -> Self {
-        let _ = packet;
-        todo!()
+        let has_ms = |typ| packet.vendor_attr(ms::VENDOR_ID, typ).is_some();
+        if packet.attr(attrs::USER_PASSWORD).is_some() {
+            Self::Pap
+        } else if packet.attr(attrs::CHAP_PASSWORD).is_some() {
+            Self::Chap
+        } else if has_ms(ms::MS_CHAP_CHALLENGE) && has_ms(ms::MS_CHAP2_RESPONSE) {
+            Self::MsChapV2
+        } else if has_ms(ms::MS_CHAP_CHALLENGE) && has_ms(ms::MS_CHAP_RESPONSE) {
+            Self::MsChapV1
+        } else {
+            Self::None
+        }
     }
 
     /// Stable label for metrics.
@@ -97,12 +121,68 @@ pub enum Verdict {
 ///
 /// `secret` is the NAS shared secret (User-Password unhiding, MPPE key hiding); `salt` is
 /// fresh randomness for the two MPPE key salts.
+///
+/// Malformed or missing credential attributes give `Reject(Malformed)`; a method the stored
+/// credential cannot serve (CHAP or MS-CHAP against a crypt hash) gives
+/// `Reject(MethodUnsupported)`. MS-CHAP rejects carry MS-CHAP-Error (`E=691 R=0`);
+/// MS-CHAPv2 accepts carry MS-CHAP2-Success, MS-MPPE-Send-Key / MS-MPPE-Recv-Key (128-bit,
+/// server direction, salts from `salt`), MS-MPPE-Encryption-Policy = 1 (allowed) and
+/// MS-MPPE-Encryption-Types = 6 (40- and 128-bit), as common servers send; MS-CHAPv1
+/// accepts carry MS-CHAP-MPPE-Keys and the same two policy attributes.
 pub fn check(
     packet: &Packet<'_>,
     secret: &[u8],
     credential: &Credential,
     salt: [u8; 4],
 ) -> Verdict {
-    let _ = (packet, secret, credential, salt);
-    todo!()
+    match Method::detect(packet) {
+        Method::Pap => check_pap(packet, secret, credential),
+        Method::Chap => check_chap(packet, credential),
+        Method::MsChapV2 => mschap::check_v2(packet, secret, credential, salt),
+        Method::MsChapV1 => mschap::check_v1(packet, secret, credential),
+        Method::None => Verdict::Reject(RejectReason::Malformed, Vec::new()),
+    }
 }
+
+fn verdict(ok: bool) -> Verdict {
+    if ok {
+        Verdict::Accept(Vec::new())
+    } else {
+        Verdict::Reject(RejectReason::BadCredentials, Vec::new())
+    }
+}
+
+fn check_pap(packet: &Packet<'_>, secret: &[u8], credential: &Credential) -> Verdict {
+    match packet.user_password(secret) {
+        Ok(Some(password)) => verdict(pap::verify(password.as_bytes(), credential)),
+        Ok(None) | Err(_) => Verdict::Reject(RejectReason::Malformed, Vec::new()),
+    }
+}
+
+fn check_chap(packet: &Packet<'_>, credential: &Credential) -> Verdict {
+    let Some(value) = packet.attr(attrs::CHAP_PASSWORD) else {
+        return Verdict::Reject(RejectReason::Malformed, Vec::new());
+    };
+    let challenge = match packet.attr(attrs::CHAP_CHALLENGE) {
+        Some([]) => return Verdict::Reject(RejectReason::Malformed, Vec::new()),
+        Some(challenge) => challenge,
+        None => packet.authenticator().as_slice(),
+    };
+    if value.len() != chap::CHAP_PASSWORD_LEN {
+        return Verdict::Reject(RejectReason::Malformed, Vec::new());
+    }
+    match credential {
+        Credential::Cleartext(password) => {
+            verdict(chap::verify(value, challenge, password.expose()))
+        }
+        Credential::NtHash(_) | Credential::Crypt(_) => {
+            Verdict::Reject(RejectReason::MethodUnsupported, Vec::new())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod interop_tests;

@@ -5,7 +5,15 @@
 //! is one function. The `dictionaries/` folder ships our own files, embedded in the binary by
 //! [`Dictionary::builtin`].
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+
+mod embedded;
+mod parser;
+mod value;
+mod wire;
+
+pub use value::{format_date, parse_date};
 
 /// Data type of an attribute (RFC 8044 names, FreeRADIUS spellings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,6 +86,14 @@ pub struct AttrDef {
     pub concat: bool,
 }
 
+impl AttrDef {
+    /// Standard-space attribute numbers above 255 cannot exist on the wire: they are server
+    /// internal (check items such as `Cleartext-Password`, `Simultaneous-Use`).
+    pub fn is_internal(&self) -> bool {
+        self.vendor == 0 && self.code > 255
+    }
+}
+
 /// Dictionary load or parse failure; always names file and line.
 #[derive(Debug, thiserror::Error)]
 pub enum DictError {
@@ -120,64 +136,155 @@ pub enum ValueError {
     Encrypted(String),
 }
 
-/// An immutable, `Arc`-shareable dictionary.
+/// How a vendor lays out its attributes inside Vendor-Specific (RFC 2865 §5.26; the
+/// dictionary's `format=t,l[,c]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VendorFormat {
+    /// Octets of the vendor type field: 1, 2 or 4.
+    pub type_len: u8,
+    /// Octets of the vendor length field: 0, 1 or 2.
+    pub len_len: u8,
+    /// WiMAX-style continuation octet after the length (`,c`).
+    pub continuation: bool,
+}
+
+impl Default for VendorFormat {
+    /// RFC 2865's suggested layout: one type octet, one length octet.
+    fn default() -> Self {
+        Self {
+            type_len: 1,
+            len_len: 1,
+            continuation: false,
+        }
+    }
+}
+
+/// One vendor definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorDef {
+    /// Name as first defined.
+    pub name: String,
+    /// SMI private enterprise number.
+    pub id: u32,
+    /// Layout inside Vendor-Specific.
+    pub format: VendorFormat,
+}
+
+/// Named VALUEs of one attribute.
 #[derive(Debug, Clone, Default)]
-pub struct Dictionary {}
+struct ValueTable {
+    /// Lowercase name → number.
+    by_name: HashMap<String, u64>,
+    /// Number → name; the first name defined for a number wins (later ones are aliases).
+    by_number: HashMap<u64, String>,
+}
+
+/// An immutable, `Arc`-shareable dictionary.
+///
+/// All lookups are hash lookups built once at load time; names are matched
+/// case-insensitively through a lowercase key.
+#[derive(Debug, Clone, Default)]
+pub struct Dictionary {
+    /// Every registered definition; the maps below index into it.
+    attrs: Vec<AttrDef>,
+    /// Lowercase name → index into `attrs`.
+    by_name: HashMap<String, usize>,
+    /// (vendor, code) → index; the last definition of a number wins, so the canonical names
+    /// of the RFC files override older aliases included before them.
+    by_code: HashMap<(u32, u32), usize>,
+    /// Lowercase vendor name → id.
+    vendor_by_name: HashMap<String, u32>,
+    /// Vendor id → definition.
+    vendors: HashMap<u32, VendorDef>,
+    /// (vendor, code) → named VALUEs.
+    values: HashMap<(u32, u32), ValueTable>,
+    /// (vendor, code) of attributes flagged `secret`: never rendered.
+    secret: HashSet<(u32, u32)>,
+}
 
 impl Dictionary {
     /// Load a dictionary file and everything it `$INCLUDE`s (paths relative to the including
     /// file, cycle-guarded).
     pub fn load(path: &Path) -> Result<Self, DictError> {
-        let _ = path;
-        todo!()
+        parser::load(&mut parser::DiskFiles, &path.to_string_lossy())
     }
 
     /// Our own dictionaries from `dictionaries/`, embedded in the binary.
+    ///
+    /// # Panics
+    /// Only if the embedded files do not parse, which the unit tests rule out.
     pub fn builtin() -> Self {
-        todo!()
+        match parser::load(&mut embedded::EmbeddedFiles, embedded::ROOT) {
+            Ok(dict) => dict,
+            Err(e) => panic!("embedded dictionaries are invalid: {e}"),
+        }
     }
 
     /// Parse one file's text; `$INCLUDE` lines are an error here (no file system).
     pub fn parse_str(name: &str, text: &str) -> Result<Self, DictError> {
-        let _ = (name, text);
-        todo!()
+        parser::parse_one(name, text)
     }
 
     /// Attribute by name, case-insensitive.
     pub fn attr(&self, name: &str) -> Option<&AttrDef> {
-        let _ = name;
-        todo!()
+        let index = with_lowercase(name, |key| self.by_name.get(key).copied())?;
+        self.attrs.get(index)
     }
 
     /// Attribute by (vendor, code); vendor 0 for standard attributes.
     pub fn attr_by_code(&self, vendor: u32, code: u32) -> Option<&AttrDef> {
-        let _ = (vendor, code);
-        todo!()
+        let index = *self.by_code.get(&(vendor, code))?;
+        self.attrs.get(index)
     }
 
     /// Vendor id by name, case-insensitive.
     pub fn vendor_id(&self, name: &str) -> Option<u32> {
-        let _ = name;
-        todo!()
+        with_lowercase(name, |key| self.vendor_by_name.get(key).copied())
+    }
+
+    /// Vendor definition by id.
+    pub fn vendor(&self, id: u32) -> Option<&VendorDef> {
+        self.vendors.get(&id)
+    }
+
+    /// Number of registered attribute definitions.
+    pub fn len(&self) -> usize {
+        self.attrs.len()
+    }
+
+    /// True when no attribute is defined.
+    pub fn is_empty(&self) -> bool {
+        self.attrs.is_empty()
+    }
+
+    /// Whether the attribute carries the `secret` flag (its value is never rendered).
+    pub fn is_secret(&self, def: &AttrDef) -> bool {
+        self.secret.contains(&(def.vendor, def.code))
     }
 
     /// Name of a numeric VALUE of an attribute.
     pub fn value_name(&self, def: &AttrDef, number: u64) -> Option<&str> {
-        let _ = (def, number);
-        todo!()
+        let table = self.values.get(&(def.vendor, def.code))?;
+        table.by_number.get(&number).map(String::as_str)
     }
 
     /// Number of a named VALUE of an attribute, case-insensitive.
     pub fn value_number(&self, def: &AttrDef, name: &str) -> Option<u64> {
-        let _ = (def, name);
-        todo!()
+        let table = self.values.get(&(def.vendor, def.code))?;
+        with_lowercase(name, |key| table.by_name.get(key).copied())
     }
 
     /// Encode a text value (as stored in SQL rows: `2M/5M`, `3600`, `Login-User`,
     /// `10.0.0.1`) into wire value bytes for `def`'s type. A tag, if any, is the caller's.
+    /// Surrounding quotes (`"..."`, `'...'`) are stripped.
     pub fn encode_value(&self, def: &AttrDef, text: &str) -> Result<Vec<u8>, ValueError> {
-        let _ = (def, text);
-        todo!()
+        value::encode(self, def, &value::unquote(text))
+    }
+
+    /// Decode wire value bytes into text that [`Dictionary::encode_value`] accepts back
+    /// (strings quoted, named VALUEs by name, addresses in their usual notation).
+    pub fn decode_value(&self, def: &AttrDef, value: &[u8]) -> Result<String, ValueError> {
+        value::decode(self, def, value)
     }
 
     /// Encode `name = text` as complete attribute TLV bytes appended to `out` (wrapped in a
@@ -189,13 +296,31 @@ impl Dictionary {
         text: &str,
         out: &mut Vec<u8>,
     ) -> Result<(), ValueError> {
-        let _ = (name, text, out);
-        todo!()
+        wire::encode_attribute(self, name, text, out)
     }
 
     /// Render a wire value readably (`Mikrotik-Rate-Limit = "2M/5M"`, named VALUEs, IPs).
     pub fn render(&self, vendor: u32, code: u32, value: &[u8]) -> String {
-        let _ = (vendor, code, value);
-        todo!()
+        wire::render(self, vendor, code, value)
     }
 }
+
+/// Run `f` on the ASCII-lowercased `name` without allocating for the usual short names.
+fn with_lowercase<T>(name: &str, f: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+    let mut buf = [0u8; 64];
+    if name.is_ascii() && !name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return f(name);
+    }
+    match buf.get_mut(..name.len()) {
+        Some(slot) if name.is_ascii() => {
+            slot.copy_from_slice(name.as_bytes());
+            slot.make_ascii_lowercase();
+            // ASCII in, ASCII out: always valid UTF-8.
+            std::str::from_utf8(slot).ok().and_then(f)
+        }
+        _ => f(&name.to_lowercase()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

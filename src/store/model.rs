@@ -43,8 +43,8 @@ pub struct UserRows {
     pub groups: Vec<GroupRows>,
 }
 
-/// One `nas` table row (plus our additive columns).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One `nas` table row (plus our additive columns). `Debug` redacts the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NasRow {
     /// `nasname`: an IP address or CIDR.
     pub nasname: String,
@@ -56,6 +56,34 @@ pub struct NasRow {
     pub coa_port: i32,
     /// `require_message_authenticator` (our column): `require`, `auto` or `off`.
     pub require_message_authenticator: String,
+}
+
+impl std::fmt::Debug for NasRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NasRow")
+            .field("nasname", &self.nasname)
+            .field("shortname", &self.shortname)
+            .field("secret", &"<redacted>")
+            .field("coa_port", &self.coa_port)
+            .field(
+                "require_message_authenticator",
+                &self.require_message_authenticator,
+            )
+            .finish()
+    }
+}
+
+/// A NAS row with the columns `nas list` shows besides [`NasRow`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NasEntry {
+    /// `id`.
+    pub id: i32,
+    /// `type` (FreeRADIUS: `other`, `mikrotik`, ...).
+    pub nas_type: String,
+    /// `description`.
+    pub description: Option<String>,
+    /// The columns the server uses.
+    pub nas: NasRow,
 }
 
 /// One Accounting-Request, normalised for `radacct` (RFC 2866, RFC 2869 gigawords folded in).

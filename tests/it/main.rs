@@ -1,3 +1,15 @@
-//! The single integration-test binary (`cargo test --test it`): one module per area.
+//! The single integration-test binary (`cargo test --test it`): one module per area,
+//! driving the public API; real PostgreSQL / Redis servers are started by `harness`.
 
+// A test binary has no downstream users: `pub` in its modules means "for other test
+// modules", which the crate-wide `unreachable_pub` lint would flag everywhere.
+#![allow(unreachable_pub)]
+
+mod config;
 mod decode_robustness;
+mod dictionaries;
+mod e2e;
+mod harness;
+mod store;
+mod udp_access;
+mod tools;

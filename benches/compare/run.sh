@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: FreeRADIUS 3.2 (rlm_sql on PostgreSQL, and the `files` backend)
+# against hotspot-radius on the same PostgreSQL (+ Redis), driven by `hotspot-radius bench`.
+# Loopback only; bounded in time; stops everything it started. See README.md beside it.
+#
+# Usage: benches/compare/run.sh [--targets "fr-sql fr-files ours"] [--users N]
+#          [--duration S] [--warmup S] [--loads "pap chap acct hotspot"] [--conc "16 64"]
+#          [--bin PATH] [--schema ours|freeradius] [--keep]
+# Environment: HR_BIN (default target/release/hotspot-radius), BENCH_CMD (default "$HR_BIN
+# bench"), OUR_SERVE_ARGS (extra flags for `serve`), PG_BIN (default
+# /usr/lib/postgresql/15/bin), FR_CONF (default /etc/freeradius/3.0).
+set -euo pipefail
+
+USERS=100000
+DURATION=10
+WARMUP=3
+LOADS="pap chap acct hotspot"
+CONC="16 64"
+TARGETS="fr-sql fr-files ours"
+SCHEMA=ours
+KEEP=0
+SECRET=benchsecret
+HR_BIN=${HR_BIN:-target/release/hotspot-radius}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+FR_CONF=${FR_CONF:-/etc/freeradius/3.0}
+THREADS=16   # FreeRADIUS thread pool (start = max = 16) and rlm_sql pool (16 connections)
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --targets) TARGETS=$2; shift 2 ;;
+    --users) USERS=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    --loads) LOADS=$2; shift 2 ;;
+    --conc) CONC=$2; shift 2 ;;
+    --bin) HR_BIN=$2; shift 2 ;;
+    --schema) SCHEMA=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+BENCH_CMD=${BENCH_CMD:-"$HR_BIN bench"}
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "missing $1: install the Debian package $2" >&2; exit 1; }; }
+need freeradius freeradius
+need perl perl
+need redis-server redis-server
+[ -x "$PG_BIN/initdb" ] || { echo "missing $PG_BIN/initdb: install the Debian package postgresql-15" >&2; exit 1; }
+[ -e /usr/lib/freeradius/rlm_sql_postgresql.so ] || { echo "missing rlm_sql_postgresql: install the Debian package freeradius-postgresql" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "run as root (PostgreSQL is started as user postgres)" >&2; exit 1; }
+read -r -a BENCH <<<"$BENCH_CMD"
+
+WORK=$(mktemp -d /tmp/hr-compare.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+PG_STARTED=0
+cleanup() {
+  set +e
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  if [ "$PG_STARTED" = 1 ]; then runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null 2>&1; fi
+  if [ "$KEEP" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT INT TERM
+
+# A free port (TCP and UDP) on 127.0.0.1.
+used_ports=" "
+free_port() {
+  local p
+  while :; do
+    p=$(( (RANDOM % 20000) + 30000 ))
+    case "$used_ports" in *" $p "*) continue ;; esac
+    if ! (ss -Hlnu; ss -Hlnt) 2>/dev/null | awk '{print $4}' | grep -q ":$p\$"; then
+      used_ports="$used_ports$p "
+      echo "$p"; return
+    fi
+  done
+}
+
+PGPORT=$(free_port)
+REDISPORT=$(free_port)
+log() { echo "[$(date +%T)] $*" >&2; }
+
+# ---- PostgreSQL with pg_stat_statements ----
+log "PostgreSQL on 127.0.0.1:$PGPORT"
+mkdir -p "$WORK/pg" "$WORK/pgsock"
+chown postgres:postgres "$WORK/pg" "$WORK/pgsock"
+runuser -u postgres -- "$PG_BIN/initdb" -D "$WORK/pg" -A trust -U postgres >/dev/null
+runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pgsock/pg.log" -w -o \
+  "-p $PGPORT -k $WORK/pgsock -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c max_connections=200" start >/dev/null
+PG_STARTED=1
+psql_() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -h "$WORK/pgsock" -p "$PGPORT" "$@"; }
+psql_ -d postgres -c "CREATE ROLE radius LOGIN PASSWORD 'radius'" -c "CREATE DATABASE radius OWNER radius"
+psql_ -d radius -c "CREATE EXTENSION pg_stat_statements"
+DATABASE_URL="postgres://radius:radius@127.0.0.1:$PGPORT/radius"
+export DATABASE_URL
+
+if [ "$SCHEMA" = ours ]; then
+  log "schema: hotspot-radius migrate"
+  "$HR_BIN" migrate
+else
+  log "schema: FreeRADIUS schema.sql (--schema freeradius)"
+  { echo "SET ROLE radius;"; cat "$FR_CONF/mods-config/sql/main/postgresql/schema.sql"; } | psql_ -d radius -f - >/dev/null
+fi
+
+log "seeding $USERS users in 10 groups"
+psql_ -d radius -c "SET ROLE radius" -c "
+INSERT INTO radcheck (username, attribute, op, value)
+  SELECT 'user' || i, 'Cleartext-Password', ':=', 'pass' || i FROM generate_series(0, $USERS - 1) AS i;
+INSERT INTO radusergroup (username, groupname, priority)
+  SELECT 'user' || i, 'pkg' || (i % 10), 1 FROM generate_series(0, $USERS - 1) AS i;
+INSERT INTO radgroupreply (groupname, attribute, op, value)
+  SELECT 'pkg' || g, a.attribute, ':=', a.value
+  FROM generate_series(0, 9) AS g,
+       (VALUES ('Mikrotik-Rate-Limit', '2M/4M'), ('Session-Timeout', '3600'),
+               ('Acct-Interim-Interval', '300')) AS a(attribute, value);
+INSERT INTO nas (nasname, shortname, type, secret) VALUES ('127.0.0.1', 'bench', 'other', '$SECRET');"
+psql_ -d radius -c "ANALYZE"
+
+# ---- FreeRADIUS configuration ----
+# A private copy of the packaged configuration. Changes (everything else is the Debian default):
+#  - listens on 127.0.0.1 only, on free ports; inner-tunnel disabled;
+#  - runs as root (no user/group switch) with logs and pid in the work dir;
+#  - thread pool start_servers = max_servers = $THREADS (spares $THREADS), so no thread is
+#    spawned during a run; max_requests raised to 65536;
+#  - rlm_sql: postgresql dialect/driver on our database, pool of $THREADS connections;
+#  - clients.conf: only 127.0.0.1 with the bench secret.
+#  Kept defaults: reject_delay = 1 (no rejects in these loads), status_server, the default
+#  site's authorize/accounting/post-auth (detail file, radpostauth insert, ...).
+make_fr_conf() { # $1 = dir, $2 = sql|files, $3 = auth port, $4 = acct port
+  local d=$1
+  cp -a "$FR_CONF" "$d"
+  rm -f "$d/sites-enabled/inner-tunnel"
+  mkdir -p "$d/log" "$d/run" "$d/log/radacct"
+  perl -0pi -e "s/^logdir = .*\$/logdir = $(printf '%s' "$d/log" | sed 's/\//\\\//g')/m;
+    s/^run_dir = .*\$/run_dir = $(printf '%s' "$d/run" | sed 's/\//\\\//g')/m;
+    s/^(\s*)(user|group) = freerad/\$1#\$2 = freerad/mg;
+    s/^(\s*)start_servers = \d+/\${1}start_servers = $THREADS/m;
+    s/^(\s*)max_servers = \d+/\${1}max_servers = $THREADS/m;
+    s/^(\s*)min_spare_servers = \d+/\${1}min_spare_servers = $THREADS/m;
+    s/^(\s*)max_spare_servers = \d+/\${1}max_spare_servers = $THREADS/m;
+    s/^max_requests = \d+/max_requests = 65536/m;" "$d/radiusd.conf"
+  # The default site's listen sections are replaced by IPv4 loopback auth/acct on our ports.
+  perl -0pi -e "s/^listen \{.*?^\}\n//gms;
+    s/^server default \{\n/server default {\nlisten {\n\ttype = auth\n\tipaddr = 127.0.0.1\n\tport = $3\n}\nlisten {\n\ttype = acct\n\tipaddr = 127.0.0.1\n\tport = $4\n}\n/m;" \
+    "$d/sites-available/default"
+  cat >"$d/clients.conf" <<EOF
+client bench {
+	ipaddr = 127.0.0.1
+	secret = $SECRET
+}
+EOF
+  if [ "$2" = sql ]; then
+    ln -sf ../mods-available/sql "$d/mods-enabled/sql"
+    perl -0pi -e "s/dialect = \"sqlite\"/dialect = \"postgresql\"/;
+      s/driver = \"rlm_sql_null\"/driver = \"rlm_sql_postgresql\"/;
+      s/^\s*radius_db = \"radius\"/\tradius_db = \"host=127.0.0.1 port=$PGPORT dbname=radius user=radius password=radius\"/m;
+      s/\\\$\{thread\[pool\]\.start_servers\}/$THREADS/; s/\\\$\{thread\[pool\]\.min_spare_servers\}/$THREADS/;
+      s/\\\$\{thread\[pool\]\.max_servers\}/$THREADS/; s/\\\$\{thread\[pool\]\.max_spare_servers\}/$THREADS/;" \
+      "$d/mods-available/sql"
+  else
+    rm -f "$d/mods-enabled/sql"
+    # The same users and replies as the database, in a users file.
+    awk -v n="$USERS" 'BEGIN { for (i = 0; i < n; i++)
+      printf "user%d Cleartext-Password := \"pass%d\"\n\tMikrotik-Rate-Limit = \"2M/4M\",\n\tSession-Timeout = 3600,\n\tAcct-Interim-Interval = 300\n\n", i, i }' \
+      >"$d/mods-config/files/authorize"
+  fi
+}
+
+AUTHPORT=0; ACCTPORT=0; SERVER_PID=0
+
+wait_ready() { # retry one accepted PAP request for up to 60 s
+  local i
+  for i in $(seq 1 120); do
+    if "${BENCH[@]}" --mode pap --server 127.0.0.1 --auth-port "$AUTHPORT" --acct-port "$ACCTPORT" \
+        --secret "$SECRET" --users "$USERS" --requests 1 --timeout 0.5 --expect accept --json >/dev/null 2>&1; then
+      return 0
+    fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then echo "server exited; see $WORK" >&2; KEEP=1; return 1; fi
+    sleep 0.5
+  done
+  echo "server not answering after 60 s" >&2; KEEP=1; return 1
+}
+
+start_target() { # $1 = target name
+  AUTHPORT=$(free_port); ACCTPORT=$(free_port)
+  case "$1" in
+    fr-sql|fr-files)
+      local d="$WORK/$1"
+      make_fr_conf "$d" "${1#fr-}" "$AUTHPORT" "$ACCTPORT"
+      freeradius -f -d "$d" -l "$d/log/radius.log" &
+      SERVER_PID=$! ;;
+    ours)
+      if [ -z "${REDIS_PID:-}" ]; then
+        redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
+        REDIS_PID=$!; PIDS+=("$REDIS_PID")
+      fi
+      local admin; admin=$(free_port)
+      REDIS_URL="redis://127.0.0.1:$REDISPORT" RADIUS_SECRET="$SECRET" "$HR_BIN" serve \
+        --auth-addr "127.0.0.1:$AUTHPORT" --acct-addr "127.0.0.1:$ACCTPORT" --admin-addr "127.0.0.1:$admin" \
+        ${OUR_SERVE_ARGS:-} >"$WORK/ours.log" 2>&1 &
+      SERVER_PID=$! ;;
+    *) echo "unknown target $1" >&2; exit 2 ;;
+  esac
+  PIDS+=("$SERVER_PID")
+  wait_ready
+}
+
+stop_target() {
+  kill "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+}
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+rss_mb() { awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+jget() { sed -n "s/^ *\"$1\": \([-0-9.e+]*\).*/\1/p" "$2" | head -1; }
+sql_calls() {
+  psql_ -d radius -At -c "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
+    WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'radius')
+      AND query NOT ILIKE '%pg_stat_statements%'"
+}
+HZ=$(getconf CLK_TCK)
+
+RESULTS="$WORK/results.md"
+{
+  echo "| server | load | outstanding | req/s | p50 ms | p99 ms | SQL/req | CPU % | RSS MB | errors |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+} >"$RESULTS"
+
+for target in $TARGETS; do
+  log "starting $target"
+  start_target "$target"
+  for load in $LOADS; do
+    for c in $CONC; do
+      common=(--mode "$load" --server 127.0.0.1 --auth-port "$AUTHPORT" --acct-port "$ACCTPORT"
+              --secret "$SECRET" --users "$USERS" --concurrency "$c" --timeout 2)
+      "${BENCH[@]}" "${common[@]}" --duration "$WARMUP" --json >/dev/null 2>&1 || true
+      psql_ -d radius -At -c "SELECT pg_stat_statements_reset()" >/dev/null
+      t0=$(cpu_ticks "$SERVER_PID"); s0=$(date +%s.%N)
+      out="$WORK/$target-$load-$c.json"
+      "${BENCH[@]}" "${common[@]}" --duration "$DURATION" --json >"$out" 2>/dev/null || true
+      t1=$(cpu_ticks "$SERVER_PID"); s1=$(date +%s.%N)
+      calls=$(sql_calls)
+      replies=$(jget replies "$out"); tput=$(jget throughput "$out")
+      p50=$(jget p50 "$out"); p99=$(jget p99 "$out")
+      errs=$(( $(jget timeouts "$out") + $(jget bad_replies "$out") ))
+      awk -v t="$target" -v l="$load" -v c="$c" -v tp="$tput" -v p50="$p50" -v p99="$p99" \
+          -v calls="$calls" -v rep="$replies" -v dt=$((t1 - t0)) -v hz="$HZ" -v s0="$s0" -v s1="$s1" \
+          -v rss="$(rss_mb "$SERVER_PID")" -v e="$errs" 'BEGIN {
+        printf "| %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.0f | %s | %s |\n",
+          t, l, c, tp, p50 / 1000, p99 / 1000, (rep > 0 ? calls / rep : 0), 100 * dt / hz / (s1 - s0), rss, e }' >>"$RESULTS"
+      log "$target $load c=$c: $(tail -1 "$RESULTS")"
+    done
+  done
+  stop_target
+done
+
+echo
+echo "users=$USERS duration=${DURATION}s warmup=${WARMUP}s cores=$(nproc) FreeRADIUS threads=$THREADS"
+cat "$RESULTS"

@@ -1,0 +1,325 @@
+//! The NAS table: which source addresses may talk to us, with which shared secret.
+//!
+//! Built from the config file's `[[nas]]` entries and the `nas` table (IP or CIDR), into an
+//! immutable [`ClientTable`] that is swapped whole (via [`Clients`]) when either source
+//! changes. A lookup is one `HashMap` probe for exact addresses, then a walk over the CIDR
+//! networks from most to least specific. On a tie (same network in both sources) the config
+//! file wins. Unknown sources are dropped by the server before any parsing.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use ipnet::IpNet;
+
+use crate::config::{MessageAuthenticatorPolicy, NasConfig, parse_network};
+use crate::protocol::Secret;
+use crate::store::model::NasRow;
+
+/// Where a client definition came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientSource {
+    /// A `[[nas]]` entry of the config file.
+    Config,
+    /// A row of the `nas` table.
+    Database,
+}
+
+/// One RADIUS client (a NAS, or a network of them sharing a secret).
+#[derive(Debug)]
+pub struct Client {
+    /// The network this entry covers (a host network for a single address).
+    pub network: IpNet,
+    /// Name for logs (never a metric label).
+    pub name: String,
+    /// Shared secret.
+    pub secret: Secret,
+    /// CoA / Disconnect port on the NAS.
+    pub coa_port: u16,
+    /// Message-Authenticator policy for Access-Requests.
+    pub policy: MessageAuthenticatorPolicy,
+    /// Where this definition came from.
+    pub source: ClientSource,
+    /// `auto` policy: a Message-Authenticator has been seen from this client.
+    ma_seen: AtomicBool,
+}
+
+impl Client {
+    /// A client definition.
+    pub fn new(
+        network: IpNet,
+        name: String,
+        secret: Secret,
+        coa_port: u16,
+        policy: MessageAuthenticatorPolicy,
+        source: ClientSource,
+    ) -> Self {
+        Self {
+            network,
+            name,
+            secret,
+            coa_port,
+            policy,
+            source,
+            ma_seen: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether an Access-Request without a Message-Authenticator must be dropped.
+    pub fn requires_message_authenticator(&self) -> bool {
+        match self.policy {
+            MessageAuthenticatorPolicy::Require => true,
+            MessageAuthenticatorPolicy::Auto => self.ma_seen.load(Ordering::Relaxed),
+            MessageAuthenticatorPolicy::Off => false,
+        }
+    }
+
+    /// Record that a valid Message-Authenticator arrived from this client (`auto` policy
+    /// then requires it from now on).
+    pub fn saw_message_authenticator(&self) {
+        if self.policy == MessageAuthenticatorPolicy::Auto && !self.ma_seen.load(Ordering::Relaxed)
+        {
+            self.ma_seen.store(true, Ordering::Relaxed);
+            tracing::info!(nas = %self.name, "Message-Authenticator seen; now required (auto policy)");
+        }
+    }
+
+    fn from_config(nas: &NasConfig) -> Option<Self> {
+        let network = nas.network()?;
+        Some(Self::new(
+            network,
+            nas.name.clone().unwrap_or_else(|| nas.address.clone()),
+            Secret::from(nas.secret.as_str()),
+            nas.coa_port,
+            nas.require_message_authenticator,
+            ClientSource::Config,
+        ))
+    }
+
+    fn from_row(row: &NasRow) -> Option<Self> {
+        let network = parse_network(&row.nasname)?;
+        if row.secret.is_empty() {
+            return None;
+        }
+        let policy = MessageAuthenticatorPolicy::parse(&row.require_message_authenticator)
+            .unwrap_or_default();
+        let coa_port = u16::try_from(row.coa_port)
+            .ok()
+            .filter(|p| *p != 0)
+            .unwrap_or(3799);
+        Some(Self::new(
+            network,
+            row.shortname
+                .clone()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| row.nasname.clone()),
+            Secret::from(row.secret.as_str()),
+            coa_port,
+            policy,
+            ClientSource::Database,
+        ))
+    }
+}
+
+/// An immutable snapshot of all clients.
+#[derive(Debug, Default)]
+pub struct ClientTable {
+    exact: HashMap<IpAddr, Arc<Client>>,
+    /// Non-host networks, most specific first; config before database on equal prefixes.
+    networks: Vec<Arc<Client>>,
+}
+
+impl ClientTable {
+    /// Build from config entries and `nas` rows. Invalid rows are skipped (and logged).
+    /// `previous`, when given, carries the `auto` policy state over for unchanged entries.
+    pub fn build(config: &[NasConfig], rows: &[NasRow], previous: Option<&Self>) -> Self {
+        let mut table = Self::default();
+        let candidates = config
+            .iter()
+            .filter_map(Client::from_config)
+            .chain(rows.iter().filter_map(|r| {
+                let c = Client::from_row(r);
+                if c.is_none() {
+                    tracing::warn!(nasname = %r.nasname, "nas row skipped: bad address or empty secret");
+                }
+                c
+            }));
+        for client in candidates {
+            if let Some(prev) = previous.and_then(|p| p.get_exact_network(&client.network))
+                && prev.secret == client.secret
+                && prev.ma_seen.load(Ordering::Relaxed)
+            {
+                client.ma_seen.store(true, Ordering::Relaxed);
+            }
+            table.insert(Arc::new(client));
+        }
+        // Stable sort keeps insertion order (config first) among equal prefix lengths.
+        table
+            .networks
+            .sort_by_key(|c| std::cmp::Reverse(c.network.prefix_len()));
+        table
+    }
+
+    fn insert(&mut self, client: Arc<Client>) {
+        let net = client.network;
+        if net.prefix_len() == net.max_prefix_len() {
+            // First one wins: config entries are inserted before database rows.
+            self.exact.entry(net.addr()).or_insert(client);
+        } else if !self.networks.iter().any(|c| c.network == net) {
+            self.networks.push(client);
+        }
+    }
+
+    fn get_exact_network(&self, net: &IpNet) -> Option<&Arc<Client>> {
+        if net.prefix_len() == net.max_prefix_len() {
+            self.exact.get(&net.addr())
+        } else {
+            self.networks.iter().find(|c| c.network == *net)
+        }
+    }
+
+    /// The client for a source address: exact match first, then the most specific network.
+    pub fn lookup(&self, addr: IpAddr) -> Option<&Arc<Client>> {
+        let addr = addr.to_canonical();
+        if let Some(c) = self.exact.get(&addr) {
+            return Some(c);
+        }
+        self.networks.iter().find(|c| c.network.contains(&addr))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.exact.len() + self.networks.len()
+    }
+
+    /// True when no client is defined.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The current [`ClientTable`], swapped whole when the config or the `nas` table changes.
+#[derive(Debug, Default)]
+pub struct Clients {
+    current: RwLock<Arc<ClientTable>>,
+}
+
+impl Clients {
+    /// Start with `table`.
+    pub fn new(table: ClientTable) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(table)),
+        }
+    }
+
+    /// The current snapshot (an `Arc` clone under a read lock held for nanoseconds).
+    pub fn snapshot(&self) -> Arc<ClientTable> {
+        match self.current.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// The client for a source address.
+    pub fn lookup(&self, addr: IpAddr) -> Option<Arc<Client>> {
+        self.snapshot().lookup(addr).cloned()
+    }
+
+    /// Replace the table.
+    pub fn replace(&self, table: ClientTable) {
+        let table = Arc::new(table);
+        match self.current.write() {
+            Ok(mut g) => *g = table,
+            Err(poisoned) => *poisoned.into_inner() = table,
+        }
+    }
+
+    /// Rebuild from new sources, keeping `auto` state of unchanged entries.
+    pub fn rebuild(&self, config: &[NasConfig], rows: &[NasRow]) -> usize {
+        let previous = self.snapshot();
+        let table = ClientTable::build(config, rows, Some(&previous));
+        let n = table.len();
+        self.replace(table);
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nas(address: &str, secret: &str, name: &str) -> NasConfig {
+        NasConfig {
+            address: address.into(),
+            secret: secret.into(),
+            name: Some(name.into()),
+            ..NasConfig::default()
+        }
+    }
+
+    fn row(nasname: &str, secret: &str, name: &str) -> NasRow {
+        NasRow {
+            nasname: nasname.into(),
+            shortname: Some(name.into()),
+            secret: secret.into(),
+            coa_port: 3799,
+            require_message_authenticator: "off".into(),
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn most_specific_wins_and_config_wins_ties() {
+        let config = [
+            nas("10.0.0.0/8", "a", "wide"),
+            nas("10.1.0.0/16", "b", "cfg16"),
+        ];
+        let rows = [
+            row("10.1.0.0/16", "c", "db16"),
+            row("10.1.2.0/24", "d", "db24"),
+            row("10.1.2.3", "e", "db32"),
+            row("bad", "x", "bad"),
+        ];
+        let t = ClientTable::build(&config, &rows, None);
+        assert_eq!(t.lookup(ip("10.1.2.3")).unwrap().name, "db32");
+        assert_eq!(t.lookup(ip("10.1.2.4")).unwrap().name, "db24");
+        assert_eq!(t.lookup(ip("10.1.3.4")).unwrap().name, "cfg16");
+        assert_eq!(t.lookup(ip("10.9.3.4")).unwrap().name, "wide");
+        assert!(t.lookup(ip("192.168.0.1")).is_none());
+        assert_eq!(t.len(), 4);
+        // IPv4-mapped IPv6 sources resolve like IPv4.
+        assert_eq!(t.lookup(ip("::ffff:10.1.2.3")).unwrap().name, "db32");
+    }
+
+    #[test]
+    fn exact_tie_config_wins() {
+        let t = ClientTable::build(
+            &[nas("127.0.0.1", "cfg", "c")],
+            &[row("127.0.0.1", "db", "d")],
+            None,
+        );
+        assert_eq!(t.lookup(ip("127.0.0.1")).unwrap().name, "c");
+    }
+
+    #[test]
+    fn auto_policy_latches_and_survives_rebuild() {
+        let mut n = nas("127.0.0.1", "s", "c");
+        n.require_message_authenticator = MessageAuthenticatorPolicy::Auto;
+        let clients = Clients::new(ClientTable::build(std::slice::from_ref(&n), &[], None));
+        let c = clients.lookup(ip("127.0.0.1")).unwrap();
+        assert!(!c.requires_message_authenticator());
+        c.saw_message_authenticator();
+        assert!(c.requires_message_authenticator());
+        clients.rebuild(std::slice::from_ref(&n), &[]);
+        assert!(
+            clients
+                .lookup(ip("127.0.0.1"))
+                .unwrap()
+                .requires_message_authenticator()
+        );
+    }
+}

@@ -1,0 +1,735 @@
+//! The TOML configuration: schema, documented defaults, loading and validation.
+//!
+//! `load` reads a file and reports *every* problem it finds (unknown keys, wrong types,
+//! bad values), each naming the key and the file, so `check-config` can list them all at
+//! once. Every field has a default (one `default_*` fn each), so an empty file, or no file
+//! at all, is a working configuration once `DATABASE_URL` is set. Every key is documented
+//! in `config/hotspot-radius.example.toml`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`: the RADIUS listeners and the request path.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// `[admin]`: the admin HTTP port (metrics and health).
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// `[database]`: PostgreSQL.
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// `[redis]`: the shared L2 cache (optional).
+    #[serde(default)]
+    pub redis: RedisConfig,
+    /// `[cache]`: the in-process L1 cache and cache lifetimes.
+    #[serde(default)]
+    pub cache: CacheConfig,
+    /// `[log]`: logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// `[[nas]]`: RADIUS clients known from the file (the `nas` table adds more).
+    #[serde(default)]
+    pub nas: Vec<NasConfig>,
+}
+
+/// `[server]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Authentication listener (Access-Request, Status-Server).
+    #[serde(default = "default_auth_addr")]
+    pub auth_addr: SocketAddr,
+    /// Accounting listener (Accounting-Request, Status-Server).
+    #[serde(default = "default_acct_addr")]
+    pub acct_addr: SocketAddr,
+    /// Receive tasks per socket.
+    #[serde(default = "default_receivers")]
+    pub receivers: usize,
+    /// Requests processed at once, over both ports; datagrams beyond it are dropped and
+    /// counted (the NAS retransmits).
+    #[serde(default = "default_max_inflight")]
+    pub max_inflight: usize,
+    /// Delay before sending an Access-Reject, in milliseconds (0 = none).
+    #[serde(default = "default_reject_delay_ms")]
+    pub reject_delay_ms: u64,
+    /// How long a reply is kept to answer retransmissions (RFC 5080 §2.2.2), milliseconds.
+    #[serde(default = "default_dedup_ttl_ms")]
+    pub dedup_ttl_ms: u64,
+    /// Most requests remembered by the duplicate cache.
+    #[serde(default = "default_dedup_capacity")]
+    pub dedup_capacity: usize,
+    /// Upper bound on the graceful shutdown, in seconds.
+    #[serde(default = "default_shutdown_timeout_secs")]
+    pub shutdown_timeout_secs: u64,
+    /// Extra FreeRADIUS-format dictionary file loaded instead of the built-in one.
+    #[serde(default)]
+    pub dictionary: Option<PathBuf>,
+}
+
+fn default_auth_addr() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 1812))
+}
+fn default_acct_addr() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 1813))
+}
+fn default_receivers() -> usize {
+    2
+}
+fn default_max_inflight() -> usize {
+    4096
+}
+fn default_reject_delay_ms() -> u64 {
+    0
+}
+fn default_dedup_ttl_ms() -> u64 {
+    5000
+}
+fn default_dedup_capacity() -> usize {
+    65_536
+}
+fn default_shutdown_timeout_secs() -> u64 {
+    10
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            auth_addr: default_auth_addr(),
+            acct_addr: default_acct_addr(),
+            receivers: default_receivers(),
+            max_inflight: default_max_inflight(),
+            reject_delay_ms: default_reject_delay_ms(),
+            dedup_ttl_ms: default_dedup_ttl_ms(),
+            dedup_capacity: default_dedup_capacity(),
+            shutdown_timeout_secs: default_shutdown_timeout_secs(),
+            dictionary: None,
+        }
+    }
+}
+
+/// `[admin]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Admin HTTP listener (`/metrics`, `/healthz`, `/readyz`).
+    #[serde(default = "default_admin_addr")]
+    pub addr: SocketAddr,
+    /// Turn the admin listener off.
+    #[serde(default = "default_admin_enabled")]
+    pub enabled: bool,
+    /// `/readyz` fails when the database has not answered a health check for this long.
+    #[serde(default = "default_ready_db_max_age_secs")]
+    pub ready_db_max_age_secs: u64,
+}
+
+fn default_admin_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9812))
+}
+fn default_admin_enabled() -> bool {
+    true
+}
+fn default_ready_db_max_age_secs() -> u64 {
+    15
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            addr: default_admin_addr(),
+            enabled: default_admin_enabled(),
+            ready_db_max_age_secs: default_ready_db_max_age_secs(),
+        }
+    }
+}
+
+/// `[database]` section.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// PostgreSQL URL; the `DATABASE_URL` environment variable overrides it.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Connections in the pool.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+}
+
+fn default_pool_size() -> u32 {
+    10
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            pool_size: default_pool_size(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // URLs may carry a password.
+        f.debug_struct("DatabaseConfig")
+            .field("url", &self.url.as_ref().map(|_| "***"))
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
+/// `[redis]` section.
+#[derive(Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// Redis URL; the `REDIS_URL` environment variable overrides it. Without one, caches are
+    /// in-process only.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &self.url.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// `[cache]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Most user profiles held in the in-process L1 cache.
+    #[serde(default = "default_l1_capacity")]
+    pub l1_capacity: u64,
+    /// L1 entry lifetime, seconds (a backstop: invalidation is pushed by NOTIFY).
+    #[serde(default = "default_l1_ttl_secs")]
+    pub l1_ttl_secs: u64,
+    /// How long an unknown user is remembered as unknown, seconds.
+    #[serde(default = "default_negative_ttl_secs")]
+    pub negative_ttl_secs: u64,
+    /// Redis L2 entry lifetime, seconds.
+    #[serde(default = "default_l2_ttl_secs")]
+    pub l2_ttl_secs: u64,
+}
+
+fn default_l1_capacity() -> u64 {
+    100_000
+}
+fn default_l1_ttl_secs() -> u64 {
+    300
+}
+fn default_negative_ttl_secs() -> u64 {
+    5
+}
+fn default_l2_ttl_secs() -> u64 {
+    3600
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            l1_capacity: default_l1_capacity(),
+            l1_ttl_secs: default_l1_ttl_secs(),
+            negative_ttl_secs: default_negative_ttl_secs(),
+            l2_ttl_secs: default_l2_ttl_secs(),
+        }
+    }
+}
+
+/// `[log]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Default `tracing` filter (`RUST_LOG` overrides it), e.g. `info` or
+    /// `hotspot_radius=debug`.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: default_log_level(),
+        }
+    }
+}
+
+/// Message-Authenticator policy for Access-Requests from one NAS (BlastRADIUS).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageAuthenticatorPolicy {
+    /// Every Access-Request must carry a valid Message-Authenticator.
+    Require,
+    /// Verify when present; once one is seen from this NAS, require it from then on.
+    #[default]
+    Auto,
+    /// Verify when present; never require it.
+    Off,
+}
+
+impl MessageAuthenticatorPolicy {
+    /// Parse the text used in config and in the `nas` table.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "require" | "yes" | "true" => Some(Self::Require),
+            "auto" | "" => Some(Self::Auto),
+            "off" | "no" | "false" => Some(Self::Off),
+            _ => None,
+        }
+    }
+
+    /// The canonical text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Require => "require",
+            Self::Auto => "auto",
+            Self::Off => "off",
+        }
+    }
+}
+
+/// One `[[nas]]` entry.
+#[derive(Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NasConfig {
+    /// Source address: an IP address or a CIDR network (required).
+    #[serde(default)]
+    pub address: String,
+    /// Shared secret (required, never logged).
+    #[serde(default)]
+    pub secret: String,
+    /// Name used in logs; defaults to the address.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Port the NAS listens on for CoA / Disconnect-Request (RFC 5176; MikroTik: 3799).
+    #[serde(default = "default_coa_port")]
+    pub coa_port: u16,
+    /// Message-Authenticator policy: `require`, `auto` or `off`.
+    #[serde(default)]
+    pub require_message_authenticator: MessageAuthenticatorPolicy,
+}
+
+fn default_coa_port() -> u16 {
+    3799
+}
+
+impl std::fmt::Debug for NasConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NasConfig")
+            .field("address", &self.address)
+            .field("secret", &"***")
+            .field("name", &self.name)
+            .field("coa_port", &self.coa_port)
+            .field(
+                "require_message_authenticator",
+                &self.require_message_authenticator,
+            )
+            .finish()
+    }
+}
+
+impl NasConfig {
+    /// The address as a network (a bare IP is a host network).
+    pub fn network(&self) -> Option<IpNet> {
+        parse_network(&self.address)
+    }
+}
+
+/// Parse `10.0.0.1`, `10.0.0.0/24` or an IPv6 equivalent into a network.
+pub fn parse_network(text: &str) -> Option<IpNet> {
+    let text = text.trim();
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(IpNet::from(ip));
+    }
+    text.parse::<IpNet>().ok().map(|n| n.trunc())
+}
+
+/// One problem found in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file (or `<environment>` / `<defaults>`).
+    pub file: String,
+    /// Dotted key path (`server.auth_addr`, `nas[2].secret`); empty for file-level errors.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}: key `{}`: {}", self.file, self.key, self.message)
+        }
+    }
+}
+
+/// Configuration could not be loaded; lists every problem.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Io {
+        /// Path.
+        file: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file was read but is not valid; every problem found.
+    #[error("{}", render_problems(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn render_problems(problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    lines.join("\n")
+}
+
+impl ConfigError {
+    /// The problems (one for an I/O error).
+    pub fn problems(&self) -> Vec<String> {
+        match self {
+            Self::Io { .. } => vec![self.to_string()],
+            Self::Invalid(p) => p.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+impl Config {
+    /// Read and validate a file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Self::from_str_named(&file, &text)
+    }
+
+    /// Parse and validate text; `file` names it in problems.
+    pub fn from_str_named(file: &str, text: &str) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let mut table: toml::Table = match text.parse() {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(Problem {
+                    file: file.to_owned(),
+                    key: String::new(),
+                    message: format!("TOML syntax error: {}", e.to_string().trim_end()),
+                });
+                return Err(ConfigError::Invalid(problems));
+            }
+        };
+        prune_root(&mut table, file, &mut problems);
+        let config = match Self::deserialize(toml::Value::Table(table)) {
+            Ok(c) => c,
+            Err(e) => {
+                // Pruning should have removed everything that fails; keep the message anyway.
+                problems.push(Problem {
+                    file: file.to_owned(),
+                    key: String::new(),
+                    message: e.to_string().trim_end().to_owned(),
+                });
+                return Err(ConfigError::Invalid(problems));
+            }
+        };
+        config.validate_into(file, &mut problems);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// Apply environment overrides (`DATABASE_URL`, `REDIS_URL`) from `lookup`.
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
+        if let Some(url) = lookup("DATABASE_URL").filter(|u| !u.is_empty()) {
+            self.database.url = Some(url);
+        }
+        if let Some(url) = lookup("REDIS_URL").filter(|u| !u.is_empty()) {
+            self.redis.url = Some(url);
+        }
+    }
+
+    /// Problems in the values themselves (types are already right).
+    pub fn validate(&self, file: &str) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        self.validate_into(file, &mut problems);
+        problems
+    }
+
+    fn validate_into(&self, file: &str, problems: &mut Vec<Problem>) {
+        let mut bad = |key: String, message: String| {
+            problems.push(Problem {
+                file: file.to_owned(),
+                key,
+                message,
+            })
+        };
+        let s = &self.server;
+        if s.receivers == 0 || s.receivers > 64 {
+            bad("server.receivers".into(), "must be in 1..=64".into());
+        }
+        if s.max_inflight == 0 {
+            bad("server.max_inflight".into(), "must be at least 1".into());
+        }
+        if s.dedup_capacity == 0 {
+            bad("server.dedup_capacity".into(), "must be at least 1".into());
+        }
+        if s.dedup_ttl_ms > 60_000 {
+            bad("server.dedup_ttl_ms".into(), "must be at most 60000".into());
+        }
+        if s.reject_delay_ms > 10_000 {
+            bad(
+                "server.reject_delay_ms".into(),
+                "must be at most 10000".into(),
+            );
+        }
+        if s.auth_addr == s.acct_addr && s.auth_addr.port() != 0 {
+            bad(
+                "server.acct_addr".into(),
+                "must differ from server.auth_addr".into(),
+            );
+        }
+        if let Some(url) = &self.database.url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            bad(
+                "database.url".into(),
+                "must start with postgres:// or postgresql://".into(),
+            );
+        }
+        if self.database.pool_size == 0 {
+            bad("database.pool_size".into(), "must be at least 1".into());
+        }
+        if let Some(url) = &self.redis.url
+            && !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("redis+unix://")
+                || url.starts_with("unix://"))
+        {
+            bad(
+                "redis.url".into(),
+                "must start with redis:// or rediss://".into(),
+            );
+        }
+        if self.cache.l1_capacity == 0 {
+            bad("cache.l1_capacity".into(), "must be at least 1".into());
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            bad("log.level".into(), "is not a valid tracing filter".into());
+        }
+        let mut seen: Vec<IpNet> = Vec::new();
+        for (i, nas) in self.nas.iter().enumerate() {
+            if nas.address.trim().is_empty() {
+                bad(format!("nas[{i}].address"), "is required".into());
+            } else {
+                match nas.network() {
+                    None => bad(
+                        format!("nas[{i}].address"),
+                        format!("`{}` is not an IP address or CIDR network", nas.address),
+                    ),
+                    Some(net) if seen.contains(&net) => bad(
+                        format!("nas[{i}].address"),
+                        format!("`{}` is listed more than once", nas.address),
+                    ),
+                    Some(net) => seen.push(net),
+                }
+            }
+            if nas.secret.is_empty() {
+                bad(format!("nas[{i}].secret"), "is required".into());
+            }
+            if nas.coa_port == 0 {
+                bad(format!("nas[{i}].coa_port"), "must not be 0".into());
+            }
+        }
+    }
+}
+
+/// Remove every unknown or ill-typed key from the root table, recording a problem for each.
+fn prune_root(table: &mut toml::Table, file: &str, problems: &mut Vec<Problem>) {
+    let keys: Vec<String> = table.keys().cloned().collect();
+    for key in keys {
+        let keep = match key.as_str() {
+            "server" => prune_section::<ServerConfig>(table, &key, file, problems),
+            "admin" => prune_section::<AdminConfig>(table, &key, file, problems),
+            "database" => prune_section::<DatabaseConfig>(table, &key, file, problems),
+            "redis" => prune_section::<RedisConfig>(table, &key, file, problems),
+            "cache" => prune_section::<CacheConfig>(table, &key, file, problems),
+            "log" => prune_section::<LogConfig>(table, &key, file, problems),
+            "nas" => prune_nas(table, file, problems),
+            _ => {
+                problems.push(Problem {
+                    file: file.to_owned(),
+                    key: key.clone(),
+                    message: "unknown key".into(),
+                });
+                false
+            }
+        };
+        if !keep {
+            table.remove(&key);
+        }
+    }
+}
+
+/// Check one `[section]` key by key against `T` (every field defaults, so a one-key table
+/// deserializes unless that key is unknown or ill-typed). Returns false when the section
+/// itself is not a table.
+fn prune_section<T: DeserializeOwned>(
+    root: &mut toml::Table,
+    section: &str,
+    file: &str,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    let Some(toml::Value::Table(inner)) = root.get_mut(section) else {
+        problems.push(Problem {
+            file: file.to_owned(),
+            key: section.to_owned(),
+            message: "must be a table".into(),
+        });
+        return false;
+    };
+    prune_table::<T>(inner, section, file, problems);
+    true
+}
+
+fn prune_table<T: DeserializeOwned>(
+    inner: &mut toml::Table,
+    prefix: &str,
+    file: &str,
+    problems: &mut Vec<Problem>,
+) {
+    let keys: Vec<String> = inner.keys().cloned().collect();
+    for key in keys {
+        let Some(value) = inner.get(&key) else {
+            continue;
+        };
+        let mut one = toml::Table::new();
+        one.insert(key.clone(), value.clone());
+        if let Err(e) = T::deserialize(toml::Value::Table(one)) {
+            let raw = e.to_string();
+            let message = if raw.contains("unknown field") {
+                "unknown key".to_owned()
+            } else {
+                // The first line; the rest repeats the key ("in `key`").
+                raw.lines().next().unwrap_or_default().trim_end().to_owned()
+            };
+            problems.push(Problem {
+                file: file.to_owned(),
+                key: format!("{prefix}.{key}"),
+                message,
+            });
+            inner.remove(&key);
+        }
+    }
+}
+
+fn prune_nas(root: &mut toml::Table, file: &str, problems: &mut Vec<Problem>) -> bool {
+    let Some(toml::Value::Array(entries)) = root.get_mut("nas") else {
+        problems.push(Problem {
+            file: file.to_owned(),
+            key: "nas".into(),
+            message: "must be an array of tables ([[nas]])".into(),
+        });
+        return false;
+    };
+    let mut ok = true;
+    for (i, entry) in entries.iter_mut().enumerate() {
+        match entry {
+            toml::Value::Table(t) => {
+                prune_table::<NasConfig>(t, &format!("nas[{i}]"), file, problems)
+            }
+            _ => {
+                problems.push(Problem {
+                    file: file.to_owned(),
+                    key: format!("nas[{i}]"),
+                    message: "must be a table".into(),
+                });
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_defaults() {
+        let c = Config::from_str_named("x.toml", "").unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.server.auth_addr.port(), 1812);
+        assert_eq!(c.server.acct_addr.port(), 1813);
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_key_and_file() {
+        let text = r#"
+bogus = 1
+[server]
+auth_addr = "nope"
+colour = "blue"
+max_inflight = 0
+[[nas]]
+address = "10.0.0.0/33"
+[[nas]]
+address = "10.1.0.0/16"
+secret = "s"
+require_message_authenticator = "sometimes"
+"#;
+        let err = Config::from_str_named("f.toml", text).unwrap_err();
+        let msgs = err.problems();
+        let joined = msgs.join("\n");
+        for key in [
+            "`bogus`",
+            "`server.auth_addr`",
+            "`server.colour`",
+            "`server.max_inflight`",
+            "`nas[0].address`",
+            "`nas[0].secret`",
+            "`nas[1].require_message_authenticator`",
+        ] {
+            assert!(joined.contains(key), "{key} missing from:\n{joined}");
+        }
+        assert!(msgs.iter().all(|m| m.starts_with("f.toml: ")), "{joined}");
+        assert!(joined.contains("`server.colour`: unknown key"), "{joined}");
+    }
+
+    #[test]
+    fn env_overrides_urls() {
+        let mut c = Config::default();
+        c.apply_env(|k| match k {
+            "DATABASE_URL" => Some("postgres://a/b".into()),
+            _ => None,
+        });
+        assert_eq!(c.database.url.as_deref(), Some("postgres://a/b"));
+        assert_eq!(c.redis.url, None);
+    }
+
+    #[test]
+    fn networks_parse() {
+        assert_eq!(parse_network("10.0.0.1").unwrap().prefix_len(), 32);
+        assert_eq!(
+            parse_network("10.0.0.7/24").unwrap().to_string(),
+            "10.0.0.0/24"
+        );
+        assert!(parse_network("x").is_none());
+    }
+}

@@ -1,0 +1,226 @@
+//! Access-Request: Message-Authenticator policy, user lookup, authorization, credential
+//! check, and the Accept/Reject reply.
+//!
+//! Error mapping, in one place: unknown user, denied or wrong credentials ⇒ Access-Reject;
+//! user store unavailable ⇒ no reply (the NAS retries; never a false reject); bad or
+//! missing-but-required Message-Authenticator ⇒ silent drop.
+
+use std::net::{IpAddr, SocketAddr};
+
+use metrics::counter;
+
+use crate::auth::{self, Method, ReplyAttr, Verdict};
+use crate::clients::Client;
+use crate::metrics::{AUTH_TOTAL, BACKEND_UNAVAILABLE_TOTAL, reason};
+use crate::policy::Authorization;
+use crate::protocol::{Code, Packet, PacketBuilder, attrs};
+use crate::store::model::PostAuthRecord;
+
+use super::{Backend, Context, Outcome, Reply, unix_now};
+
+/// Check the request's Message-Authenticator against the client's policy.
+/// `Err` carries the drop reason.
+pub fn check_message_authenticator(
+    client: &Client,
+    packet: &Packet<'_>,
+) -> Result<(), &'static str> {
+    match packet.verify_message_authenticator(client.secret.expose(), None) {
+        Ok(true) => {
+            client.saw_message_authenticator();
+            Ok(())
+        }
+        Ok(false) if client.requires_message_authenticator() => {
+            Err(reason::MISSING_MESSAGE_AUTHENTICATOR)
+        }
+        Ok(false) => Ok(()),
+        Err(_) => Err(reason::BAD_MESSAGE_AUTHENTICATOR),
+    }
+}
+
+/// Process one Access-Request.
+pub async fn handle<B: Backend>(
+    ctx: &Context<B>,
+    client: &Client,
+    source: SocketAddr,
+    packet: &Packet<'_>,
+) -> Outcome {
+    if let Err(why) = check_message_authenticator(client, packet) {
+        return Outcome::Drop(why);
+    }
+    let method = Method::detect(packet);
+    let Some(username) = packet.attr_str(attrs::USER_NAME).filter(|u| !u.is_empty()) else {
+        tracing::debug!(nas = %client.name, "Access-Request without User-Name");
+        return reject(ctx, packet, Vec::new(), method, "no_user_name");
+    };
+    let profile = match ctx.backend.user(username).await {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            tracing::debug!(nas = %client.name, user = username, "unknown user");
+            post_auth(ctx, packet, source, username, Code::AccessReject);
+            return reject(ctx, packet, Vec::new(), method, "unknown_user");
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "user lookup failed; not answering");
+            counter!(BACKEND_UNAVAILABLE_TOTAL, "backend" => e.backend).increment(1);
+            return Outcome::Drop(reason::STORE_UNAVAILABLE);
+        }
+    };
+    let verdict = match profile.authorize(packet, unix_now()) {
+        Authorization::Deny(why) => {
+            tracing::debug!(nas = %client.name, user = username, reason = why.name(), "denied");
+            post_auth(ctx, packet, source, username, Code::AccessReject);
+            return reject(ctx, packet, Vec::new(), method, why.name());
+        }
+        Authorization::Proceed {
+            credential,
+            accept_without_password,
+            reply,
+            session_timeout,
+        } => {
+            let verdict = if accept_without_password {
+                Verdict::Accept(Vec::new())
+            } else if let Some(credential) = credential {
+                check_credentials(packet, client, credential).await
+            } else {
+                Verdict::Reject(auth::RejectReason::Malformed, Vec::new())
+            };
+            match verdict {
+                Verdict::Accept(extra) => {
+                    post_auth(ctx, packet, source, username, Code::AccessAccept);
+                    return accept(packet, &reply, &extra, session_timeout, method);
+                }
+                Verdict::Reject(why, extra) => (why, extra),
+            }
+        }
+    };
+    let (why, extra) = verdict;
+    tracing::debug!(nas = %client.name, user = username, reason = why.name(), "rejected");
+    post_auth(ctx, packet, source, username, Code::AccessReject);
+    reject(ctx, packet, extra, method, why.name())
+}
+
+/// Slow password hashes (bcrypt, SHA-crypt) checked at once; more wait for a slot.
+const CRYPT_SLOTS: usize = 4;
+static CRYPT_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CRYPT_SLOTS);
+
+/// Run the credential check. Crypt-Password hashes cost milliseconds (bcrypt cost 10 is
+/// ~100 ms), so they run on the blocking pool, a bounded number at a time, instead of
+/// stalling the async workers that answer every other NAS.
+async fn check_credentials(
+    packet: &Packet<'_>,
+    client: &Client,
+    credential: &auth::Credential,
+) -> Verdict {
+    let auth::Credential::Crypt(_) = credential else {
+        let salt: [u8; 4] = rand::random();
+        return auth::check(packet, client.secret.expose(), credential, salt);
+    };
+    if Method::detect(packet) != Method::Pap {
+        return Verdict::Reject(auth::RejectReason::MethodUnsupported, Vec::new());
+    }
+    let password = match packet.user_password(client.secret.expose()) {
+        Ok(Some(p)) => p,
+        Ok(None) | Err(_) => return Verdict::Reject(auth::RejectReason::Malformed, Vec::new()),
+    };
+    let Ok(_permit) = CRYPT_PERMITS.acquire().await else {
+        return Verdict::Reject(auth::RejectReason::Malformed, Vec::new());
+    };
+    let credential = credential.clone();
+    let ok = tokio::task::spawn_blocking(move || {
+        auth::pap::verify(password.as_bytes(), &credential)
+    })
+    .await
+    .unwrap_or(false);
+    if ok {
+        Verdict::Accept(Vec::new())
+    } else {
+        Verdict::Reject(auth::RejectReason::BadCredentials, Vec::new())
+    }
+}
+
+fn accept(
+    packet: &Packet<'_>,
+    reply: &[&[u8]],
+    extra: &[ReplyAttr],
+    session_timeout: Option<u32>,
+    method: Method,
+) -> Outcome {
+    let mut b = PacketBuilder::reply(packet, Code::AccessAccept);
+    let built = (|| {
+        for tlv in reply {
+            b.add_raw(tlv)?;
+        }
+        add_reply_attrs(&mut b, extra)?;
+        if let Some(t) = session_timeout {
+            b.add_u32(attrs::SESSION_TIMEOUT, t)?;
+        }
+        Ok::<_, crate::protocol::EncodeError>(())
+    })();
+    if let Err(e) = built {
+        tracing::warn!(error = %e, "Access-Accept does not fit; not answering");
+        return Outcome::Drop(reason::ENCODE_FAILED);
+    }
+    counter!(AUTH_TOTAL, "method" => method.name(), "result" => "accept").increment(1);
+    Outcome::reply(b, "accept")
+}
+
+fn reject<B>(
+    ctx: &Context<B>,
+    packet: &Packet<'_>,
+    extra: Vec<ReplyAttr>,
+    method: Method,
+    why: &'static str,
+) -> Outcome {
+    counter!(AUTH_TOTAL, "method" => method.name(), "result" => why).increment(1);
+    let mut b = PacketBuilder::reply(packet, Code::AccessReject);
+    if let Err(e) = add_reply_attrs(&mut b, &extra) {
+        tracing::debug!(error = %e, "reject attributes dropped");
+        b = PacketBuilder::reply(packet, Code::AccessReject);
+    }
+    Outcome::Reply(Reply {
+        builder: b,
+        delay: ctx.reject_delay,
+        outcome: "reject",
+    })
+}
+
+fn add_reply_attrs(
+    b: &mut PacketBuilder,
+    extra: &[ReplyAttr],
+) -> Result<(), crate::protocol::EncodeError> {
+    for a in extra {
+        if a.vendor == 0 {
+            b.add(a.typ, &a.value)?;
+        } else {
+            b.add_vendor(a.vendor, a.typ, &a.value)?;
+        }
+    }
+    Ok(())
+}
+
+fn post_auth<B: Backend>(
+    ctx: &Context<B>,
+    packet: &Packet<'_>,
+    source: SocketAddr,
+    username: &str,
+    code: Code,
+) {
+    let nas_ip = packet
+        .attr(attrs::NAS_IP_ADDRESS)
+        .and_then(|v| <[u8; 4]>::try_from(v).ok())
+        .map(IpAddr::from)
+        .unwrap_or_else(|| source.ip().to_canonical());
+    let record = PostAuthRecord {
+        username: username.to_owned(),
+        reply: code.name().to_owned(),
+        called_station_id: packet.attr_str(attrs::CALLED_STATION_ID).map(str::to_owned),
+        calling_station_id: packet
+            .attr_str(attrs::CALLING_STATION_ID)
+            .map(str::to_owned),
+        nas_ip: Some(nas_ip),
+        class: None,
+        auth_time: unix_now(),
+    };
+    // A full queue drops the record (the backend counts it); never block the reply.
+    let _ = ctx.backend.post_auth(record);
+}

@@ -1,0 +1,133 @@
+//! Metric names, descriptions, the Prometheus recorder, and tiny record helpers.
+//!
+//! Names are constants so the code, the dashboards and the tests agree. Label values come
+//! from fixed sets (packet code names, outcome and reason labels); usernames and IP
+//! addresses are never labels.
+
+use std::sync::OnceLock;
+
+use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Requests answered or not, by request `code` and `outcome` (accept, reject, response,
+/// no_reply, ...).
+pub const REQUESTS_TOTAL: &str = "radius_requests_total";
+/// Time from receive to send, by request `code`.
+pub const REQUEST_DURATION_SECONDS: &str = "radius_request_duration_seconds";
+/// Datagrams dropped before or during processing, by `reason`.
+pub const DROPPED_TOTAL: &str = "radius_dropped_total";
+/// Retransmissions answered from (or held by) the duplicate cache, by `state`
+/// (replayed, in_progress).
+pub const DUPLICATES_TOTAL: &str = "radius_duplicates_total";
+/// Requests being processed right now.
+pub const INFLIGHT: &str = "radius_inflight";
+/// Access-Requests by authentication `method` and `result` (accept / reject reason).
+pub const AUTH_TOTAL: &str = "radius_auth_total";
+/// Requests that got no reply because a backend was unavailable, by `backend`.
+pub const BACKEND_UNAVAILABLE_TOTAL: &str = "radius_backend_unavailable_total";
+/// Accounting records written, by `status` (start, stop, interim, on, off, other).
+pub const ACCOUNTING_WRITTEN_TOTAL: &str = "radius_accounting_written_total";
+/// Clients currently in the NAS table.
+pub const CLIENTS: &str = "radius_clients";
+/// NAS table reloads, by `source` (config, database).
+pub const CLIENT_RELOADS_TOTAL: &str = "radius_client_reloads_total";
+
+/// Drop reasons used as `reason` label values (besides `DecodeError::reason()`).
+pub mod reason {
+    /// Source address is not a known client.
+    pub const UNKNOWN_CLIENT: &str = "unknown_client";
+    /// Shorter than a header, longer than 4096, or a code we never answer.
+    pub const PREFILTER: &str = "prefilter";
+    /// Worker limit reached.
+    pub const OVERLOAD: &str = "overload";
+    /// Required Message-Authenticator missing.
+    pub const MISSING_MESSAGE_AUTHENTICATOR: &str = "missing_message_authenticator";
+    /// Message-Authenticator did not verify.
+    pub const BAD_MESSAGE_AUTHENTICATOR: &str = "bad_message_authenticator";
+    /// Accounting request authenticator did not verify.
+    pub const BAD_REQUEST_AUTHENTICATOR: &str = "bad_request_authenticator";
+    /// A code not accepted on this port.
+    pub const WRONG_PORT: &str = "wrong_port";
+    /// The user store was unavailable (no reply so the NAS retries).
+    pub const STORE_UNAVAILABLE: &str = "store_unavailable";
+    /// The accounting write failed (no reply so the NAS retries).
+    pub const ACCOUNTING_WRITE_FAILED: &str = "accounting_write_failed";
+    /// The reply could not be encoded.
+    pub const ENCODE_FAILED: &str = "encode_failed";
+    /// The request lacked something it must carry (e.g. User-Name).
+    pub const MALFORMED_REQUEST: &str = "malformed_request";
+}
+
+/// Latency buckets, seconds: sub-millisecond cache hits up to NAS-timeout territory.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Install the global Prometheus recorder (once per process; later calls return the same
+/// handle) and describe every metric.
+pub fn install() -> Result<PrometheusHandle, String> {
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    let builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(REQUEST_DURATION_SECONDS.to_owned()),
+            LATENCY_BUCKETS,
+        )
+        .map_err(|e| e.to_string())?;
+    let handle = match builder.install_recorder() {
+        Ok(h) => h,
+        // Another recorder is installed (e.g. two servers in one test process): fall back
+        // to our stored handle if a racing call set it.
+        Err(e) => return HANDLE.get().cloned().ok_or_else(|| e.to_string()),
+    };
+    let handle = HANDLE.get_or_init(|| handle).clone();
+    describe();
+    Ok(handle)
+}
+
+/// The installed handle, if any.
+pub fn handle() -> Option<PrometheusHandle> {
+    HANDLE.get().cloned()
+}
+
+/// Describe every metric (help text and unit).
+pub fn describe() {
+    describe_counter!(REQUESTS_TOTAL, "RADIUS requests by code and outcome");
+    describe_histogram!(
+        REQUEST_DURATION_SECONDS,
+        Unit::Seconds,
+        "Time from receiving a request to sending its reply"
+    );
+    describe_counter!(DROPPED_TOTAL, "Datagrams dropped, by reason");
+    describe_counter!(
+        DUPLICATES_TOTAL,
+        "Retransmissions answered from the duplicate cache or dropped while in progress"
+    );
+    describe_gauge!(INFLIGHT, "Requests being processed");
+    describe_counter!(AUTH_TOTAL, "Access-Requests by method and result");
+    describe_counter!(
+        BACKEND_UNAVAILABLE_TOTAL,
+        "Requests left unanswered because a backend was unavailable"
+    );
+    describe_counter!(ACCOUNTING_WRITTEN_TOTAL, "Accounting records written");
+    describe_gauge!(CLIENTS, "Clients in the NAS table");
+    describe_counter!(CLIENT_RELOADS_TOTAL, "NAS table reloads by source");
+}
+
+/// Count a dropped datagram.
+pub fn dropped(reason: &'static str) {
+    counter!(DROPPED_TOTAL, "reason" => reason).increment(1);
+}
+
+/// Count a finished request.
+pub fn request(code: &'static str, outcome: &'static str) {
+    counter!(REQUESTS_TOTAL, "code" => code, "outcome" => outcome).increment(1);
+}
+
+/// Adjust the in-flight gauge.
+pub fn inflight(delta: f64) {
+    gauge!(INFLIGHT).increment(delta);
+}

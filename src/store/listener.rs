@@ -1,0 +1,114 @@
+//! LISTEN `hotspot_radius`: turns the schema's change notifications into cache
+//! invalidations.
+//!
+//! Notifications sent while the LISTEN connection is down are lost, so every reconnection
+//! flushes L1 and reports a NAS change. While PostgreSQL is unreachable the cached entries
+//! are kept (they are the best data there is); the flush happens once it is back.
+
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use tokio_util::sync::CancellationToken;
+
+use super::{LISTENER_RECONNECTS_TOTAL, NOTIFY_CHANNEL, Store};
+
+/// Delay between reconnection attempts (doubling up to the maximum).
+const BACKOFF_MIN: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+impl Store {
+    /// Spawns the invalidation listener. `user:<name>` and `group:<name>` payloads
+    /// invalidate; `nas` calls `on_nas_change`; `flush` drops all L1 and L2 entries. After
+    /// a lost connection (notifications were lost), it flushes L1 and calls
+    /// `on_nas_change`. Ends when `cancel` fires.
+    pub fn spawn_listener(
+        &self,
+        cancel: CancellationToken,
+        on_nas_change: impl Fn() + Send + Sync + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let store = self.clone();
+        tokio::spawn(async move { store.listen(cancel, on_nas_change).await })
+    }
+
+    async fn listen(&self, cancel: CancellationToken, on_nas_change: impl Fn()) {
+        let mut first = true;
+        let mut backoff = BACKOFF_MIN;
+        let mut warned = false;
+        loop {
+            let connected = tokio::select! {
+                () = cancel.cancelled() => return,
+                r = self.connect_listener() => r,
+            };
+            let mut listener = match connected {
+                Ok(l) => l,
+                Err(e) => {
+                    // Changes made before the first successful LISTEN are unseen too.
+                    first = false;
+                    if !warned {
+                        tracing::warn!(error = %e, "cache invalidation listener cannot connect; retrying");
+                        warned = true;
+                    }
+                    tokio::select! {
+                        () = cancel.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    continue;
+                }
+            };
+            backoff = BACKOFF_MIN;
+            if !first {
+                tracing::info!("cache invalidation listener reconnected; flushing L1");
+                self.lost_notifications(&on_nas_change);
+            }
+            first = false;
+            loop {
+                let received = tokio::select! {
+                    () = cancel.cancelled() => return,
+                    r = listener.try_recv() => r,
+                };
+                match received {
+                    Ok(Some(n)) => self.apply(n.payload(), &on_nas_change).await,
+                    // Connection lost and already re-established (eager reconnect).
+                    Ok(None) => {
+                        tracing::info!("cache invalidation listener reconnected; flushing L1");
+                        self.lost_notifications(&on_nas_change);
+                    }
+                    Err(e) => {
+                        metrics::counter!(LISTENER_RECONNECTS_TOTAL).increment(1);
+                        tracing::warn!(error = %e, "cache invalidation listener lost its connection");
+                        warned = true;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn connect_listener(&self) -> Result<PgListener, sqlx::Error> {
+        let mut listener = PgListener::connect_with(self.pg().pool()).await?;
+        listener.listen(NOTIFY_CHANNEL).await?;
+        Ok(listener)
+    }
+
+    fn lost_notifications(&self, on_nas_change: &impl Fn()) {
+        metrics::counter!(LISTENER_RECONNECTS_TOTAL).increment(1);
+        self.flush_l1();
+        on_nas_change();
+    }
+
+    /// Acts on one notification payload.
+    async fn apply(&self, payload: &str, on_nas_change: &impl Fn()) {
+        if let Some(user) = payload.strip_prefix("user:") {
+            self.invalidate_user(user).await;
+        } else if let Some(group) = payload.strip_prefix("group:") {
+            self.invalidate_group(group).await;
+        } else if payload == "nas" {
+            on_nas_change();
+        } else if payload == "flush" {
+            self.flush_all().await;
+        } else {
+            tracing::debug!(payload, "ignoring unknown notification");
+        }
+    }
+}

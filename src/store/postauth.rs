@@ -1,0 +1,107 @@
+//! Post-auth logging off the packet path: a bounded queue and one task writing batches
+//! into `radpostauth`.
+//!
+//! [`PostAuthWriter::submit`] never waits: when the queue is full the record is dropped
+//! and counted (an authentication log is not worth delaying a reply for).
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::model::PostAuthRecord;
+use super::{POSTAUTH_DROPPED_TOTAL, POSTAUTH_WRITTEN_TOTAL, PgStore};
+
+/// Queue capacity (records).
+pub const QUEUE_CAPACITY: usize = 10_000;
+/// Maximum rows per INSERT.
+pub const MAX_BATCH: usize = 500;
+/// Maximum time a record waits for its batch to fill.
+pub const MAX_DELAY: Duration = Duration::from_millis(100);
+
+/// The sending side; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PostAuthWriter {
+    tx: mpsc::Sender<PostAuthRecord>,
+}
+
+impl PostAuthWriter {
+    /// Spawns the batching task. It writes what is queued and ends when `cancel` fires
+    /// (after a final flush) or when every writer is dropped.
+    pub fn spawn(pg: PgStore, cancel: CancellationToken) -> (Self, tokio::task::JoinHandle<()>) {
+        Self::spawn_with(pg, cancel, QUEUE_CAPACITY)
+    }
+
+    /// [`PostAuthWriter::spawn`] with a chosen queue capacity.
+    pub fn spawn_with(
+        pg: PgStore,
+        cancel: CancellationToken,
+        capacity: usize,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let task = tokio::spawn(run(pg, rx, cancel));
+        (Self { tx }, task)
+    }
+
+    /// Queues a record; `false` (and a metric) if it was dropped because the queue is full
+    /// or the writer has stopped.
+    pub fn submit(&self, record: PostAuthRecord) -> bool {
+        match self.tx.try_send(record) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                metrics::counter!(POSTAUTH_DROPPED_TOTAL, "reason" => "queue_full").increment(1);
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                metrics::counter!(POSTAUTH_DROPPED_TOTAL, "reason" => "closed").increment(1);
+                false
+            }
+        }
+    }
+}
+
+async fn run(pg: PgStore, mut rx: mpsc::Receiver<PostAuthRecord>, cancel: CancellationToken) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let first = tokio::select! {
+            () = cancel.cancelled() => None,
+            r = rx.recv() => r,
+        };
+        let Some(first) = first else {
+            break;
+        };
+        batch.push(first);
+        let deadline = tokio::time::Instant::now() + MAX_DELAY;
+        while batch.len() < MAX_BATCH {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(rec)) => batch.push(rec),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        write(&pg, &mut batch).await;
+    }
+    // Final flush: whatever is already queued.
+    rx.close();
+    while let Some(rec) = rx.recv().await {
+        batch.push(rec);
+        if batch.len() >= MAX_BATCH {
+            write(&pg, &mut batch).await;
+        }
+    }
+    write(&pg, &mut batch).await;
+}
+
+async fn write(pg: &PgStore, batch: &mut Vec<PostAuthRecord>) {
+    if batch.is_empty() {
+        return;
+    }
+    match pg.write_post_auth(batch).await {
+        Ok(n) => metrics::counter!(POSTAUTH_WRITTEN_TOTAL).increment(n),
+        Err(e) => {
+            metrics::counter!(POSTAUTH_DROPPED_TOTAL, "reason" => "write_failed")
+                .increment(batch.len() as u64);
+            tracing::warn!(error = %e, rows = batch.len(), "post-auth batch not written");
+        }
+    }
+    batch.clear();
+}

@@ -1,0 +1,238 @@
+//! L2 tier: user rows shared by every instance through Redis.
+//!
+//! Redis is an accelerator, never a dependency of the answer: any failure (down, slow,
+//! refused) is logged once per outage, counted, and the caller falls through to
+//! PostgreSQL. While Redis is known to be down, only one probe per second is sent, so an
+//! outage costs the packet path nothing.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::model::UserRows;
+use super::{REDIS_ERRORS_TOTAL, REDIS_UP, StoreError};
+
+/// Key prefix; the version changes whenever the cached value format does.
+pub const KEY_PREFIX: &str = "hr:v1:user:";
+
+/// How long to skip Redis after a failure before probing again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The Redis key holding `username`'s rows.
+pub fn user_key(username: &str) -> String {
+    format!("{KEY_PREFIX}{username}")
+}
+
+/// What L2 holds for a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cached {
+    /// The user's rows.
+    Found(UserRows),
+    /// The user does not exist (negative entry, shorter TTL).
+    NotFound,
+}
+
+/// Timeouts and TTLs of the L2 tier.
+#[derive(Debug, Clone, Copy)]
+pub struct RedisSettings {
+    /// TTL of a found user.
+    pub ttl: Duration,
+    /// TTL of a "not found" entry.
+    pub negative_ttl: Duration,
+    /// Bound on each Redis operation (connect + command).
+    pub timeout: Duration,
+}
+
+/// Outage tracking: warn once per outage, probe at most once per [`RETRY_AFTER`].
+#[derive(Debug)]
+struct Health {
+    base: Instant,
+    down: AtomicBool,
+    /// Milliseconds since `base` before which Redis is not tried (while down).
+    retry_at_ms: AtomicU64,
+}
+
+impl Health {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether to try Redis now. While down, lets one caller through per RETRY_AFTER.
+    fn should_try(&self) -> bool {
+        if !self.down.load(Ordering::Acquire) {
+            return true;
+        }
+        let now = self.now_ms();
+        let at = self.retry_at_ms.load(Ordering::Acquire);
+        now >= at
+            && self
+                .retry_at_ms
+                .compare_exchange(
+                    at,
+                    now + RETRY_AFTER.as_millis() as u64,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+    }
+
+    fn failed(&self, op: &'static str, err: &dyn std::fmt::Display) {
+        metrics::counter!(REDIS_ERRORS_TOTAL, "op" => op).increment(1);
+        self.retry_at_ms.store(
+            self.now_ms() + RETRY_AFTER.as_millis() as u64,
+            Ordering::Release,
+        );
+        if !self.down.swap(true, Ordering::AcqRel) {
+            metrics::gauge!(REDIS_UP).set(0.0);
+            tracing::warn!(error = %err, op, "Redis unavailable; using PostgreSQL until it recovers");
+        }
+    }
+
+    fn succeeded(&self) {
+        if self.down.swap(false, Ordering::AcqRel) {
+            metrics::gauge!(REDIS_UP).set(1.0);
+            tracing::info!("Redis recovered");
+        }
+    }
+}
+
+/// The L2 cache over one multiplexed, auto-reconnecting connection.
+#[derive(Clone)]
+pub struct RedisTier {
+    conn: ConnectionManager,
+    settings: RedisSettings,
+    health: std::sync::Arc<Health>,
+}
+
+impl std::fmt::Debug for RedisTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTier")
+            .field("settings", &self.settings)
+            .field("down", &self.health.down.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisTier {
+    /// Creates the tier without connecting (the connection is made on first use, so a
+    /// Redis that is down at start-up only means L2 misses). Must run inside tokio.
+    pub fn connect_lazy(url: &str, settings: RedisSettings) -> Result<Self, StoreError> {
+        let client =
+            redis::Client::open(url).map_err(|e| StoreError::Config(format!("Redis URL: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(settings.timeout))
+            .set_response_timeout(Some(settings.timeout))
+            .set_number_of_retries(0)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| StoreError::Config(format!("Redis: {e}")))?;
+        metrics::gauge!(REDIS_UP).set(1.0);
+        Ok(Self {
+            conn,
+            settings,
+            health: std::sync::Arc::new(Health {
+                base: Instant::now(),
+                down: AtomicBool::new(false),
+                retry_at_ms: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Whether the last Redis operation failed (an outage is in progress).
+    pub fn is_down(&self) -> bool {
+        self.health.down.load(Ordering::Acquire)
+    }
+
+    /// Runs one command with the overall timeout and outage bookkeeping. `None` on any
+    /// failure (already logged/counted) or while Redis is known to be down.
+    async fn run<T: redis::FromRedisValue>(&self, op: &'static str, cmd: redis::Cmd) -> Option<T> {
+        if !self.health.should_try() {
+            return None;
+        }
+        let mut conn = self.conn.clone();
+        match tokio::time::timeout(self.settings.timeout, cmd.query_async::<T>(&mut conn)).await {
+            Ok(Ok(v)) => {
+                self.health.succeeded();
+                Some(v)
+            }
+            Ok(Err(e)) => {
+                self.health.failed(op, &e);
+                None
+            }
+            Err(_) => {
+                self.health.failed(op, &"timed out");
+                None
+            }
+        }
+    }
+
+    /// Looks a user up. `None` = miss, unreadable entry, or Redis unavailable.
+    pub async fn get(&self, username: &str) -> Option<Cached> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(user_key(username));
+        let bytes: Vec<u8> = self.run::<Option<Vec<u8>>>("get", cmd).await??;
+        match serde_json::from_slice::<Option<UserRows>>(&bytes) {
+            Ok(Some(rows)) => Some(Cached::Found(rows)),
+            Ok(None) => Some(Cached::NotFound),
+            Err(_) => None,
+        }
+    }
+
+    /// Stores a user (or a "not found" entry) with its TTL. Failures are only counted.
+    pub async fn put(&self, username: &str, rows: Option<&UserRows>) {
+        let Ok(value) = serde_json::to_vec(&rows) else {
+            return;
+        };
+        let ttl = if rows.is_some() {
+            self.settings.ttl
+        } else {
+            self.settings.negative_ttl
+        };
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(user_key(username))
+            .arg(value)
+            .arg("PX")
+            .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
+        let _: Option<()> = self.run("set", cmd).await;
+    }
+
+    /// Deletes these users' entries (one command).
+    pub async fn delete(&self, usernames: &[String]) {
+        for chunk in usernames.chunks(500) {
+            let mut cmd = redis::cmd("DEL");
+            for name in chunk {
+                cmd.arg(user_key(name));
+            }
+            let _: Option<i64> = self.run("del", cmd).await;
+        }
+    }
+
+    /// Deletes every user entry (bounded SCAN + DEL); used on `flush` notifications.
+    pub async fn delete_all(&self) {
+        let mut cursor: u64 = 0;
+        // Bounded: at most 10,000 SCAN pages of up to 1,000 keys.
+        for _ in 0..10_000 {
+            let mut cmd = redis::cmd("SCAN");
+            cmd.arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{KEY_PREFIX}*"))
+                .arg("COUNT")
+                .arg(1000);
+            let Some((next, keys)) = self.run::<(u64, Vec<Vec<u8>>)>("scan", cmd).await else {
+                return;
+            };
+            if !keys.is_empty() {
+                let mut del = redis::cmd("DEL");
+                for k in &keys {
+                    del.arg(k.as_slice());
+                }
+                let _: Option<i64> = self.run("del", del).await;
+            }
+            if next == 0 {
+                return;
+            }
+            cursor = next;
+        }
+    }
+}

@@ -1,0 +1,562 @@
+//! The load engine shared by `bench` and `replay`: one thread per UDP socket, each with
+//! its own 256-identifier space, a fixed table of in-flight requests indexed by
+//! identifier, batched sends and receives, retransmission on timeout, verification of
+//! every reply, and a latency histogram.
+//!
+//! What to send comes from a [`Generator`] (synthetic sessions for `bench`, captured
+//! packets for `replay`); when to send from a [`Pacing`]. Nothing is allocated per request:
+//! each identifier owns a datagram buffer, and counters are plain integers published to
+//! atomics for the progress line.
+
+use std::collections::VecDeque;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::sys::{self, MAX_DATAGRAM, RawAddr, RecvBatch};
+use super::wire::{BadReply, Signer};
+
+/// One request a generator has written.
+pub(crate) struct Out<'a> {
+    /// The datagram buffer; the generator writes the signed packet at its start.
+    pub(crate) buf: &'a mut [u8; MAX_DATAGRAM],
+    /// Length written.
+    pub(crate) len: usize,
+    /// Index into the engine's destination list (0 auth, 1 acct, 2 CoA).
+    pub(crate) dest: usize,
+    /// The Request Authenticator as sent (replies are verified against it).
+    pub(crate) req_auth: [u8; 16],
+}
+
+/// Per-flow state a generator keeps between the requests of one flow (a session).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Flow {
+    /// Session number (unique per run).
+    pub(crate) session: u64,
+    /// User index, or captured-packet index for replay.
+    pub(crate) item: u32,
+    /// Step within the flow.
+    pub(crate) step: u32,
+    /// Generator-specific flag (e.g. which auth method a hotspot session uses).
+    pub(crate) variant: u8,
+}
+
+/// The source of requests for one worker.
+pub(crate) trait Generator: Send {
+    /// Start a new flow and write its first request with identifier `id`. `false` when the
+    /// source has nothing more to send.
+    fn start(&mut self, id: u8, flow: &mut Flow, out: &mut Out<'_>) -> bool;
+
+    /// The previous request of `flow` was answered with `reply` (a code), or timed out
+    /// (`None`). Write the next request with identifier `id`, or return `false` when the
+    /// flow is over.
+    fn advance(&mut self, id: u8, reply: Option<u8>, flow: &mut Flow, out: &mut Out<'_>) -> bool;
+
+    /// With [`Pacing::Timestamps`]: offset from the start at which the next flow starts;
+    /// `None` when exhausted.
+    fn next_offset(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// When new requests go out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pacing {
+    /// Closed loop: keep this many requests outstanding on this worker.
+    Closed(usize),
+    /// Open loop: this many requests a second from this worker.
+    Rate(f64),
+    /// Open loop, at the generator's own offsets (replay at capture pacing).
+    Timestamps,
+}
+
+/// One captured datagram for `--record`.
+#[derive(Debug)]
+pub(crate) struct Record {
+    /// When it was sent or received.
+    pub(crate) time: SystemTime,
+    /// Source address.
+    pub(crate) src: SocketAddr,
+    /// Destination address.
+    pub(crate) dst: SocketAddr,
+    /// The RADIUS datagram.
+    pub(crate) data: Vec<u8>,
+}
+
+/// Outcome counts (the numbers both tools report).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    /// Requests sent (first transmissions).
+    pub sent: u64,
+    /// Retransmissions after a timeout.
+    pub retransmits: u64,
+    /// Verified replies matched to a request.
+    pub replies: u64,
+    /// Access-Accept.
+    pub accepts: u64,
+    /// Access-Reject.
+    pub rejects: u64,
+    /// Access-Challenge.
+    pub challenges: u64,
+    /// Accounting-Response.
+    pub acct_responses: u64,
+    /// CoA-ACK or Disconnect-ACK.
+    pub coa_acks: u64,
+    /// CoA-NAK or Disconnect-NAK.
+    pub coa_naks: u64,
+    /// Requests given up after the last retry.
+    pub timeouts: u64,
+    /// Replies that failed verification (authenticator, Message-Authenticator, layout,
+    /// a code that does not answer the request).
+    pub bad_replies: u64,
+    /// Replies for no outstanding request (late after a retransmit, duplicates, strangers).
+    pub unmatched: u64,
+    /// Send system-call failures.
+    pub send_errors: u64,
+    /// Open loop only: requests not sent on time because all 256 identifiers of a socket
+    /// were in flight.
+    pub skipped: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Self) {
+        self.sent += o.sent;
+        self.retransmits += o.retransmits;
+        self.replies += o.replies;
+        self.accepts += o.accepts;
+        self.rejects += o.rejects;
+        self.challenges += o.challenges;
+        self.acct_responses += o.acct_responses;
+        self.coa_acks += o.coa_acks;
+        self.coa_naks += o.coa_naks;
+        self.timeouts += o.timeouts;
+        self.bad_replies += o.bad_replies;
+        self.unmatched += o.unmatched;
+        self.send_errors += o.send_errors;
+        self.skipped += o.skipped;
+    }
+
+    /// Errors for the progress line: timeouts, bad replies, send errors.
+    pub fn errors(&self) -> u64 {
+        self.timeouts + self.bad_replies + self.send_errors
+    }
+}
+
+/// Live numbers one worker publishes for the progress line.
+#[derive(Debug, Default)]
+pub(crate) struct Live {
+    pub(crate) sent: AtomicU64,
+    pub(crate) replies: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    pub(crate) outstanding: AtomicU64,
+}
+
+/// State shared by all workers of a run.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// Requests that may still be started (`i64::MAX` when unbounded by count).
+    pub(crate) budget: AtomicI64,
+    /// Set to stop starting requests (Ctrl-C, or the run's end).
+    pub(crate) stop: AtomicBool,
+    /// Per-worker live numbers.
+    pub(crate) live: Vec<Live>,
+}
+
+/// Settings for one worker.
+pub(crate) struct WorkerConfig {
+    pub(crate) index: usize,
+    pub(crate) dests: Vec<SocketAddr>,
+    pub(crate) signer: Signer,
+    pub(crate) timeout: Duration,
+    pub(crate) retries: u32,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) pacing: Pacing,
+    /// When every request goes to `dests[i]`: connect the socket to it (cheaper sends).
+    pub(crate) single_dest: Option<usize>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) record: Option<std::sync::mpsc::SyncSender<Record>>,
+}
+
+/// What a worker returns.
+pub(crate) struct WorkerResult {
+    pub(crate) counts: Counts,
+    pub(crate) latency: Histogram<u64>,
+}
+
+/// A new latency histogram in microseconds, 1 µs .. 1 h, 3 significant digits.
+pub(crate) fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3)
+        .unwrap_or_else(|_| unreachable!("constant, valid histogram bounds"))
+}
+
+/// Merge worker results.
+pub(crate) fn merge(results: Vec<WorkerResult>) -> (Counts, Histogram<u64>) {
+    let mut counts = Counts::default();
+    let mut hist = new_histogram();
+    for r in results {
+        counts.add(&r.counts);
+        // Same bounds: cannot fail.
+        let _ = hist.add(&r.latency);
+    }
+    (counts, hist)
+}
+
+struct Slot {
+    busy: bool,
+    req_code: u8,
+    dest: usize,
+    len: usize,
+    tries: u32,
+    req_auth: [u8; 16],
+    first_sent: Instant,
+    last_sent: Instant,
+    flow: Flow,
+    buf: Box<[u8; MAX_DATAGRAM]>,
+}
+
+/// Does reply code `reply` answer request code `req`?
+fn answers(req: u8, reply: u8) -> bool {
+    match req {
+        1 => matches!(reply, 2 | 3 | 11),
+        4 => reply == 5,
+        12 => matches!(reply, 2 | 5),
+        40 => matches!(reply, 41 | 42),
+        43 => matches!(reply, 44 | 45),
+        _ => false,
+    }
+}
+
+/// Bind a socket for the destinations' address family.
+pub(crate) fn bind_client_socket(dests: &[SocketAddr]) -> std::io::Result<UdpSocket> {
+    let v6 = dests.first().is_some_and(SocketAddr::is_ipv6);
+    let bind: SocketAddr = if v6 { "[::]:0" } else { "0.0.0.0:0" }
+        .parse()
+        .unwrap_or_else(|_| unreachable!("constant address"));
+    let sock = socket2::Socket::new(
+        if v6 {
+            socket2::Domain::IPV6
+        } else {
+            socket2::Domain::IPV4
+        },
+        socket2::Type::DGRAM,
+        None,
+    )?;
+    // Larger buffers absorb bursts; the kernel caps them silently.
+    let _ = sock.set_recv_buffer_size(4 << 20);
+    let _ = sock.set_send_buffer_size(4 << 20);
+    sock.bind(&bind.into())?;
+    sock.set_nonblocking(true)?;
+    Ok(sock.into())
+}
+
+/// Run one worker to completion (blocking; call on its own thread).
+pub(crate) fn run_worker(
+    cfg: WorkerConfig,
+    mut generator: Box<dyn Generator>,
+) -> std::io::Result<WorkerResult> {
+    let sock = bind_client_socket(&cfg.dests)?;
+    let connected = match cfg.single_dest.and_then(|i| cfg.dests.get(i)) {
+        Some(d) => {
+            sock.connect(d)?;
+            true
+        }
+        None => false,
+    };
+    let local = sock.local_addr()?;
+    let fd = sock.as_raw_fd();
+    let dests: Vec<RawAddr> = cfg.dests.iter().map(|a| RawAddr::new(*a)).collect();
+    let mut slots: Vec<Slot> = (0..256)
+        .map(|_| Slot {
+            busy: false,
+            req_code: 0,
+            dest: 0,
+            len: 0,
+            tries: 0,
+            req_auth: [0; 16],
+            first_sent: Instant::now(),
+            last_sent: Instant::now(),
+            flow: Flow::default(),
+            buf: Box::new([0u8; MAX_DATAGRAM]),
+        })
+        .collect();
+    let mut free: VecDeque<u8> = (0..=255u8).collect();
+    let mut ready: VecDeque<(Flow, Option<u8>)> = VecDeque::with_capacity(512);
+    let mut pending: Vec<u8> = Vec::with_capacity(512);
+    let mut recv = RecvBatch::new();
+    let mut counts = Counts::default();
+    let mut hist = new_histogram();
+    let live = cfg.shared.live.get(cfg.index);
+    let start = Instant::now();
+    let mut started_new: u64 = 0;
+    let mut outstanding: usize = 0;
+    let mut exhausted = false;
+    let mut last_scan = start;
+
+    loop {
+        let now = Instant::now();
+        let stopping = exhausted
+            || cfg.shared.stop.load(Ordering::Relaxed)
+            || cfg.deadline.is_some_and(|d| now >= d);
+
+        // 1. Start requests the pacing allows.
+        if !stopping {
+            let mut allowed = match cfg.pacing {
+                Pacing::Closed(w) => w.saturating_sub(outstanding) as u64,
+                Pacing::Rate(r) => {
+                    let due = (now.duration_since(start).as_secs_f64() * r) as u64;
+                    due.saturating_sub(started_new)
+                }
+                Pacing::Timestamps => u64::MAX,
+            };
+            while allowed > 0 {
+                if matches!(cfg.pacing, Pacing::Timestamps) && ready.is_empty() {
+                    match generator.next_offset() {
+                        Some(off) if start + off <= now => {}
+                        Some(_) => break,
+                        None => {
+                            exhausted = outstanding == 0;
+                            break;
+                        }
+                    }
+                }
+                let Some(id) = free.pop_front() else {
+                    if let Pacing::Rate(_) = cfg.pacing {
+                        counts.skipped += allowed;
+                        started_new += allowed;
+                    }
+                    break;
+                };
+                if cfg.shared.budget.fetch_sub(1, Ordering::Relaxed) <= 0 {
+                    free.push_front(id);
+                    exhausted = true;
+                    break;
+                }
+                let slot = &mut slots[usize::from(id)];
+                let mut out = Out {
+                    buf: &mut slot.buf,
+                    len: 0,
+                    dest: 0,
+                    req_auth: [0; 16],
+                };
+                let mut written = false;
+                let mut flow = Flow::default();
+                if let Some((mut f, reply)) = ready.pop_front()
+                    && generator.advance(id, reply, &mut f, &mut out)
+                {
+                    flow = f;
+                    written = true;
+                }
+                if !written {
+                    written = generator.start(id, &mut flow, &mut out);
+                }
+                if !written {
+                    free.push_front(id);
+                    exhausted = ready.is_empty();
+                    break;
+                }
+                let (len, dest, req_auth) = (out.len, out.dest.min(dests.len() - 1), out.req_auth);
+                slot.busy = true;
+                slot.len = len;
+                slot.dest = dest;
+                slot.req_auth = req_auth;
+                slot.req_code = slot.buf[0];
+                slot.tries = 0;
+                slot.flow = flow;
+                slot.first_sent = now;
+                slot.last_sent = now;
+                outstanding += 1;
+                started_new += 1;
+                counts.sent += 1;
+                pending.push(id);
+                allowed -= 1;
+            }
+        }
+
+        // 2. Send what is pending.
+        if !pending.is_empty() {
+            flush(fd, &slots, &dests, &mut pending, &mut counts, connected);
+            if let Some(tx) = &cfg.record {
+                // `pending` was drained by flush; recording copies from the slots sent
+                // this round, tracked by their send time.
+                record_sent(tx, &slots, &cfg.dests, local, now);
+            }
+        }
+
+        // 3. Receive and match replies.
+        let n = recv.recv(fd).unwrap_or_default();
+        let rnow = Instant::now();
+        for i in 0..n {
+            let Some((data, from)) = recv.get(i) else {
+                continue;
+            };
+            if let (Some(tx), Some(src)) = (&cfg.record, from.to_socket_addr()) {
+                let _ = tx.try_send(Record {
+                    time: SystemTime::now(),
+                    src,
+                    dst: local,
+                    data: data.to_vec(),
+                });
+            }
+            let (Some(&code), Some(&id)) = (data.first(), data.get(1)) else {
+                counts.bad_replies += 1;
+                continue;
+            };
+            let slot = &mut slots[usize::from(id)];
+            if !slot.busy || !dests.get(slot.dest).is_some_and(|d| d.same(&from)) {
+                counts.unmatched += 1;
+                continue;
+            }
+            if !answers(slot.req_code, code) {
+                counts.bad_replies += 1;
+                continue;
+            }
+            match cfg.signer.verify_response(data, &slot.req_auth) {
+                Ok(()) => {}
+                Err(
+                    BadReply::Malformed | BadReply::Authenticator | BadReply::MessageAuthenticator,
+                ) => {
+                    counts.bad_replies += 1;
+                    continue;
+                }
+            }
+            let us = rnow.duration_since(slot.first_sent).as_micros() as u64;
+            let _ = hist.record(us.max(1));
+            counts.replies += 1;
+            match code {
+                2 => counts.accepts += 1,
+                3 => counts.rejects += 1,
+                11 => counts.challenges += 1,
+                5 => counts.acct_responses += 1,
+                41 | 44 => counts.coa_acks += 1,
+                _ => counts.coa_naks += 1,
+            }
+            slot.busy = false;
+            outstanding -= 1;
+            free.push_back(id);
+            ready.push_back((slot.flow, Some(code)));
+        }
+
+        // 4. Timeouts and retransmissions (scanned at most every millisecond).
+        if rnow.duration_since(last_scan) >= Duration::from_millis(1) {
+            last_scan = rnow;
+            for id in 0..=255u8 {
+                let slot = &mut slots[usize::from(id)];
+                if slot.busy && rnow.duration_since(slot.last_sent) >= cfg.timeout {
+                    if slot.tries < cfg.retries {
+                        slot.tries += 1;
+                        slot.last_sent = rnow;
+                        counts.retransmits += 1;
+                        pending.push(id);
+                    } else {
+                        slot.busy = false;
+                        outstanding -= 1;
+                        counts.timeouts += 1;
+                        free.push_back(id);
+                        ready.push_back((slot.flow, None));
+                    }
+                }
+            }
+            if !pending.is_empty() {
+                flush(fd, &slots, &dests, &mut pending, &mut counts, connected);
+            }
+        }
+
+        if let Some(l) = live {
+            l.sent.store(counts.sent, Ordering::Relaxed);
+            l.replies.store(counts.replies, Ordering::Relaxed);
+            l.errors.store(counts.errors(), Ordering::Relaxed);
+            l.outstanding.store(outstanding as u64, Ordering::Relaxed);
+        }
+
+        let stopping = stopping
+            || exhausted
+            || cfg.shared.stop.load(Ordering::Relaxed)
+            || cfg.deadline.is_some_and(|d| rnow >= d);
+        if stopping && outstanding == 0 {
+            break;
+        }
+        if stopping && matches!(cfg.pacing, Pacing::Closed(_)) {
+            // Flows waiting for their next step are abandoned at the end.
+            ready.clear();
+        }
+
+        // 5. Nothing received: sleep until a reply, the next send, or the next scan.
+        if n == 0 {
+            let mut wait = Duration::from_millis(2);
+            if !stopping {
+                match cfg.pacing {
+                    Pacing::Rate(r) => {
+                        let next = (started_new + 1) as f64 / r;
+                        let at = start + Duration::from_secs_f64(next);
+                        wait = wait.min(at.saturating_duration_since(rnow));
+                    }
+                    Pacing::Timestamps => {
+                        if let Some(off) = generator.next_offset() {
+                            wait = wait.min((start + off).saturating_duration_since(rnow));
+                        }
+                    }
+                    Pacing::Closed(w) => {
+                        if outstanding < w && !free.is_empty() {
+                            wait = Duration::ZERO;
+                        }
+                    }
+                }
+            }
+            if !wait.is_zero() {
+                let _ = sys::wait_readable(fd, wait);
+            }
+        }
+    }
+    Ok(WorkerResult {
+        counts,
+        latency: hist,
+    })
+}
+
+fn flush(
+    fd: i32,
+    slots: &[Slot],
+    dests: &[RawAddr],
+    pending: &mut Vec<u8>,
+    counts: &mut Counts,
+    connected: bool,
+) {
+    let mut batch: [(&[u8], &RawAddr); sys::BATCH] = [(&[], &dests[0]); sys::BATCH];
+    let mut i = 0;
+    while i < pending.len() {
+        let chunk = &pending[i..pending.len().min(i + sys::BATCH)];
+        for (k, &id) in chunk.iter().enumerate() {
+            let s = &slots[usize::from(id)];
+            batch[k] = (&s.buf[..s.len], &dests[s.dest]);
+        }
+        match sys::send_many(fd, &batch[..chunk.len()], connected) {
+            Ok(sent) if sent == chunk.len() => {}
+            Ok(sent) => counts.send_errors += (chunk.len() - sent) as u64,
+            Err(_) => counts.send_errors += chunk.len() as u64,
+        }
+        i += chunk.len();
+    }
+    pending.clear();
+}
+
+fn record_sent(
+    tx: &std::sync::mpsc::SyncSender<Record>,
+    slots: &[Slot],
+    dests: &[SocketAddr],
+    local: SocketAddr,
+    now: Instant,
+) {
+    for s in slots.iter().filter(|s| s.busy && s.last_sent == now) {
+        let _ = tx.send(Record {
+            time: SystemTime::now(),
+            src: local,
+            dst: dests.get(s.dest).copied().unwrap_or(local),
+            data: s.buf[..s.len].to_vec(),
+        });
+    }
+}

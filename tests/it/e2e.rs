@@ -1,0 +1,539 @@
+//! End to end: the whole server (`app::start`) on 127.0.0.1:0 over a fresh, migrated
+//! PostgreSQL database (and Redis where it matters), seeded with SQL the way an admin web
+//! app writes it, driven over UDP by our fake NAS and by FreeRADIUS's `radclient`.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use hotspot_radius::app::{self, Running};
+use hotspot_radius::config::Config;
+use hotspot_radius::protocol::attrs::{self, microsoft as ms, mikrotik};
+use hotspot_radius::protocol::{Code, Packet};
+use sqlx::PgPool;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::harness::{self, Postgres, Redis};
+use crate::udp_access::{Method, Nas, REPLY_WAIT, code_of};
+
+const SECRET: &str = "e2e-secret";
+
+/// username, session id, input octets, output octets, terminate cause, port type,
+/// start time set, stop time set.
+type AcctRow = (
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    bool,
+    bool,
+);
+
+fn config(database_url: &str, redis_url: Option<String>) -> Config {
+    let mut c = Config::default();
+    c.server.auth_addr = "127.0.0.1:0".parse().unwrap();
+    c.server.acct_addr = "127.0.0.1:0".parse().unwrap();
+    c.admin.addr = "127.0.0.1:0".parse().unwrap();
+    c.database.url = Some(database_url.to_owned());
+    c.database.pool_size = 4;
+    c.redis.url = redis_url;
+    c.server.shutdown_timeout_secs = 5;
+    c
+}
+
+async fn exec(pool: &PgPool, sql: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// A NAS row for 127.0.0.1, users alice (PAP/CHAP/MS-CHAPv2 via cleartext) and bob, and a
+/// `gold` package with MikroTik replies.
+async fn seed(pool: &PgPool) {
+    exec(
+        pool,
+        &format!(
+            "INSERT INTO nas (nasname, shortname, type, secret) \
+             VALUES ('127.0.0.1', 'hotspot1', 'other', '{SECRET}');
+             INSERT INTO radcheck (username, attribute, op, value) VALUES
+               ('alice', 'Cleartext-Password', ':=', 'wonderland'),
+               ('bob', 'Cleartext-Password', ':=', 'builder'),
+               ('carol', 'Cleartext-Password', ':=', 'singer');
+             INSERT INTO radusergroup (username, groupname, priority) VALUES
+               ('alice', 'gold', 1), ('bob', 'gold', 1);
+             INSERT INTO radgroupreply (groupname, attribute, op, value) VALUES
+               ('gold', 'Mikrotik-Rate-Limit', '=', '2M/5M'),
+               ('gold', 'Session-Timeout', '=', '3600'),
+               ('gold', 'Acct-Interim-Interval', '=', '300');"
+        ),
+    )
+    .await;
+}
+
+async fn start(database_url: &str, redis_url: Option<String>) -> Running {
+    // `RUST_LOG=hotspot_radius=debug cargo test --test it e2e::` shows the server's logs.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    }
+    app::start(config(database_url, redis_url), None)
+        .await
+        .expect("server starts")
+}
+
+/// Send fresh requests until one is answered (bounded): for changes that arrive by NOTIFY.
+async fn answered_eventually(nas: &Nas, user: &str, password: &str, want: Code) -> bool {
+    for _ in 0..50 {
+        let req = nas.access_request(user, password, Method::Pap, true);
+        if let Some(r) = nas.exchange_within(&req, Duration::from_millis(200)).await {
+            if code_of(&r) == want {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn methods_group_replies_and_mikrotik_request() {
+    let (url, pool) = harness::fresh_db().await;
+    seed(&pool).await;
+    let server = start(&url, None).await;
+    let nas = Nas::new(server.auth_addr, SECRET).await;
+    for method in [Method::Pap, Method::Chap, Method::MsChapV2] {
+        let r = nas
+            .exchange(&nas.access_request("alice", "wonderland", method, true))
+            .await;
+        assert_eq!(code_of(&r), Code::AccessAccept, "{method:?}");
+        let p = Packet::decode(&r).unwrap();
+        assert_eq!(
+            p.vendor_attr(mikrotik::VENDOR_ID, mikrotik::RATE_LIMIT),
+            Some(&b"2M/5M"[..])
+        );
+        assert_eq!(p.attr_u32(attrs::SESSION_TIMEOUT).unwrap(), Some(3600));
+        assert_eq!(p.attr_u32(attrs::ACCT_INTERIM_INTERVAL).unwrap(), Some(300));
+        if method == Method::MsChapV2 {
+            assert!(p.vendor_attr(ms::VENDOR_ID, ms::MS_CHAP2_SUCCESS).is_some());
+        }
+        let r = nas
+            .exchange(&nas.access_request("alice", "nope", method, true))
+            .await;
+        assert_eq!(code_of(&r), Code::AccessReject, "{method:?}");
+    }
+    let r = nas
+        .exchange(&nas.access_request("mallory", "x", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessReject);
+    // Post-auth rows arrive through the batched writer (bounded wait).
+    let mut n = 0i64;
+    for _ in 0..50 {
+        n = sqlx::query_scalar("SELECT count(*) FROM radpostauth")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if n >= 7 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(n >= 7, "radpostauth rows: {n}");
+    let pw: i64 = sqlx::query_scalar("SELECT count(*) FROM radpostauth WHERE pass <> ''")
+        .fetch_one(&pool)
+        .await
+        .unwrap_or(0);
+    assert_eq!(pw, 0, "no password stored in radpostauth");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_changes_apply_without_restart() {
+    let (url, pool) = harness::fresh_db().await;
+    seed(&pool).await;
+    let server = start(&url, None).await;
+    let nas = Nas::new(server.auth_addr, SECRET).await;
+    let ok = nas
+        .exchange(&nas.access_request("bob", "builder", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&ok), Code::AccessAccept);
+
+    // Password change: the cached profile is invalidated by NOTIFY. L1 keeps entries for
+    // 300 s and L2 for an hour, so a change seen within this bounded wait can only have
+    // come from pushed invalidation, not from a TTL running out.
+    exec(
+        &pool,
+        "UPDATE radcheck SET value = 'rebuilt' WHERE username = 'bob' AND attribute = 'Cleartext-Password'",
+    )
+    .await;
+    assert!(
+        answered_eventually(&nas, "bob", "rebuilt", Code::AccessAccept).await,
+        "new password accepted"
+    );
+    let old = nas
+        .exchange(&nas.access_request("bob", "builder", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&old), Code::AccessReject, "old password refused");
+
+    // A new NAS row is usable without restart.
+    let other = Nas::new_at("127.0.0.2:0", server.auth_addr, "second-secret").await;
+    other
+        .expect_silence(&other.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    exec(
+        &pool,
+        "INSERT INTO nas (nasname, shortname, type, secret) VALUES ('127.0.0.2', 'hs2', 'other', 'second-secret')",
+    )
+    .await;
+    assert!(
+        answered_eventually(&other, "alice", "wonderland", Code::AccessAccept).await,
+        "new NAS answered"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounting_rows_land_in_radacct() {
+    let (url, pool) = harness::fresh_db().await;
+    seed(&pool).await;
+    let server = start(&url, None).await;
+    let nas = Nas::new(server.acct_addr, SECRET).await;
+    for (status, octets) in [
+        (attrs::acct_status::START, (0, 0, 0)),
+        (attrs::acct_status::INTERIM_UPDATE, (1000, 2000, 0)),
+        (attrs::acct_status::STOP, (5000, 6000, 2)),
+    ] {
+        let r = nas
+            .exchange(&nas.accounting_request("alice", "80f00001", status, octets))
+            .await;
+        assert_eq!(code_of(&r), Code::AccountingResponse, "status {status}");
+    }
+    let row: AcctRow = sqlx::query_as(
+        "SELECT username, acctsessionid, acctinputoctets, acctoutputoctets, \
+                    acctterminatecause, nasporttype, acctstarttime IS NOT NULL, \
+                    acctstoptime IS NOT NULL \
+             FROM radacct WHERE acctsessionid = '80f00001'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("one radacct row");
+    assert_eq!(row.0, "alice");
+    assert_eq!(row.2, Some((2i64 << 32) + 5000), "gigawords folded in");
+    assert_eq!(row.3, Some(6000));
+    assert_eq!(row.4.as_deref(), Some("User-Request"));
+    assert_eq!(row.5.as_deref(), Some("Wireless-802.11"));
+    assert!(row.6 && row.7, "start and stop times set");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM radacct")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "start/interim/stop of one session is one row");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_keeps_serving() {
+    let mut redis = Redis::start();
+    let (url, pool) = harness::fresh_db().await;
+    seed(&pool).await;
+    let server = start(&url, Some(redis.url())).await;
+    let nas = Nas::new(server.auth_addr, SECRET).await;
+    let r = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept);
+    redis.stop();
+    let r = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept, "cached user");
+    let r = nas
+        .exchange(&nas.access_request("bob", "builder", Method::Chap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept, "uncached user, Redis down");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_down_answers_cached_and_never_false_rejects() {
+    let mut pg = Postgres::start();
+    let (url, pool) = harness::fresh_db_on(&pg).await;
+    seed(&pool).await;
+    pool.close().await;
+    let server = start(&url, None).await;
+    let nas = Nas::new(server.auth_addr, SECRET).await;
+    let r = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept);
+    pg.stop();
+    let r = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(
+        code_of(&r),
+        Code::AccessAccept,
+        "cached user still answered"
+    );
+    // Uncached user: no reply at all (not a reject), so the NAS retries / fails over.
+    let req = nas.access_request("carol", "singer", Method::Pap, true);
+    assert!(
+        nas.exchange_within(&req, Duration::from_secs(3))
+            .await
+            .is_none(),
+        "no reply while PostgreSQL is down"
+    );
+    // Accounting is not acknowledged either.
+    let acct = Nas::new(server.acct_addr, SECRET).await;
+    let req = acct.accounting_request("alice", "80f00009", 1, (0, 0, 0));
+    assert!(
+        acct.exchange_within(&req, Duration::from_secs(3))
+            .await
+            .is_none()
+    );
+    pg.start_again();
+    assert!(
+        answered_eventually(&nas, "carol", "singer", Code::AccessAccept).await,
+        "answered again once PostgreSQL is back"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_unmigrated_database() {
+    let pg = harness::shared_postgres();
+    let name = format!("unmigrated_{}", std::process::id());
+    let url = pg.create_database(&name).await;
+    let err = app::start(config(&url, None), None).await.unwrap_err();
+    assert!(
+        format!("{err:#}").contains("hotspot-radius migrate"),
+        "message: {err:#}"
+    );
+}
+
+async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(REPLY_WAIT, s.read_to_string(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_server_metrics_and_health() {
+    let (url, pool) = harness::fresh_db().await;
+    seed(&pool).await;
+    let server = start(&url, None).await;
+    let nas = Nas::new(server.auth_addr, SECRET).await;
+    assert_eq!(
+        code_of(&nas.exchange(&nas.status_server()).await),
+        Code::AccessAccept
+    );
+    let acct = Nas::new(server.acct_addr, SECRET).await;
+    assert_eq!(
+        code_of(&acct.exchange(&acct.status_server()).await),
+        Code::AccountingResponse
+    );
+    nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    let admin = server.admin_addr.expect("admin enabled");
+    assert_eq!(http_get(admin, "/healthz").await.0, 200);
+    assert_eq!(http_get(admin, "/readyz").await.0, 200);
+    let (status, body) = http_get(admin, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("radius_requests_total"), "{body}");
+    assert!(
+        body.contains("# TYPE radius_request_duration_seconds histogram"),
+        "{body}"
+    );
+    assert!(!body.contains("alice"), "usernames are never labels");
+    server.stop().await;
+}
+
+fn radclient(server: SocketAddr, kind: &str, input: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(harness::radclient())
+        .args(["-x", "-r", "2", "-t", "3"])
+        .arg(server.to_string())
+        .arg(kind)
+        .arg(SECRET)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run radclient");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn radclient_interop() {
+    let (url, pool) = harness::fresh_db().await;
+    seed(&pool).await;
+    let server = start(&url, None).await;
+    let auth = server.auth_addr;
+    let acct = server.acct_addr;
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        radclient(
+            auth,
+            "auth",
+            "User-Name = \"alice\"\nUser-Password = \"wonderland\"\nNAS-Identifier = \"hotspot1\"\n",
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ok && out.contains("Access-Accept"), "PAP:\n{out}");
+    assert!(
+        out.contains("2M/5M"),
+        "group reply in radclient output:\n{out}"
+    );
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        radclient(
+            auth,
+            "auth",
+            "User-Name = \"alice\"\nCHAP-Password = \"wonderland\"\n",
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ok && out.contains("Access-Accept"), "CHAP:\n{out}");
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        radclient(
+            auth,
+            "auth",
+            "User-Name = \"alice\"\nUser-Password = \"wrong\"\n",
+        )
+    })
+    .await
+    .unwrap();
+    assert!(!ok && out.contains("Access-Reject"), "reject:\n{out}");
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        radclient(
+            acct,
+            "acct",
+            "User-Name = \"alice\"\nAcct-Status-Type = Start\nAcct-Session-Id = \"rc000001\"\nNAS-IP-Address = 127.0.0.1\n",
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ok && out.contains("Accounting-Response"), "acct:\n{out}");
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM radacct WHERE acctsessionid = 'rc000001'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(n, 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_auth_subcommand_exit_codes() {
+    let (url, pool) = harness::fresh_db().await;
+    seed(&pool).await;
+    let server = start(&url, None).await;
+    let run = |method: &'static str, password: &'static str, port: u16| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hotspot-radius"))
+            .args(["test-auth", "--secret", SECRET, "--user", "alice"])
+            .args(["--password", password, "--method", method, "--timeout", "2"])
+            .arg("--server")
+            .arg(format!("127.0.0.1:{port}"))
+            .output()
+            .expect("run hotspot-radius test-auth")
+    };
+    let port = server.auth_addr.port();
+    for method in ["pap", "chap", "mschapv2"] {
+        let out = tokio::task::spawn_blocking(move || run(method, "wonderland", port))
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{method}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("Access-Accept") && stdout.contains("2M/5M"),
+            "{stdout}"
+        );
+        let out = tokio::task::spawn_blocking(move || run(method, "bad", port))
+            .await
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{method} reject");
+    }
+    // Nobody listening: timeout ⇒ 2.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dead = silent.local_addr().unwrap().port();
+    let out = tokio::task::spawn_blocking(move || run("pap", "wonderland", dead))
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_nas_list_reloads_and_wins_ties() {
+    let (url, pool) = harness::fresh_db().await;
+    seed(&pool).await;
+    // The database says 127.0.0.1 has SECRET; the file says it has another one: file wins.
+    let dir = std::env::temp_dir().join(format!("hr-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("reload.toml");
+    std::fs::write(
+        &path,
+        "[[nas]]\naddress = \"127.0.0.1\"\nsecret = \"file-secret\"\n",
+    )
+    .unwrap();
+    let mut c = config(&url, None);
+    c.nas = Config::load(&path).unwrap().nas;
+    let server = app::start(c, Some(path.clone())).await.unwrap();
+    let by_file = Nas::new(server.auth_addr, "file-secret").await;
+    let r = by_file
+        .exchange(&by_file.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept);
+    let by_db = Nas::new(server.auth_addr, SECRET).await;
+    by_db
+        .expect_silence(&by_db.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    // Remove the entry from the file and reload (what SIGHUP does): the nas row applies.
+    std::fs::write(&path, "").unwrap();
+    server.reload_config();
+    let r = by_db
+        .exchange(&by_db.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept);
+    // A broken file is refused and the table kept.
+    std::fs::write(&path, "[[nas]]\naddress = \"nonsense\"\n").unwrap();
+    server.reload_config();
+    let r = by_db
+        .exchange(&by_db.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept);
+    server.stop().await;
+}

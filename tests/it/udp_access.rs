@@ -1,0 +1,651 @@
+//! The UDP server on 127.0.0.1:0 driven by raw packets, with an in-memory backend: the
+//! protocol cases (methods, Message-Authenticator policy, duplicates, unknown NAS, garbage,
+//! Status-Server, backend down). The same `Nas` client drives the PostgreSQL end-to-end
+//! suite in `e2e`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hotspot_radius::auth::{chap, mschapv2};
+use hotspot_radius::clients::{ClientTable, Clients};
+use hotspot_radius::config::{MessageAuthenticatorPolicy, NasConfig};
+use hotspot_radius::dictionary::Dictionary;
+use hotspot_radius::handler::{Backend, BackendError, Context};
+use hotspot_radius::policy::Profile;
+use hotspot_radius::protocol::attrs::{self, microsoft as ms, mikrotik};
+use hotspot_radius::protocol::{Code, Packet, PacketBuilder};
+use hotspot_radius::server::{Server, ServerOptions};
+use hotspot_radius::store::model::{AcctRecord, PostAuthRecord, RadRow, UserRows};
+use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long "no reply" is waited for. Not a timing assertion: a reply never comes at all.
+pub const SILENCE: Duration = Duration::from_millis(700);
+/// Bound on waiting for a reply that must come.
+pub const REPLY_WAIT: Duration = Duration::from_secs(5);
+
+/// Authentication method for a test request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// User-Password.
+    Pap,
+    /// CHAP-Password + CHAP-Challenge.
+    Chap,
+    /// MS-CHAP-Challenge + MS-CHAP2-Response.
+    MsChapV2,
+}
+
+/// A fake NAS: one UDP socket, one secret.
+pub struct Nas {
+    socket: UdpSocket,
+    secret: Vec<u8>,
+    server: SocketAddr,
+}
+
+/// A request ready to send, with what is needed to check the reply.
+pub struct Request {
+    /// The datagram.
+    pub bytes: Vec<u8>,
+    /// Its authenticator.
+    pub authenticator: [u8; 16],
+}
+
+impl Nas {
+    /// A NAS on 127.0.0.1:0 talking to `server`.
+    pub async fn new(server: SocketAddr, secret: &str) -> Self {
+        Self::new_at("127.0.0.1:0", server, secret).await
+    }
+
+    /// A NAS on `local` talking to `server`.
+    pub async fn new_at(local: &str, server: SocketAddr, secret: &str) -> Self {
+        Self {
+            socket: UdpSocket::bind(local).await.expect("bind NAS socket"),
+            secret: secret.as_bytes().to_vec(),
+            server,
+        }
+    }
+
+    /// Point at another server port (e.g. accounting).
+    pub fn to(mut self, server: SocketAddr) -> Self {
+        self.server = server;
+        self
+    }
+
+    /// An Access-Request with MikroTik-hotspot attributes, signed with a
+    /// Message-Authenticator when `with_ma`.
+    pub fn access_request(
+        &self,
+        user: &str,
+        password: &str,
+        method: Method,
+        with_ma: bool,
+    ) -> Request {
+        let authenticator: [u8; 16] = rand::random();
+        let id: u8 = rand::random();
+        let mut b = PacketBuilder::new(Code::AccessRequest, id);
+        if with_ma {
+            b = b.with_message_authenticator();
+        }
+        b.add(attrs::USER_NAME, user.as_bytes()).unwrap();
+        b.add(attrs::NAS_IDENTIFIER, b"hotspot-router").unwrap();
+        b.add(attrs::NAS_IP_ADDRESS, &[127, 0, 0, 1]).unwrap();
+        b.add(attrs::CALLED_STATION_ID, b"hotspot1").unwrap();
+        b.add(attrs::CALLING_STATION_ID, b"AA:BB:CC:DD:EE:FF")
+            .unwrap();
+        b.add_u32(attrs::NAS_PORT_TYPE, 19).unwrap();
+        b.add_u32(attrs::SERVICE_TYPE, 1).unwrap();
+        b.add(attrs::FRAMED_IP_ADDRESS, &[10, 5, 50, 2]).unwrap();
+        b.add_vendor(14122, 1, b"isocc=ng,cc=234,ac=1,network=Hotspot")
+            .unwrap();
+        b.add_vendor(mikrotik::VENDOR_ID, mikrotik::HOST_IP, &[10, 5, 50, 2])
+            .unwrap();
+        match method {
+            Method::Pap => {
+                b.add_user_password(password.as_bytes(), &self.secret, &authenticator)
+                    .unwrap();
+            }
+            Method::Chap => {
+                let challenge: [u8; 16] = rand::random();
+                b.add(attrs::CHAP_CHALLENGE, &challenge).unwrap();
+                b.add(
+                    attrs::CHAP_PASSWORD,
+                    &chap::chap_password(7, password.as_bytes(), &challenge),
+                )
+                .unwrap();
+            }
+            Method::MsChapV2 => {
+                let auth_challenge: [u8; 16] = rand::random();
+                let peer: [u8; 16] = rand::random();
+                let resp = mschapv2::client_response(
+                    3,
+                    &auth_challenge,
+                    &peer,
+                    user.as_bytes(),
+                    password.as_bytes(),
+                );
+                b.add_vendor(ms::VENDOR_ID, ms::MS_CHAP_CHALLENGE, &auth_challenge)
+                    .unwrap();
+                b.add_vendor(ms::VENDOR_ID, ms::MS_CHAP2_RESPONSE, &resp)
+                    .unwrap();
+            }
+        }
+        let bytes = b.sign_access_request(&authenticator, &self.secret).unwrap();
+        Request {
+            bytes,
+            authenticator,
+        }
+    }
+
+    /// A Status-Server with a Message-Authenticator.
+    pub fn status_server(&self) -> Request {
+        let authenticator: [u8; 16] = rand::random();
+        let b = PacketBuilder::new(Code::StatusServer, rand::random()).with_message_authenticator();
+        let bytes = b.sign_access_request(&authenticator, &self.secret).unwrap();
+        Request {
+            bytes,
+            authenticator,
+        }
+    }
+
+    /// An Accounting-Request for a MikroTik hotspot session.
+    pub fn accounting_request(
+        &self,
+        user: &str,
+        session: &str,
+        status: u32,
+        octets: (u32, u32, u32),
+    ) -> Request {
+        let mut b = PacketBuilder::new(Code::AccountingRequest, rand::random());
+        b.add_u32(attrs::ACCT_STATUS_TYPE, status).unwrap();
+        b.add(attrs::USER_NAME, user.as_bytes()).unwrap();
+        b.add(attrs::ACCT_SESSION_ID, session.as_bytes()).unwrap();
+        b.add(attrs::NAS_IP_ADDRESS, &[127, 0, 0, 1]).unwrap();
+        b.add(attrs::NAS_IDENTIFIER, b"hotspot-router").unwrap();
+        b.add_u32(attrs::NAS_PORT, 15728640).unwrap();
+        b.add(attrs::NAS_PORT_ID, b"bridge-hotspot").unwrap();
+        b.add_u32(attrs::NAS_PORT_TYPE, 19).unwrap();
+        b.add(attrs::CALLED_STATION_ID, b"hotspot1").unwrap();
+        b.add(attrs::CALLING_STATION_ID, b"AA:BB:CC:DD:EE:FF")
+            .unwrap();
+        b.add(attrs::FRAMED_IP_ADDRESS, &[10, 5, 50, 2]).unwrap();
+        b.add_u32(attrs::ACCT_AUTHENTIC, 1).unwrap();
+        b.add_u32(attrs::ACCT_DELAY_TIME, 0).unwrap();
+        if status != attrs::acct_status::START {
+            b.add_u32(attrs::ACCT_SESSION_TIME, 120).unwrap();
+            b.add_u32(attrs::ACCT_INPUT_OCTETS, octets.0).unwrap();
+            b.add_u32(attrs::ACCT_OUTPUT_OCTETS, octets.1).unwrap();
+            b.add_u32(attrs::ACCT_INPUT_GIGAWORDS, octets.2).unwrap();
+        }
+        if status == attrs::acct_status::STOP {
+            b.add_u32(attrs::ACCT_TERMINATE_CAUSE, 1).unwrap();
+        }
+        let bytes = b.sign_computed_request(&self.secret).unwrap();
+        let authenticator = bytes[4..20].try_into().unwrap();
+        Request {
+            bytes,
+            authenticator,
+        }
+    }
+
+    /// Send raw bytes.
+    pub async fn send(&self, bytes: &[u8]) {
+        self.socket.send_to(bytes, self.server).await.expect("send");
+    }
+
+    /// The next datagram from the server within `wait`, if any.
+    pub async fn recv(&self, wait: Duration) -> Option<Vec<u8>> {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let (n, from) = tokio::time::timeout(wait, self.socket.recv_from(&mut buf))
+                .await
+                .ok()?
+                .expect("recv");
+            if from == self.server {
+                return Some(buf[..n].to_vec());
+            }
+        }
+    }
+
+    /// Send and wait for the reply; `None` when none came within `wait`. A reply must
+    /// verify (Response Authenticator and Message-Authenticator, which must be present).
+    pub async fn exchange_within(&self, req: &Request, wait: Duration) -> Option<Vec<u8>> {
+        self.send(&req.bytes).await;
+        let reply = self.recv(wait).await?;
+        let p = Packet::decode(&reply).expect("reply decodes");
+        assert_eq!(p.identifier(), req.bytes[1], "reply identifier");
+        p.verify_response(&req.authenticator, &self.secret)
+            .expect("reply verifies");
+        // Access-* and Status-Server replies carry Message-Authenticator first (BlastRADIUS);
+        // replies to Accounting-Request do not.
+        if req.bytes[0] == Code::AccountingRequest.as_u8() {
+            assert!(
+                !p.has_message_authenticator(),
+                "no MA in Accounting-Response"
+            );
+        } else {
+            assert_eq!(
+                p.attributes().next().map(|a| a.typ),
+                Some(attrs::MESSAGE_AUTHENTICATOR),
+                "Message-Authenticator is the first attribute"
+            );
+        }
+        Some(reply)
+    }
+
+    /// Send and wait for the reply, which must come.
+    pub async fn exchange(&self, req: &Request) -> Vec<u8> {
+        self.exchange_within(req, REPLY_WAIT)
+            .await
+            .expect("a reply within the bounded wait")
+    }
+
+    /// Send, expect no reply.
+    pub async fn expect_silence(&self, req: &Request) {
+        assert!(
+            self.exchange_within(req, SILENCE).await.is_none(),
+            "expected no reply"
+        );
+    }
+}
+
+/// The reply code of a datagram.
+pub fn code_of(reply: &[u8]) -> Code {
+    Packet::decode(reply).expect("decodes").code()
+}
+
+// ---------------------------------------------------------------------------------------
+// In-memory backend
+
+/// Users as rows (compiled per lookup), accounting kept in memory; switchable "down".
+#[derive(Default)]
+struct Memory {
+    users: Mutex<HashMap<String, UserRows>>,
+    accounting: Mutex<Vec<AcctRecord>>,
+    post_auth: Mutex<Vec<PostAuthRecord>>,
+    down: AtomicBool,
+    dict: Dictionary,
+}
+
+#[derive(Clone)]
+struct MemoryBackend(Arc<Memory>);
+
+impl Backend for MemoryBackend {
+    async fn user(&self, username: &str) -> Result<Option<Arc<Profile>>, BackendError> {
+        if self.0.down.load(Ordering::SeqCst) {
+            return Err(BackendError {
+                backend: "memory",
+                message: "down".into(),
+            });
+        }
+        let users = self.0.users.lock().unwrap();
+        Ok(users
+            .get(username)
+            .map(|rows| Arc::new(Profile::compile(rows, &self.0.dict))))
+    }
+
+    async fn write_accounting(&self, record: &AcctRecord) -> Result<(), BackendError> {
+        if self.0.down.load(Ordering::SeqCst) {
+            return Err(BackendError {
+                backend: "memory",
+                message: "down".into(),
+            });
+        }
+        self.0.accounting.lock().unwrap().push(record.clone());
+        Ok(())
+    }
+
+    fn post_auth(&self, record: PostAuthRecord) -> bool {
+        self.0.post_auth.lock().unwrap().push(record);
+        true
+    }
+}
+
+fn row(attribute: &str, op: &str, value: &str) -> RadRow {
+    RadRow {
+        attribute: attribute.into(),
+        op: op.into(),
+        value: value.into(),
+    }
+}
+
+fn user(name: &str, password: &str, reply: Vec<RadRow>) -> UserRows {
+    UserRows {
+        username: name.into(),
+        check: vec![row("Cleartext-Password", ":=", password)],
+        reply,
+        groups: vec![],
+    }
+}
+
+struct Harness {
+    auth: SocketAddr,
+    acct: SocketAddr,
+    memory: Arc<Memory>,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Harness {
+    async fn start(policy: MessageAuthenticatorPolicy) -> Self {
+        let memory = Arc::new(Memory {
+            dict: Dictionary::builtin(),
+            ..Memory::default()
+        });
+        {
+            let mut u = memory.users.lock().unwrap();
+            u.insert(
+                "alice".into(),
+                user(
+                    "alice",
+                    "wonderland",
+                    vec![
+                        row("Mikrotik-Rate-Limit", "=", "2M/5M"),
+                        row("Session-Timeout", "=", "3600"),
+                    ],
+                ),
+            );
+        }
+        let nas = NasConfig {
+            address: "127.0.0.1".into(),
+            secret: "testing123".into(),
+            name: Some("loopback".into()),
+            require_message_authenticator: policy,
+            ..NasConfig::default()
+        };
+        let clients = Arc::new(Clients::new(ClientTable::build(&[nas], &[], None)));
+        let ctx = Context {
+            backend: MemoryBackend(Arc::clone(&memory)),
+            dictionary: Arc::new(Dictionary::builtin()),
+            reject_delay: Duration::ZERO,
+        };
+        let options = ServerOptions {
+            receivers: 2,
+            max_inflight: 64,
+            dedup_ttl: Duration::from_secs(5),
+            dedup_capacity: 1024,
+        };
+        let server = Server::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            "127.0.0.1:0".parse().unwrap(),
+            &options,
+            ctx,
+            clients,
+        )
+        .await
+        .unwrap();
+        let auth = server.auth_addr().unwrap();
+        let acct = server.acct_addr().unwrap();
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(server.run(cancel.clone(), TaskTracker::new()));
+        Self {
+            auth,
+            acct,
+            memory,
+            cancel,
+            task,
+        }
+    }
+
+    async fn stop(self) {
+        self.cancel.cancel();
+        self.task.await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn methods_accept_and_reject() {
+    let h = Harness::start(MessageAuthenticatorPolicy::Auto).await;
+    let nas = Nas::new(h.auth, "testing123").await;
+    for method in [Method::Pap, Method::Chap, Method::MsChapV2] {
+        let ok = nas
+            .exchange(&nas.access_request("alice", "wonderland", method, true))
+            .await;
+        assert_eq!(code_of(&ok), Code::AccessAccept, "{method:?}");
+        let p = Packet::decode(&ok).unwrap();
+        assert_eq!(
+            p.vendor_attr(mikrotik::VENDOR_ID, mikrotik::RATE_LIMIT),
+            Some(&b"2M/5M"[..]),
+            "{method:?}"
+        );
+        assert_eq!(p.attr_u32(attrs::SESSION_TIMEOUT).unwrap(), Some(3600));
+        if method == Method::MsChapV2 {
+            assert!(p.vendor_attr(ms::VENDOR_ID, ms::MS_CHAP2_SUCCESS).is_some());
+            assert!(p.vendor_attr(ms::VENDOR_ID, ms::MS_MPPE_SEND_KEY).is_some());
+        }
+        let bad = nas
+            .exchange(&nas.access_request("alice", "wrong", method, true))
+            .await;
+        assert_eq!(code_of(&bad), Code::AccessReject, "{method:?}");
+        if method == Method::MsChapV2 {
+            let p = Packet::decode(&bad).unwrap();
+            assert!(p.vendor_attr(ms::VENDOR_ID, ms::MS_CHAP_ERROR).is_some());
+        }
+    }
+    let unknown = nas
+        .exchange(&nas.access_request("nobody", "x", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&unknown), Code::AccessReject);
+    let records = h.memory.post_auth.lock().unwrap().len();
+    assert!(records >= 7, "post-auth records queued: {records}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn duplicate_gets_identical_bytes_and_new_id_is_processed() {
+    let h = Harness::start(MessageAuthenticatorPolicy::Auto).await;
+    let nas = Nas::new(h.auth, "testing123").await;
+    // MS-CHAPv2 replies carry random MPPE salts: re-processing would change the bytes.
+    let req = nas.access_request("alice", "wonderland", Method::MsChapV2, true);
+    let first = nas.exchange(&req).await;
+    let again = nas.exchange(&req).await;
+    assert_eq!(first, again, "retransmission answered byte-for-byte");
+    let other = nas.access_request("alice", "wonderland", Method::MsChapV2, true);
+    let mut other_bytes = other.bytes.clone();
+    other_bytes[1] = req.bytes[1]; // same identifier, different authenticator
+    let other = Request {
+        authenticator: other.authenticator,
+        bytes: resign(&other_bytes),
+    };
+    let second = nas.exchange(&other).await;
+    assert_eq!(code_of(&second), Code::AccessAccept);
+    assert_ne!(second, first);
+    h.stop().await;
+}
+
+/// Recompute the Message-Authenticator after editing a request (identifier change).
+fn resign(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    // MA is first: value at 22..38.
+    out[22..38].fill(0);
+    let mac = hotspot_radius::protocol::crypto::hmac_md5(b"testing123", &[&out]);
+    out[22..38].copy_from_slice(&mac);
+    out
+}
+
+#[tokio::test]
+async fn unknown_nas_and_bad_message_authenticator_are_silent() {
+    let h = Harness::start(MessageAuthenticatorPolicy::Auto).await;
+    // Wrong secret: the Message-Authenticator does not verify.
+    let liar = Nas::new(h.auth, "not-the-secret").await;
+    liar.expect_silence(&liar.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    // Tampered attribute after signing.
+    let nas = Nas::new(h.auth, "testing123").await;
+    let mut req = nas.access_request("alice", "wonderland", Method::Pap, true);
+    let last = req.bytes.len() - 1;
+    req.bytes[last] ^= 0x55;
+    nas.expect_silence(&req).await;
+    // Unknown source address (the table holds 127.0.0.1 only), right secret: silent.
+    let stranger = Nas::new_at("127.0.0.2:0", h.auth, "testing123").await;
+    stranger
+        .expect_silence(&stranger.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    // The service still works.
+    let ok = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&ok), Code::AccessAccept);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn message_authenticator_policies() {
+    // require: missing ⇒ silent.
+    let h = Harness::start(MessageAuthenticatorPolicy::Require).await;
+    let nas = Nas::new(h.auth, "testing123").await;
+    nas.expect_silence(&nas.access_request("alice", "wonderland", Method::Pap, false))
+        .await;
+    assert_eq!(
+        code_of(
+            &nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+                .await
+        ),
+        Code::AccessAccept
+    );
+    h.stop().await;
+
+    // auto: accepted without MA until one is seen, then required.
+    let h = Harness::start(MessageAuthenticatorPolicy::Auto).await;
+    let nas = Nas::new(h.auth, "testing123").await;
+    assert_eq!(
+        code_of(
+            &nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, false))
+                .await
+        ),
+        Code::AccessAccept
+    );
+    nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    nas.expect_silence(&nas.access_request("alice", "wonderland", Method::Pap, false))
+        .await;
+    h.stop().await;
+
+    // off: never required.
+    let h = Harness::start(MessageAuthenticatorPolicy::Off).await;
+    let nas = Nas::new(h.auth, "testing123").await;
+    nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(
+        code_of(
+            &nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, false))
+                .await
+        ),
+        Code::AccessAccept
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_datagrams_never_stop_service() {
+    let h = Harness::start(MessageAuthenticatorPolicy::Auto).await;
+    let nas = Nas::new(h.auth, "testing123").await;
+    let valid = nas
+        .access_request("alice", "wonderland", Method::Pap, true)
+        .bytes;
+    let mut seed = 0x1234_5678_u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for i in 0..2000 {
+        let mut d = match i % 4 {
+            0 => (0..(next() % 200) as usize)
+                .map(|_| next() as u8)
+                .collect::<Vec<_>>(),
+            1 => valid[..(next() as usize % valid.len())].to_vec(),
+            _ => {
+                let mut d = valid.clone();
+                for _ in 0..1 + next() % 4 {
+                    let at = next() as usize % d.len();
+                    d[at] = next() as u8;
+                }
+                d
+            }
+        };
+        if i % 3 == 0 && d.len() > 1 {
+            d[0] = 1; // keep most past the code prefilter
+        }
+        nas.send(&d).await;
+    }
+    // Drain whatever (validly signed) replies the mutations produced, then check service.
+    while nas.recv(Duration::from_millis(300)).await.is_some() {}
+    let ok = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&ok), Code::AccessAccept);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn status_server_on_both_ports() {
+    let h = Harness::start(MessageAuthenticatorPolicy::Auto).await;
+    let nas = Nas::new(h.auth, "testing123").await;
+    let r = nas.exchange(&nas.status_server()).await;
+    assert_eq!(code_of(&r), Code::AccessAccept);
+    let nas = nas.to(h.acct);
+    let r = nas.exchange(&nas.status_server()).await;
+    assert_eq!(code_of(&r), Code::AccountingResponse);
+    // Without a Message-Authenticator: silent.
+    let authenticator = [9u8; 16];
+    let bytes = PacketBuilder::new(Code::StatusServer, 1)
+        .sign_access_request(&authenticator, b"testing123")
+        .unwrap();
+    nas.expect_silence(&Request {
+        bytes,
+        authenticator,
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn backend_down_means_no_reply_not_reject() {
+    let h = Harness::start(MessageAuthenticatorPolicy::Auto).await;
+    let nas = Nas::new(h.auth, "testing123").await;
+    h.memory.down.store(true, Ordering::SeqCst);
+    nas.expect_silence(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    let acct = Nas::new(h.acct, "testing123").await;
+    acct.expect_silence(&acct.accounting_request("alice", "s1", 1, (0, 0, 0)))
+        .await;
+    h.memory.down.store(false, Ordering::SeqCst);
+    let ok = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&ok), Code::AccessAccept);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn accounting_answered_after_write_with_normalised_record() {
+    let h = Harness::start(MessageAuthenticatorPolicy::Auto).await;
+    let nas = Nas::new(h.acct, "testing123").await;
+    let r = nas
+        .exchange(&nas.accounting_request("alice", "80f00003", 2, (100, 200, 1)))
+        .await;
+    assert_eq!(code_of(&r), Code::AccountingResponse);
+    let recs = h.memory.accounting.lock().unwrap().clone();
+    assert_eq!(recs.len(), 1);
+    let rec = &recs[0];
+    assert_eq!(rec.status_type, 2);
+    assert_eq!(rec.username, "alice");
+    assert_eq!(rec.input_octets, Some((1i64 << 32) + 100));
+    assert_eq!(rec.output_octets, Some(200));
+    assert_eq!(rec.nas_port_type.as_deref(), Some("Wireless-802.11"));
+    assert_eq!(rec.terminate_cause.as_deref(), Some("User-Request"));
+    assert_eq!(rec.authentic.as_deref(), Some("RADIUS"));
+    assert_eq!(rec.nas_port_id.as_deref(), Some("bridge-hotspot"));
+    assert_eq!(rec.unique_id.len(), 32);
+    // Bad request authenticator: silent.
+    let mut bad = nas.accounting_request("alice", "80f00004", 1, (0, 0, 0));
+    bad.bytes[4] ^= 1;
+    nas.expect_silence(&bad).await;
+    assert_eq!(h.memory.accounting.lock().unwrap().len(), 1);
+    h.stop().await;
+}
