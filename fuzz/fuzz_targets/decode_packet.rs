@@ -24,7 +24,8 @@ fuzz_target!(|data: &[u8]| {
 
     let mut b = PacketBuilder::new(p.code(), p.identifier());
     for a in &attrs {
-        b.add(a.typ, a.value).expect("a decoded attribute re-encodes");
+        b.add(a.typ, a.value)
+            .expect("a decoded attribute re-encodes");
     }
     let bytes = b
         .sign_access_request(p.authenticator(), SECRET)

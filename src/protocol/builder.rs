@@ -6,7 +6,9 @@
 
 use super::attribute::validate_attributes;
 use super::attrs::{MESSAGE_AUTHENTICATOR, PROXY_STATE, USER_PASSWORD};
-use super::crypto::{hide_user_password, md5, message_authenticator};
+use super::crypto::{
+    MAX_SALT_PLAINTEXT, hide_user_password, md5, message_authenticator, salt_encrypt,
+};
 use super::{
     AUTHENTICATOR_LEN, Code, EncodeError, HEADER_LEN, MAX_ATTR_VALUE_LEN, MAX_PACKET_LEN, Packet,
     VENDOR_SPECIFIC,
@@ -15,6 +17,14 @@ use super::{
 /// Largest value of one vendor sub-attribute inside its own Vendor-Specific attribute
 /// (253 minus the 4-octet vendor id, type and length octets).
 pub const MAX_VSA_VALUE_LEN: usize = MAX_ATTR_VALUE_LEN - 6;
+
+/// Encoded size of a salt-encrypted value (salt + padded `len ‖ plaintext`).
+fn salted_len(plaintext: usize) -> Result<usize, EncodeError> {
+    if plaintext > MAX_SALT_PLAINTEXT {
+        return Err(EncodeError::ValueTooLong(plaintext));
+    }
+    Ok(2 + (1 + plaintext).div_ceil(16) * 16)
+}
 
 /// Range of the authenticator field in the header.
 const AUTH: std::ops::Range<usize> = 4..HEADER_LEN;
@@ -156,6 +166,61 @@ impl PacketBuilder {
         self.buf
             .extend_from_slice(&[USER_PASSWORD, 2 + hidden as u8]);
         hide_user_password(password, secret, authenticator, &mut self.buf)?;
+        Ok(self)
+    }
+
+    /// Append a salt-encrypted attribute (RFC 2868 §3.5, e.g. Tunnel-Password): optional
+    /// tag octet, then `salt ‖ E(len ‖ plaintext ‖ padding)` keyed with the Request
+    /// Authenticator of the request this reply answers. The salt is the caller's randomness.
+    pub fn add_salt_encrypted(
+        &mut self,
+        typ: u8,
+        tag: Option<u8>,
+        plaintext: &[u8],
+        secret: &[u8],
+        request_authenticator: &[u8; 16],
+        salt: [u8; 2],
+    ) -> Result<&mut Self, EncodeError> {
+        let len = usize::from(tag.is_some()) + salted_len(plaintext.len())?;
+        self.reserve(2 + len)?;
+        self.buf.extend_from_slice(&[typ, 2 + len as u8]);
+        if let Some(tag) = tag {
+            self.buf.push(tag);
+        }
+        salt_encrypt(
+            plaintext,
+            secret,
+            request_authenticator,
+            salt,
+            &mut self.buf,
+        )?;
+        Ok(self)
+    }
+
+    /// Append a salt-encrypted vendor sub-attribute in its own Vendor-Specific attribute
+    /// (RFC 2548 §2.4.2/§2.4.3 MS-MPPE-Send-Key / MS-MPPE-Recv-Key).
+    pub fn add_vendor_salt_encrypted(
+        &mut self,
+        vendor: u32,
+        typ: u8,
+        plaintext: &[u8],
+        secret: &[u8],
+        request_authenticator: &[u8; 16],
+        salt: [u8; 2],
+    ) -> Result<&mut Self, EncodeError> {
+        let len = salted_len(plaintext.len())?;
+        self.reserve(8 + len)?;
+        self.buf
+            .extend_from_slice(&[VENDOR_SPECIFIC, 8 + len as u8]);
+        self.buf.extend_from_slice(&vendor.to_be_bytes());
+        self.buf.extend_from_slice(&[typ, 2 + len as u8]);
+        salt_encrypt(
+            plaintext,
+            secret,
+            request_authenticator,
+            salt,
+            &mut self.buf,
+        )?;
         Ok(self)
     }
 

@@ -121,7 +121,7 @@ pub fn hide_user_password(
 }
 
 /// Encrypt `data` (a multiple of 16 bytes) in place: c1 = p1 ^ MD5(S + iv + extra),
-/// ci = pi ^ MD5(S + c(i-1)).
+/// ci = pi ^ MD5(S + c(i-1)). One MD5 per block: no key is derived after the last one.
 fn xor_chain_encrypt(data: &mut [u8], secret: &[u8], iv: &[u8; 16], extra: &[u8]) {
     let base = Md5::new_with_prefix(secret);
     let mut key: [u8; 16] = base
@@ -130,9 +130,12 @@ fn xor_chain_encrypt(data: &mut [u8], secret: &[u8], iv: &[u8; 16], extra: &[u8]
         .chain_update(extra)
         .finalize()
         .into();
-    for block in data.chunks_exact_mut(CHUNK) {
+    let blocks = data.len() / CHUNK;
+    for (i, block) in data.chunks_exact_mut(CHUNK).enumerate() {
         xor16(block, &key);
-        key = base.clone().chain_update(&*block).finalize().into();
+        if i + 1 < blocks {
+            key = base.clone().chain_update(&*block).finalize().into();
+        }
     }
 }
 
@@ -145,10 +148,13 @@ fn xor_chain_decrypt(data: &mut [u8], secret: &[u8], iv: &[u8; 16], extra: &[u8]
         .chain_update(extra)
         .finalize()
         .into();
-    for block in data.chunks_exact_mut(CHUNK) {
-        let next: [u8; 16] = base.clone().chain_update(&*block).finalize().into();
+    let blocks = data.len() / CHUNK;
+    for (i, block) in data.chunks_exact_mut(CHUNK).enumerate() {
+        let next = (i + 1 < blocks).then(|| base.clone().chain_update(&*block).finalize());
         xor16(block, &key);
-        key = next;
+        if let Some(next) = next {
+            key = next.into();
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod crypto;
 mod error;
 mod packet;
 mod secret;
+pub mod tagged;
 
 pub use attribute::{
     Attribute, Attributes, OPAQUE_VSA_VENDORS, VendorAttribute, VendorAttributes, is_opaque_vendor,

@@ -217,6 +217,21 @@ impl<'a> Packet<'a> {
         }
     }
 
+    /// Like [`Packet::verify_message_authenticator`], but a missing Message-Authenticator is
+    /// `MissingMessageAuthenticator`: for Status-Server (RFC 5997 §3), packets with
+    /// EAP-Message (RFC 3579 §3.2), and NASes whose policy requires it (BlastRADIUS).
+    pub fn require_message_authenticator(
+        &self,
+        secret: &[u8],
+        request_authenticator: Option<&[u8; 16]>,
+    ) -> Result<(), DecodeError> {
+        if self.verify_message_authenticator(secret, request_authenticator)? {
+            Ok(())
+        } else {
+            Err(DecodeError::MissingMessageAuthenticator)
+        }
+    }
+
     /// Verify the computed Request Authenticator of an Accounting-Request (RFC 2866 §3),
     /// CoA-Request or Disconnect-Request (RFC 5176 §2.3), and its Message-Authenticator
     /// if present.

@@ -604,3 +604,58 @@ fn radclient_packets_verify() {
         b"hunter2"
     );
 }
+
+#[test]
+fn tunnel_password_and_mppe_keys_round_trip() {
+    use crate::protocol::attrs::microsoft;
+    use crate::protocol::tagged::split_tagged_salted;
+    let req_auth = [0x21u8; 16];
+    let mut b = PacketBuilder::new(Code::AccessAccept, 1);
+    b.add_salt_encrypted(
+        attrs::TUNNEL_PASSWORD,
+        Some(1),
+        b"tunnel-pw",
+        SECRET,
+        &req_auth,
+        [0x12, 0x34],
+    )
+    .unwrap();
+    b.add_salt_encrypted(attrs::TUNNEL_PASSWORD, None, b"", SECRET, &req_auth, [0, 0])
+        .unwrap();
+    let key = [0xa5u8; 32];
+    b.add_vendor_salt_encrypted(
+        microsoft::VENDOR_ID,
+        microsoft::MS_MPPE_SEND_KEY,
+        &key,
+        SECRET,
+        &req_auth,
+        [0x80, 0x01],
+    )
+    .unwrap();
+    assert_eq!(
+        b.add_salt_encrypted(1, None, &[0; 240], SECRET, &req_auth, [0, 0])
+            .unwrap_err(),
+        EncodeError::ValueTooLong(240)
+    );
+    let out = b.sign_response(&req_auth, SECRET).unwrap();
+    let p = Packet::decode(&out).unwrap();
+    let tps: Vec<&[u8]> = p.attrs(attrs::TUNNEL_PASSWORD).collect();
+    assert_eq!(tps[0].len(), 1 + 2 + 16);
+    let (tag, salted) = split_tagged_salted(tps[0]).unwrap();
+    assert_eq!(tag, 1);
+    assert_eq!(salted[0] & 0x80, 0x80);
+    assert_eq!(
+        crypto::salt_decrypt(salted, SECRET, &req_auth).unwrap(),
+        b"tunnel-pw"
+    );
+    // Untagged one: salt directly.
+    assert_eq!(
+        crypto::salt_decrypt(tps[1], SECRET, &req_auth).unwrap(),
+        b""
+    );
+    let mppe = p
+        .vendor_attr(microsoft::VENDOR_ID, microsoft::MS_MPPE_SEND_KEY)
+        .unwrap();
+    assert_eq!(mppe.len(), 2 + 48); // salt + (1 + 32 → 48)
+    assert_eq!(crypto::salt_decrypt(mppe, SECRET, &req_auth).unwrap(), key);
+}
