@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgNotification};
 use tokio_util::sync::CancellationToken;
 
 use super::{LISTENER_RECONNECTS_TOTAL, NOTIFY_CHANNEL, Store};
@@ -15,6 +15,8 @@ use super::{LISTENER_RECONNECTS_TOTAL, NOTIFY_CHANNEL, Store};
 /// Delay between reconnection attempts (doubling up to the maximum).
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Most notifications applied as one batch.
+const MAX_BATCH: usize = 5_000;
 
 impl Store {
     /// Spawns the invalidation listener. `user:<name>` and `group:<name>` payloads
@@ -68,7 +70,19 @@ impl Store {
                     r = listener.try_recv() => r,
                 };
                 match received {
-                    Ok(Some(n)) => self.apply(n.payload(), &on_nas_change).await,
+                    Ok(Some(n)) => {
+                        // Take whatever else is already buffered so a burst (a bulk import
+                        // touching thousands of users) costs a few Redis round trips, not
+                        // one per row.
+                        let mut batch = vec![n];
+                        while batch.len() < MAX_BATCH {
+                            match listener.next_buffered() {
+                                Some(n) => batch.push(n),
+                                None => break,
+                            }
+                        }
+                        self.apply_batch(&batch, &on_nas_change).await;
+                    }
                     // Connection lost and already re-established (eager reconnect).
                     Ok(None) => {
                         tracing::info!("cache invalidation listener reconnected; flushing L1");
@@ -95,6 +109,23 @@ impl Store {
         metrics::counter!(LISTENER_RECONNECTS_TOTAL).increment(1);
         self.flush_l1();
         on_nas_change();
+    }
+
+    /// Acts on a batch of notifications: user invalidations are de-duplicated and applied
+    /// together; everything else in arrival order.
+    async fn apply_batch(&self, batch: &[PgNotification], on_nas_change: &impl Fn()) {
+        let mut users: Vec<String> = Vec::new();
+        for n in batch {
+            match n.payload().strip_prefix("user:") {
+                Some(user) => users.push(user.to_owned()),
+                None => self.apply(n.payload(), on_nas_change).await,
+            }
+        }
+        users.sort_unstable();
+        users.dedup();
+        if !users.is_empty() {
+            self.invalidate_users(&users).await;
+        }
     }
 
     /// Acts on one notification payload.

@@ -188,8 +188,30 @@ struct Inner {
     l2: Option<RedisTier>,
     l1: Cache<String, Option<Arc<Profile>>>,
     dict: Arc<Dictionary>,
-    /// Bumped by every invalidation; a load that overlaps one is not trusted for caching.
-    generation: AtomicU64,
+    /// Invalidation counters: a load that overlaps an invalidation of its user (its bucket)
+    /// or a flush / group change (`epoch`) is not kept. Per-bucket, so a burst of changes
+    /// to other users (a bulk import) does not stop this user from being cached.
+    epoch: AtomicU64,
+    buckets: Box<[AtomicU64]>,
+}
+
+/// Number of per-user invalidation buckets (usernames are hashed into them).
+const GENERATION_BUCKETS: usize = 1024;
+
+impl Inner {
+    fn bucket(&self, username: &str) -> &AtomicU64 {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let h = BuildHasherDefault::<DefaultHasher>::default().hash_one(username);
+        let i = (h as usize) % self.buckets.len();
+        &self.buckets[i]
+    }
+
+    /// Changes whenever `username` (or everything) is invalidated; both counters only grow.
+    fn generation(&self, username: &str) -> u64 {
+        self.epoch
+            .load(Ordering::Acquire)
+            .wrapping_add(self.bucket(username).load(Ordering::Acquire))
+    }
 }
 
 /// The user store: cheap to clone (shared inside).
@@ -254,7 +276,8 @@ impl Store {
                 l2,
                 l1,
                 dict,
-                generation: AtomicU64::new(0),
+                epoch: AtomicU64::new(0),
+                buckets: (0..GENERATION_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
             }),
         }
     }
@@ -278,7 +301,7 @@ impl Store {
     /// is not cached and PostgreSQL cannot be read.
     pub async fn user(&self, username: &str) -> Result<Option<Arc<Profile>>, StoreError> {
         let inner = &self.inner;
-        let generation = inner.generation.load(Ordering::Acquire);
+        let generation = inner.generation(username);
         let loaded_here = AtomicBool::new(false);
         let result = inner
             .l1
@@ -291,7 +314,7 @@ impl Store {
         let label = if loaded_here { "miss" } else { "hit" };
         metrics::counter!(CACHE_LOOKUPS_TOTAL, "tier" => "l1", "result" => label).increment(1);
         let value = result.map_err(|e| (*e).clone())?;
-        if loaded_here && inner.generation.load(Ordering::Acquire) != generation {
+        if loaded_here && inner.generation(username) != generation {
             // An invalidation raced with this load: the value may predate the change. Use
             // it for this request but do not keep it.
             inner.l1.invalidate(username).await;
@@ -326,7 +349,7 @@ impl Store {
         let label = if rows.is_some() { "hit" } else { "miss" };
         metrics::counter!(CACHE_LOOKUPS_TOTAL, "tier" => "db", "result" => label).increment(1);
         if let Some(l2) = &inner.l2
-            && inner.generation.load(Ordering::Acquire) == generation
+            && inner.generation(username) == generation
         {
             l2.put(username, rows.as_ref()).await;
         }
@@ -342,16 +365,25 @@ impl Store {
     }
 
     fn bump(&self) {
-        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Drops one user from L1 and L2.
     pub async fn invalidate_user(&self, username: &str) {
-        self.bump();
-        metrics::counter!(CACHE_INVALIDATIONS_TOTAL, "kind" => "user").increment(1);
-        self.inner.l1.invalidate(username).await;
+        self.invalidate_users(&[username.to_owned()]).await;
+    }
+
+    /// Drops these users from L1, then from L2 with one DEL per 500 keys (the listener
+    /// batches a burst of notifications into one call).
+    pub async fn invalidate_users(&self, usernames: &[String]) {
+        for name in usernames {
+            self.inner.bucket(name).fetch_add(1, Ordering::AcqRel);
+            self.inner.l1.invalidate(name.as_str()).await;
+        }
+        metrics::counter!(CACHE_INVALIDATIONS_TOTAL, "kind" => "user")
+            .increment(usernames.len() as u64);
         if let Some(l2) = &self.inner.l2 {
-            l2.delete(&[username.to_owned()]).await;
+            l2.delete(usernames).await;
         }
     }
 
