@@ -5,7 +5,6 @@
 //! addresses are never labels.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use metrics::{
@@ -145,11 +144,24 @@ pub fn inflight(delta: f64) {
 /// Identity of a call site's metric: pointers and lengths of the `'static` strings.
 type SiteKey = [usize; 6];
 
+/// A few dozen call sites at most: a linear scan beats hashing the key.
 #[derive(Default)]
 struct LocalHandles {
-    counters: HashMap<SiteKey, Counter>,
-    histograms: HashMap<SiteKey, Histogram>,
-    gauges: HashMap<SiteKey, Gauge>,
+    counters: Vec<(SiteKey, Counter)>,
+    histograms: Vec<(SiteKey, Histogram)>,
+    gauges: Vec<(SiteKey, Gauge)>,
+}
+
+/// The handle for `key`, made by `make` on first use.
+fn slot<H>(list: &mut Vec<(SiteKey, H)>, key: SiteKey, make: impl FnOnce() -> H) -> &H {
+    let i = match list.iter().position(|(k, _)| *k == key) {
+        Some(i) => i,
+        None => {
+            list.push((key, make()));
+            list.len() - 1
+        }
+    };
+    &list[i].1
 }
 
 thread_local! {
@@ -189,10 +201,9 @@ pub fn inc(name: &'static str, labels: &[(&'static str, &'static str)], by: u64)
     let cached = LOCAL.with(|l| {
         let mut l = l.borrow_mut();
         let l = l.as_mut()?;
-        let c = l
-            .counters
-            .entry(site(name, labels))
-            .or_insert_with(|| metrics::counter!(name, labels_of(labels)));
+        let c = slot(&mut l.counters, site(name, labels), || {
+            metrics::counter!(name, labels_of(labels))
+        });
         c.increment(by);
         Some(())
     });
@@ -206,10 +217,9 @@ pub fn observe(name: &'static str, labels: &[(&'static str, &'static str)], valu
     let cached = LOCAL.with(|l| {
         let mut l = l.borrow_mut();
         let l = l.as_mut()?;
-        let h = l
-            .histograms
-            .entry(site(name, labels))
-            .or_insert_with(|| metrics::histogram!(name, labels_of(labels)));
+        let h = slot(&mut l.histograms, site(name, labels), || {
+            metrics::histogram!(name, labels_of(labels))
+        });
         h.record(value);
         Some(())
     });
@@ -223,10 +233,7 @@ pub fn gauge_add(name: &'static str, delta: f64) {
     let cached = LOCAL.with(|l| {
         let mut l = l.borrow_mut();
         let l = l.as_mut()?;
-        let g = l
-            .gauges
-            .entry(site(name, &[]))
-            .or_insert_with(|| metrics::gauge!(name));
+        let g = slot(&mut l.gauges, site(name, &[]), || metrics::gauge!(name));
         g.increment(delta);
         Some(())
     });

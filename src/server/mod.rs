@@ -9,8 +9,10 @@
 
 pub mod dedup;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -236,9 +238,10 @@ async fn receive_loop<B: Backend>(
             continue;
         };
         let datagram = datagram.to_vec();
-        let socket = Arc::clone(&socket);
-        let shared = Arc::clone(&shared);
-        local.spawn(tracker.track_future(async move {
+        let task_socket = Arc::clone(&socket);
+        let task_shared = Arc::clone(&shared);
+        let mut job = Box::pin(tracker.track_future(async move {
+            let (socket, shared) = (task_socket, task_shared);
             m::inflight(1.0);
             let deferred = process(&shared, &socket, port, source, &datagram).await;
             m::inflight(-1.0);
@@ -250,6 +253,13 @@ async fn receive_loop<B: Backend>(
                 shared.dedup.complete(&d.key, Some(d.bytes), Instant::now());
             }
         }));
+        // Run it here first: a cache hit finishes without ever becoming a task. Only a
+        // request that has to wait (a cache miss, a reject delay, a full send buffer) is
+        // spawned; its first poll as a task registers the task's own waker.
+        let first = std::future::poll_fn(|cx| Poll::Ready(job.as_mut().poll(cx))).await;
+        if first.is_pending() {
+            local.spawn(job);
+        }
     }
 }
 
