@@ -64,6 +64,9 @@ pub struct Server<B> {
     shared: Arc<Shared<B>>,
 }
 
+/// Requested receive buffer per socket, bytes.
+const RECV_BUFFER: usize = 4 << 20;
+
 /// Bind `n` non-blocking `SO_REUSEPORT` UDP sockets to `addr`. With port 0 the first
 /// socket picks the port and the others join it.
 fn bind_group(addr: SocketAddr, n: usize, what: &str) -> std::io::Result<Vec<std::net::UdpSocket>> {
@@ -80,6 +83,9 @@ fn bind_group(addr: SocketAddr, n: usize, what: &str) -> std::io::Result<Vec<std
         )
         .map_err(wrap)?;
         socket.set_reuse_port(true).map_err(wrap)?;
+        // Best effort (the kernel caps it at net.core.rmem_max): each thread's socket
+        // absorbs a burst while that thread is briefly descheduled.
+        let _ = socket.set_recv_buffer_size(RECV_BUFFER);
         socket.set_nonblocking(true).map_err(wrap)?;
         socket.bind(&target.into()).map_err(wrap)?;
         let socket: std::net::UdpSocket = socket.into();
