@@ -4,9 +4,12 @@
 //! from fixed sets (packet code names, outcome and reason labels); usernames and IP
 //! addresses are never labels.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
+use metrics::{
+    Counter, Gauge, Histogram, Label, Unit, describe_counter, describe_gauge, describe_histogram,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Requests answered or not, by request `code` and `outcome` (accept, reject, response,
@@ -119,15 +122,122 @@ pub fn describe() {
 
 /// Count a dropped datagram.
 pub fn dropped(reason: &'static str) {
-    counter!(DROPPED_TOTAL, "reason" => reason).increment(1);
+    inc(DROPPED_TOTAL, &[("reason", reason)], 1);
 }
 
 /// Count a finished request.
 pub fn request(code: &'static str, outcome: &'static str) {
-    counter!(REQUESTS_TOTAL, "code" => code, "outcome" => outcome).increment(1);
+    inc(REQUESTS_TOTAL, &[("code", code), ("outcome", outcome)], 1);
 }
 
 /// Adjust the in-flight gauge.
 pub fn inflight(delta: f64) {
-    gauge!(INFLIGHT).increment(delta);
+    gauge_add(INFLIGHT, delta);
+}
+
+// Per-thread handle cache for the packet path. Looking a metric up through the macros
+// builds and hashes a key in the global registry on every call; the receive threads call
+// the same few (name, labels) combinations millions of times, so they keep the handles.
+// Only threads that opt in (the receive threads, started after the recorder is installed)
+// cache: a handle taken before a recorder exists would stay a no-op forever.
+
+/// Identity of a call site's metric: pointers and lengths of the `'static` strings.
+type SiteKey = [usize; 6];
+
+/// A few dozen call sites at most: a linear scan beats hashing the key.
+#[derive(Default)]
+struct LocalHandles {
+    counters: Vec<(SiteKey, Counter)>,
+    histograms: Vec<(SiteKey, Histogram)>,
+    gauges: Vec<(SiteKey, Gauge)>,
+}
+
+/// The handle for `key`, made by `make` on first use.
+fn slot<H>(list: &mut Vec<(SiteKey, H)>, key: SiteKey, make: impl FnOnce() -> H) -> &H {
+    let i = match list.iter().position(|(k, _)| *k == key) {
+        Some(i) => i,
+        None => {
+            list.push((key, make()));
+            list.len() - 1
+        }
+    };
+    &list[i].1
+}
+
+thread_local! {
+    static LOCAL: RefCell<Option<LocalHandles>> = const { RefCell::new(None) };
+}
+
+/// Let this thread keep metric handles (see [`inc`]). Call it on long-lived packet
+/// threads started after [`install`].
+pub fn cache_handles_on_this_thread() {
+    LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        if l.is_none() {
+            *l = Some(LocalHandles::default());
+        }
+    });
+}
+
+fn site(name: &'static str, labels: &[(&'static str, &'static str)]) -> SiteKey {
+    let mut k = [name.as_ptr() as usize, name.len(), 0, 0, 0, 0];
+    for (i, (key, value)) in labels.iter().take(2).enumerate() {
+        k[2 + 2 * i] = key.as_ptr() as usize ^ (key.len() << 48);
+        k[3 + 2 * i] = value.as_ptr() as usize ^ (value.len() << 48);
+    }
+    k
+}
+
+fn labels_of(labels: &[(&'static str, &'static str)]) -> Vec<Label> {
+    labels
+        .iter()
+        .map(|&(k, v)| Label::from_static_parts(k, v))
+        .collect()
+}
+
+/// Increment a counter with up to two static labels, through this thread's handle cache
+/// when it has one.
+pub fn inc(name: &'static str, labels: &[(&'static str, &'static str)], by: u64) {
+    let cached = LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        let l = l.as_mut()?;
+        let c = slot(&mut l.counters, site(name, labels), || {
+            metrics::counter!(name, labels_of(labels))
+        });
+        c.increment(by);
+        Some(())
+    });
+    if cached.is_none() {
+        metrics::counter!(name, labels_of(labels)).increment(by);
+    }
+}
+
+/// Record a histogram value with up to two static labels (cached like [`inc`]).
+pub fn observe(name: &'static str, labels: &[(&'static str, &'static str)], value: f64) {
+    let cached = LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        let l = l.as_mut()?;
+        let h = slot(&mut l.histograms, site(name, labels), || {
+            metrics::histogram!(name, labels_of(labels))
+        });
+        h.record(value);
+        Some(())
+    });
+    if cached.is_none() {
+        metrics::histogram!(name, labels_of(labels)).record(value);
+    }
+}
+
+/// Add to an unlabelled gauge (cached like [`inc`]).
+pub fn gauge_add(name: &'static str, delta: f64) {
+    let cached = LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        let l = l.as_mut()?;
+        let g = slot(&mut l.gauges, site(name, &[]), || metrics::gauge!(name));
+        g.increment(delta);
+        Some(())
+    });
+    if cached.is_none() {
+        metrics::gauge!(name).increment(delta);
+    }
 }

@@ -11,7 +11,7 @@ use metrics::counter;
 
 use crate::auth::{self, Method, ReplyAttr, Verdict};
 use crate::clients::Client;
-use crate::metrics::{AUTH_TOTAL, BACKEND_UNAVAILABLE_TOTAL, reason};
+use crate::metrics::{self as m, AUTH_TOTAL, BACKEND_UNAVAILABLE_TOTAL, reason};
 use crate::policy::Authorization;
 use crate::protocol::{Code, Packet, PacketBuilder, attrs};
 use crate::store::model::PostAuthRecord;
@@ -159,7 +159,11 @@ fn accept(
         tracing::warn!(error = %e, "Access-Accept does not fit; not answering");
         return Outcome::Drop(reason::ENCODE_FAILED);
     }
-    counter!(AUTH_TOTAL, "method" => method.name(), "result" => "accept").increment(1);
+    m::inc(
+        AUTH_TOTAL,
+        &[("method", method.name()), ("result", "accept")],
+        1,
+    );
     Outcome::reply(b, "accept")
 }
 
@@ -170,7 +174,7 @@ fn reject<B>(
     method: Method,
     why: &'static str,
 ) -> Outcome {
-    counter!(AUTH_TOTAL, "method" => method.name(), "result" => why).increment(1);
+    m::inc(AUTH_TOTAL, &[("method", method.name()), ("result", why)], 1);
     let mut b = PacketBuilder::reply(packet, Code::AccessReject);
     if let Err(e) = add_reply_attrs(&mut b, &extra) {
         tracing::debug!(error = %e, "reject attributes dropped");

@@ -9,7 +9,9 @@
 //! (oldest entries go first) and sharded to keep lock sections short.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::{BuildHasher, Hash};
+
+use foldhash::fast::RandomState;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -60,7 +62,7 @@ struct Entry {
 
 #[derive(Debug, Default)]
 struct Shard {
-    map: HashMap<Key, Entry>,
+    map: HashMap<Key, Entry, RandomState>,
     order: VecDeque<(Key, u64)>,
     next_generation: u64,
 }
@@ -80,6 +82,7 @@ pub enum Begin {
 #[derive(Debug)]
 pub struct DedupCache {
     shards: Box<[Mutex<Shard>]>,
+    /// Picks the shard. Randomly seeded; keys come only from known clients.
     hasher: RandomState,
     ttl: Duration,
     per_shard: usize,
@@ -91,7 +94,7 @@ impl DedupCache {
         let shards = (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect();
         Self {
             shards,
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             ttl,
             per_shard: capacity.div_ceil(SHARDS).max(1),
         }

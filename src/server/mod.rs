@@ -9,11 +9,13 @@
 
 pub mod dedup;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use metrics::{counter, histogram};
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -29,7 +31,9 @@ use dedup::{Begin, DedupCache, Key};
 /// Tuning for the receive path.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// Receive tasks per socket.
+    /// Receive threads. Each runs its own single-threaded runtime with its own
+    /// `SO_REUSEPORT` socket per port, so a datagram is received, processed and answered on
+    /// one thread (no cross-thread wakeups on the hot path).
     pub receivers: usize,
     /// Requests processed at once (both ports together).
     pub max_inflight: usize,
@@ -51,14 +55,50 @@ struct Shared<B> {
 /// The bound RADIUS sockets, ready to run.
 #[derive(Debug)]
 pub struct Server<B> {
-    auth: Arc<UdpSocket>,
-    acct: Arc<UdpSocket>,
+    /// One socket per receive thread, all bound to the same authentication address.
+    auth: Vec<std::net::UdpSocket>,
+    /// One socket per receive thread, all bound to the same accounting address.
+    acct: Vec<std::net::UdpSocket>,
+    auth_addr: SocketAddr,
+    acct_addr: SocketAddr,
     shared: Arc<Shared<B>>,
-    receivers: usize,
+}
+
+/// Requested receive buffer per socket, bytes.
+const RECV_BUFFER: usize = 4 << 20;
+
+/// Bind `n` non-blocking `SO_REUSEPORT` UDP sockets to `addr`. With port 0 the first
+/// socket picks the port and the others join it.
+fn bind_group(addr: SocketAddr, n: usize, what: &str) -> std::io::Result<Vec<std::net::UdpSocket>> {
+    let wrap = |e: std::io::Error| {
+        std::io::Error::new(e.kind(), format!("binding {what} socket {addr}: {e}"))
+    };
+    let mut sockets = Vec::with_capacity(n);
+    let mut target = addr;
+    for _ in 0..n.max(1) {
+        let socket = Socket::new(
+            Domain::for_address(target),
+            Type::DGRAM,
+            Some(Protocol::UDP),
+        )
+        .map_err(wrap)?;
+        socket.set_reuse_port(true).map_err(wrap)?;
+        // Best effort (the kernel caps it at net.core.rmem_max): each thread's socket
+        // absorbs a burst while that thread is briefly descheduled.
+        let _ = socket.set_recv_buffer_size(RECV_BUFFER);
+        socket.set_nonblocking(true).map_err(wrap)?;
+        socket.bind(&target.into()).map_err(wrap)?;
+        let socket: std::net::UdpSocket = socket.into();
+        if sockets.is_empty() {
+            target = socket.local_addr().map_err(wrap)?;
+        }
+        sockets.push(socket);
+    }
+    Ok(sockets)
 }
 
 impl<B: Backend> Server<B> {
-    /// Bind both sockets.
+    /// Bind both sockets (one per receive thread each).
     pub async fn bind(
         auth_addr: SocketAddr,
         acct_addr: SocketAddr,
@@ -66,52 +106,106 @@ impl<B: Backend> Server<B> {
         ctx: Context<B>,
         clients: Arc<Clients>,
     ) -> std::io::Result<Self> {
-        let auth = UdpSocket::bind(auth_addr).await.map_err(|e| {
-            std::io::Error::new(e.kind(), format!("binding auth socket {auth_addr}: {e}"))
-        })?;
-        let acct = UdpSocket::bind(acct_addr).await.map_err(|e| {
-            std::io::Error::new(e.kind(), format!("binding acct socket {acct_addr}: {e}"))
-        })?;
+        let threads = options.receivers.max(1);
+        let auth = bind_group(auth_addr, threads, "auth")?;
+        let acct = bind_group(acct_addr, threads, "acct")?;
+        let auth_addr = first_addr(&auth)?;
+        let acct_addr = first_addr(&acct)?;
         Ok(Self {
-            auth: Arc::new(auth),
-            acct: Arc::new(acct),
+            auth,
+            acct,
+            auth_addr,
+            acct_addr,
             shared: Arc::new(Shared {
                 ctx,
                 clients,
                 dedup: DedupCache::new(options.dedup_ttl, options.dedup_capacity),
                 limit: Arc::new(Semaphore::new(options.max_inflight.max(1))),
             }),
-            receivers: options.receivers.max(1),
         })
     }
 
     /// The bound authentication address.
     pub fn auth_addr(&self) -> std::io::Result<SocketAddr> {
-        self.auth.local_addr()
+        Ok(self.auth_addr)
     }
 
     /// The bound accounting address.
     pub fn acct_addr(&self) -> std::io::Result<SocketAddr> {
-        self.acct.local_addr()
+        Ok(self.acct_addr)
     }
 
-    /// Receive until `cancel` fires. Per-datagram tasks go on `tracker`, so the caller can
-    /// wait for in-flight requests to finish after this returns.
+    /// Receive until `cancel` fires. Each receive thread finishes its in-flight requests
+    /// before it ends; per-datagram work is also tracked on `tracker`, so the caller can
+    /// wait for it. Dropping this future stops the receive threads too.
     pub async fn run(self, cancel: CancellationToken, tracker: TaskTracker) {
-        let mut loops = tokio::task::JoinSet::new();
-        for (socket, port) in [(&self.auth, Port::Auth), (&self.acct, Port::Acct)] {
-            for _ in 0..self.receivers {
-                loops.spawn(receive_loop(
-                    Arc::clone(socket),
-                    port,
-                    Arc::clone(&self.shared),
-                    cancel.clone(),
-                    tracker.clone(),
-                ));
+        let stop = cancel.child_token();
+        // If this future is dropped (task aborted), the threads still stop.
+        let _guard = stop.clone().drop_guard();
+        let mut finished = Vec::new();
+        for (i, (auth, acct)) in self.auth.into_iter().zip(self.acct).enumerate() {
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+            let shared = Arc::clone(&self.shared);
+            let stop = stop.clone();
+            let tracker = tracker.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("radius-rx-{i}"))
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => {
+                            m::cache_handles_on_this_thread();
+                            rt.block_on(worker(auth, acct, shared, stop, tracker));
+                        }
+                        Err(e) => tracing::error!(error = %e, "receive thread runtime failed"),
+                    }
+                    drop(done_tx);
+                });
+            match spawned {
+                Ok(_) => finished.push(done_rx),
+                Err(e) => tracing::error!(error = %e, "could not start a receive thread"),
             }
         }
-        while loops.join_next().await.is_some() {}
+        for done in finished {
+            let _ = done.await;
+        }
     }
+}
+
+fn first_addr(sockets: &[std::net::UdpSocket]) -> std::io::Result<SocketAddr> {
+    match sockets.first() {
+        Some(s) => s.local_addr(),
+        None => Err(std::io::Error::other("no socket bound")),
+    }
+}
+
+/// One receive thread: both ports, until `cancel`; then drain this thread's requests.
+async fn worker<B: Backend>(
+    auth: std::net::UdpSocket,
+    acct: std::net::UdpSocket,
+    shared: Arc<Shared<B>>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let local = TaskTracker::new();
+    let loops = [(auth, Port::Auth), (acct, Port::Acct)].map(|(socket, port)| {
+        let shared = Arc::clone(&shared);
+        let cancel = cancel.clone();
+        let tracker = tracker.clone();
+        let local = local.clone();
+        async move {
+            match UdpSocket::from_std(socket) {
+                Ok(s) => receive_loop(Arc::new(s), port, shared, cancel, tracker, local).await,
+                Err(e) => tracing::error!(error = %e, "registering a receive socket failed"),
+            }
+        }
+    });
+    let [a, b] = loops;
+    tokio::join!(a, b);
+    local.close();
+    local.wait().await;
 }
 
 async fn receive_loop<B: Backend>(
@@ -120,6 +214,7 @@ async fn receive_loop<B: Backend>(
     shared: Arc<Shared<B>>,
     cancel: CancellationToken,
     tracker: TaskTracker,
+    local: TaskTracker,
 ) {
     // One byte more than the largest legal packet, to notice oversized datagrams.
     let mut buf = vec![0u8; MAX_PACKET_LEN + 1];
@@ -149,9 +244,10 @@ async fn receive_loop<B: Backend>(
             continue;
         };
         let datagram = datagram.to_vec();
-        let socket = Arc::clone(&socket);
-        let shared = Arc::clone(&shared);
-        tracker.spawn(async move {
+        let task_socket = Arc::clone(&socket);
+        let task_shared = Arc::clone(&shared);
+        let mut job = Box::pin(tracker.track_future(async move {
+            let (socket, shared) = (task_socket, task_shared);
             m::inflight(1.0);
             let deferred = process(&shared, &socket, port, source, &datagram).await;
             m::inflight(-1.0);
@@ -162,7 +258,14 @@ async fn receive_loop<B: Backend>(
                 send(&socket, &d.bytes, source).await;
                 shared.dedup.complete(&d.key, Some(d.bytes), Instant::now());
             }
-        });
+        }));
+        // Run it here first: a cache hit finishes without ever becoming a task. Only a
+        // request that has to wait (a cache miss, a reject delay, a full send buffer) is
+        // spawned; its first poll as a task registers the task's own waker.
+        let first = std::future::poll_fn(|cx| Poll::Ready(job.as_mut().poll(cx))).await;
+        if first.is_pending() {
+            local.spawn(job);
+        }
     }
 }
 
@@ -222,11 +325,11 @@ async fn process<B: Backend>(
     match shared.dedup.begin(key, started) {
         Begin::New => {}
         Begin::InProgress => {
-            counter!(DUPLICATES_TOTAL, "state" => "in_progress").increment(1);
+            m::inc(DUPLICATES_TOTAL, &[("state", "in_progress")], 1);
             return None;
         }
         Begin::Replay(bytes) => {
-            counter!(DUPLICATES_TOTAL, "state" => "replayed").increment(1);
+            m::inc(DUPLICATES_TOTAL, &[("state", "replayed")], 1);
             send(socket, &bytes, source).await;
             return None;
         }
@@ -266,7 +369,11 @@ async fn process<B: Backend>(
     };
     pending.armed = false;
     m::request(code, reply.outcome);
-    histogram!(REQUEST_DURATION_SECONDS, "code" => code).record(started.elapsed().as_secs_f64());
+    m::observe(
+        REQUEST_DURATION_SECONDS,
+        &[("code", code)],
+        started.elapsed().as_secs_f64(),
+    );
     if !reply.delay.is_zero() {
         // Stays "in progress" in the dedup cache until sent.
         return Some(Deferred {

@@ -193,6 +193,9 @@ struct Inner {
     /// to other users (a bulk import) does not stop this user from being cached.
     epoch: AtomicU64,
     buckets: Box<[AtomicU64]>,
+    /// The runtime the store was built on (it drives the pools' connections). Cache misses
+    /// from other runtimes (the receive threads) are loaded there.
+    home: Option<tokio::runtime::Handle>,
 }
 
 /// Number of per-user invalidation buckets (usernames are hashed into them).
@@ -278,6 +281,7 @@ impl Store {
                 dict,
                 epoch: AtomicU64::new(0),
                 buckets: (0..GENERATION_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+                home: tokio::runtime::Handle::try_current().ok(),
             }),
         }
     }
@@ -300,6 +304,27 @@ impl Store {
     /// A user's compiled profile: `Ok(None)` if the user does not exist; `Err` only when it
     /// is not cached and PostgreSQL cannot be read.
     pub async fn user(&self, username: &str) -> Result<Option<Arc<Profile>>, StoreError> {
+        // Fast path: an L1 hit needs neither an owned key nor the loader machinery.
+        if let Some(value) = self.inner.l1.get(username).await {
+            crate::metrics::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "l1"), ("result", "hit")], 1);
+            return Ok(value);
+        }
+        match &self.inner.home {
+            Some(home) => {
+                let store = self.clone();
+                let name = username.to_owned();
+                home.spawn(async move { store.user_load(&name).await })
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(StoreError::Unavailable(format!("user lookup task: {e}")))
+                    })
+            }
+            None => self.user_load(username).await,
+        }
+    }
+
+    /// The L1 lookup that loads on a miss (concurrent misses of one user share one load).
+    async fn user_load(&self, username: &str) -> Result<Option<Arc<Profile>>, StoreError> {
         let inner = &self.inner;
         let generation = inner.generation(username);
         let loaded_here = AtomicBool::new(false);
@@ -312,7 +337,7 @@ impl Store {
             .await;
         let loaded_here = loaded_here.load(Ordering::Relaxed);
         let label = if loaded_here { "miss" } else { "hit" };
-        metrics::counter!(CACHE_LOOKUPS_TOTAL, "tier" => "l1", "result" => label).increment(1);
+        crate::metrics::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "l1"), ("result", label)], 1);
         let value = result.map_err(|e| (*e).clone())?;
         if loaded_here && inner.generation(username) != generation {
             // An invalidation raced with this load: the value may predate the change. Use

@@ -18,6 +18,9 @@ pub const QUEUE_CAPACITY: usize = 10_000;
 pub const MAX_BATCH: usize = 500;
 /// Maximum time a record waits for its batch to fill.
 pub const MAX_DELAY: Duration = Duration::from_millis(100);
+/// How long the writer sleeps after the first record of a batch before collecting the
+/// rest (short enough that the queue does not fill at high request rates).
+const GATHER: Duration = Duration::from_millis(20);
 
 /// The sending side; cheap to clone.
 #[derive(Debug, Clone)]
@@ -71,14 +74,26 @@ async fn run(pg: PgStore, mut rx: mpsc::Receiver<PostAuthRecord>, cancel: Cancel
             break;
         };
         batch.push(first);
-        let deadline = tokio::time::Instant::now() + MAX_DELAY;
-        while batch.len() < MAX_BATCH {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(rec)) => batch.push(rec),
-                Ok(None) | Err(_) => break,
+        // Let the batch gather without waking this task for every record (under load a
+        // wake per record is a cross-thread wakeup per request): sleep, then take what
+        // has queued, in INSERTs of at most MAX_BATCH rows.
+        tokio::select! {
+            () = cancel.cancelled() => {}
+            () = tokio::time::sleep(GATHER) => {}
+        }
+        loop {
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(rec) => batch.push(rec),
+                    Err(_) => break,
+                }
+            }
+            let full = batch.len() >= MAX_BATCH;
+            write(&pg, &mut batch).await;
+            if !full {
+                break;
             }
         }
-        write(&pg, &mut batch).await;
     }
     // Final flush: whatever is already queued.
     rx.close();
