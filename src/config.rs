@@ -50,7 +50,8 @@ pub struct ServerConfig {
     /// Accounting listener (Accounting-Request, Status-Server).
     #[serde(default = "default_acct_addr")]
     pub acct_addr: SocketAddr,
-    /// Receive tasks per socket.
+    /// Receive threads; each owns one `SO_REUSEPORT` auth socket and one acct socket and
+    /// runs its own single-threaded runtime (1..=64).
     #[serde(default = "default_receivers")]
     pub receivers: usize,
     /// Requests processed at once, over both ports; datagrams beyond it are dropped and
@@ -222,7 +223,7 @@ pub struct CacheConfig {
 }
 
 fn default_l1_capacity() -> u64 {
-    100_000
+    250_000
 }
 fn default_l1_ttl_secs() -> u64 {
     300

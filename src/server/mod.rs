@@ -73,6 +73,17 @@ fn bind_group(addr: SocketAddr, n: usize, what: &str) -> std::io::Result<Vec<std
     let wrap = |e: std::io::Error| {
         std::io::Error::new(e.kind(), format!("binding {what} socket {addr}: {e}"))
     };
+    // SO_REUSEPORT would let a second copy of the server (same user, same port) join the
+    // group and silently take a share of the traffic. A plain bind first fails on a port
+    // that is already in use, so a second instance is refused instead.
+    if addr.port() != 0 {
+        drop(std::net::UdpSocket::bind(addr).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("binding {what} socket {addr}: {e} (is another server running?)"),
+            )
+        })?);
+    }
     let mut sockets = Vec::with_capacity(n);
     let mut target = addr;
     for _ in 0..n.max(1) {
