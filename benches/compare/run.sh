@@ -231,6 +231,12 @@ RESULTS="$WORK/results.md"
 for target in $TARGETS; do
   log "starting $target"
   start_target "$target"
+  # Warm every target once with each user (sequential PAP): the issue measures warm caches,
+  # and FreeRADIUS gets the same pass (it warms PostgreSQL's buffers for rlm_sql).
+  log "$target: warming with one request per user"
+  "${BENCH[@]}" --mode pap --server 127.0.0.1 --auth-port "$AUTHPORT" --acct-port "$ACCTPORT" \
+    --secret "$SECRET" --users "$USERS" --user-order sequential --requests "$USERS" \
+    --concurrency 64 --timeout 2 --json >/dev/null 2>&1 || true
   for load in $LOADS; do
     for c in $CONC; do
       common=(--mode "$load" --server 127.0.0.1 --auth-port "$AUTHPORT" --acct-port "$ACCTPORT"
