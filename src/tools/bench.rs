@@ -17,7 +17,8 @@ use anyhow::{Context as _, bail};
 
 use super::engine::{self, Flow, Generator, Out, Pacing, Shared, WorkerConfig};
 use super::wire::{self, FastRng, MA_ATTR_LEN, Signer};
-use super::{Expect, Report, mschap, pcap, responder};
+use super::{Expect, Report, pcap, responder};
+use crate::auth::mschapv2;
 use crate::protocol::attrs::{self, acct_status, microsoft};
 
 /// What kind of traffic `bench` sends.
@@ -202,7 +203,7 @@ impl Users {
         let nt_hashes = if args.mode == Mode::Mschapv2 {
             passwords
                 .iter()
-                .map(|p| mschap::nt_password_hash(p))
+                .map(|p| mschapv2::nt_hash(p.as_bytes()))
                 .collect()
         } else {
             Vec::new()
@@ -351,7 +352,7 @@ impl BenchGen {
                     .get(user)
                     .map_or(&b""[..], |s| s.as_bytes());
                 let nt = self.users.nt_hashes.get(user).copied().unwrap_or_default();
-                let resp = mschap::nt_response(&challenge, &peer, name, &nt);
+                let resp = mschapv2::nt_response(&challenge, &peer, name, &nt);
                 let mut value = [0u8; 50];
                 value[0] = (self.rng.next_u64() & 0xff) as u8;
                 value[2..18].copy_from_slice(&peer);

@@ -9,7 +9,6 @@
 
 pub mod bench;
 mod engine;
-mod mschap;
 pub mod pcap;
 pub mod replay;
 pub mod responder;
