@@ -537,3 +537,126 @@ async fn config_nas_list_reloads_and_wins_ties() {
     assert_eq!(code_of(&r), Code::AccessAccept);
     server.stop().await;
 }
+
+/// `bench` and `replay` end to end against the real server (not the trivial responder):
+/// hotspot sessions and CHAP logins are accepted and accounted, the recorded capture replays
+/// with every request answered, and the rows land in PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_and_replay_against_the_server() {
+    use hotspot_radius::tools::{BenchArgs, ReplayArgs, execute_bench, execute_replay};
+
+    let (url, pool) = harness::fresh_db().await;
+    seed(&pool).await;
+    exec(
+        &pool,
+        "INSERT INTO radcheck (username, attribute, op, value)
+           SELECT 'user' || g, 'Cleartext-Password', ':=', 'pass' || g
+           FROM generate_series(0, 19) g;
+         INSERT INTO radusergroup (username, groupname, priority)
+           SELECT 'user' || g, 'gold', 1 FROM generate_series(0, 19) g;",
+    )
+    .await;
+    let server = start(&url, None).await;
+    let auth = server.auth_addr.port().to_string();
+    let acct = server.acct_addr.port().to_string();
+    let dir = std::env::temp_dir().join(format!("hr-e2e-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let capture = dir.join("hotspot.pcap");
+    let capture_str = capture.to_str().unwrap();
+    let target = [
+        "--server",
+        "127.0.0.1",
+        "--auth-port",
+        &auth,
+        "--acct-port",
+        &acct,
+        "--secret",
+        SECRET,
+        "--timeout",
+        "2",
+    ];
+
+    let mut words = vec!["bench"];
+    words.extend_from_slice(&target);
+    words.extend_from_slice(&[
+        "--mode",
+        "hotspot",
+        "--hotspot-auth",
+        "pap",
+        "--users",
+        "20",
+        "--requests",
+        "60",
+        "--interims",
+        "1",
+        "--concurrency",
+        "4",
+        "--record",
+        capture_str,
+        "--expect",
+        "accept",
+    ]);
+    let report = execute_bench(&BenchArgs::try_parse_from(&words).unwrap())
+        .await
+        .expect("bench runs");
+    let c = &report.counts;
+    assert_eq!(report.exit_code(), 0, "{c:?}");
+    assert!(c.accepts > 0 && c.acct_responses > 0, "{c:?}");
+    assert_eq!((c.rejects, c.timeouts, c.bad_replies), (0, 0, 0), "{c:?}");
+    let sessions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM radacct WHERE username LIKE 'user%'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(
+        sessions > 0 && sessions <= c.accepts as i64,
+        "radacct rows {sessions} for {} accepted logins",
+        c.accepts
+    );
+
+    let mut words = vec!["bench"];
+    words.extend_from_slice(&target);
+    words.extend_from_slice(&[
+        "--mode",
+        "chap",
+        "--users",
+        "20",
+        "--requests",
+        "50",
+        "--concurrency",
+        "8",
+        "--expect",
+        "accept",
+    ]);
+    let report = execute_bench(&BenchArgs::try_parse_from(&words).unwrap())
+        .await
+        .expect("bench runs");
+    assert_eq!(report.counts.accepts, 50, "{:?}", report.counts);
+
+    // Replay the capture bench recorded (re-signed, same secret) against the same server.
+    let ports = format!("{auth},{acct}");
+    let mut words = vec!["replay", capture_str];
+    words.extend_from_slice(&target);
+    words.extend_from_slice(&[
+        "--ports",
+        &ports,
+        "--capture-secret",
+        SECRET,
+        "--speed",
+        "50",
+        "--expect",
+        "accept",
+    ]);
+    let (report, summary) = execute_replay(&ReplayArgs::try_parse_from(&words).unwrap())
+        .await
+        .expect("replay runs");
+    assert_eq!(summary.requests, 60, "every recorded request replayed");
+    assert_eq!(
+        report.counts.replies, summary.requests as u64,
+        "{:?}",
+        report.counts
+    );
+    assert_eq!(report.exit_code(), 0, "{:?}", report.counts);
+    let _ = std::fs::remove_dir_all(&dir);
+    server.stop().await;
+}
