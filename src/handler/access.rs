@@ -60,7 +60,10 @@ pub async fn handle<B: Backend>(
             return reject(ctx, packet, Vec::new(), method, "unknown_user");
         }
         Err(e) => {
-            tracing::warn!(error = %e, "user lookup failed; not answering");
+            static LAST_WARN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            if super::log_allowed(&LAST_WARN, 10) {
+                tracing::warn!(error = %e, "user lookup failed; not answering (logged at most every 10 s)");
+            }
             counter!(BACKEND_UNAVAILABLE_TOTAL, "backend" => e.backend).increment(1);
             return Outcome::Drop(reason::STORE_UNAVAILABLE);
         }

@@ -37,7 +37,10 @@ pub async fn handle<B: Backend>(
         return Outcome::Drop(reason::MALFORMED_REQUEST);
     };
     if let Err(e) = ctx.backend.write_accounting(&record).await {
-        tracing::warn!(error = %e, "accounting write failed; not answering");
+        static LAST_WARN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        if super::log_allowed(&LAST_WARN, 10) {
+            tracing::warn!(error = %e, "accounting write failed; not answering (logged at most every 10 s)");
+        }
         counter!(BACKEND_UNAVAILABLE_TOTAL, "backend" => e.backend).increment(1);
         return Outcome::Drop(reason::ACCOUNTING_WRITE_FAILED);
     }

@@ -122,3 +122,35 @@ pub async fn dispatch<B: Backend>(
 pub(crate) fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
 }
+
+/// True at most once per `period_secs` for one `last` stamp: keeps an outage (every request
+/// failing the same way) from writing a log line per packet. The metric counts every one.
+pub(crate) fn log_allowed(last: &std::sync::atomic::AtomicU64, period_secs: u64) -> bool {
+    use std::sync::atomic::Ordering;
+    let now = u64::try_from(unix_now()).unwrap_or(0);
+    let prev = last.load(Ordering::Relaxed);
+    now >= prev.saturating_add(period_secs)
+        && last
+            .compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
+
+#[cfg(test)]
+mod log_limit_tests {
+    use std::sync::atomic::AtomicU64;
+
+    #[test]
+    fn once_per_period() {
+        let last = AtomicU64::new(0);
+        assert!(super::log_allowed(&last, 10));
+        assert!(
+            !super::log_allowed(&last, 10),
+            "second call within the period"
+        );
+        last.store(0, std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            super::log_allowed(&last, 10),
+            "allowed again once the period has passed"
+        );
+    }
+}
