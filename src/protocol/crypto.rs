@@ -111,36 +111,27 @@ pub fn hide_user_password(
     let start = out.len();
     out.extend_from_slice(password);
     out.resize(start + padded, 0);
-    xor_chain_encrypt(
+    xor_chain(
         out.get_mut(start..).unwrap_or_default(),
         secret,
         authenticator,
         &[],
+        Direction::Encrypt,
     );
     Ok(())
 }
 
-/// Encrypt `data` (a multiple of 16 bytes) in place: c1 = p1 ^ MD5(S + iv + extra),
-/// ci = pi ^ MD5(S + c(i-1)). One MD5 per block: no key is derived after the last one.
-fn xor_chain_encrypt(data: &mut [u8], secret: &[u8], iv: &[u8; 16], extra: &[u8]) {
-    let base = Md5::new_with_prefix(secret);
-    let mut key: [u8; 16] = base
-        .clone()
-        .chain_update(iv)
-        .chain_update(extra)
-        .finalize()
-        .into();
-    let blocks = data.len() / CHUNK;
-    for (i, block) in data.chunks_exact_mut(CHUNK).enumerate() {
-        xor16(block, &key);
-        if i + 1 < blocks {
-            key = base.clone().chain_update(&*block).finalize().into();
-        }
-    }
+/// Which way `xor_chain` runs: the chain key for block i+1 is MD5(S + ciphertext of block i),
+/// which is the block after the XOR when encrypting and before it when decrypting.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Encrypt,
+    Decrypt,
 }
 
-/// Decrypt `data` (a multiple of 16 bytes) in place; inverse of `xor_chain_encrypt`.
-fn xor_chain_decrypt(data: &mut [u8], secret: &[u8], iv: &[u8; 16], extra: &[u8]) {
+/// En/decrypt `data` (a multiple of 16 bytes) in place: c1 = p1 ^ MD5(S + iv + extra),
+/// ci = pi ^ MD5(S + c(i-1)). One MD5 per block: no key is derived after the last one.
+fn xor_chain(data: &mut [u8], secret: &[u8], iv: &[u8; 16], extra: &[u8], dir: Direction) {
     let base = Md5::new_with_prefix(secret);
     let mut key: [u8; 16] = base
         .clone()
@@ -150,10 +141,15 @@ fn xor_chain_decrypt(data: &mut [u8], secret: &[u8], iv: &[u8; 16], extra: &[u8]
         .into();
     let blocks = data.len() / CHUNK;
     for (i, block) in data.chunks_exact_mut(CHUNK).enumerate() {
-        let next = (i + 1 < blocks).then(|| base.clone().chain_update(&*block).finalize());
+        let last = i + 1 == blocks;
+        let next_from_input = (dir == Direction::Decrypt && !last)
+            .then(|| base.clone().chain_update(&*block).finalize());
         xor16(block, &key);
-        if let Some(next) = next {
-            key = next.into();
+        if !last {
+            key = match next_from_input {
+                Some(next) => next.into(),
+                None => base.clone().chain_update(&*block).finalize().into(),
+            };
         }
     }
 }
@@ -174,7 +170,7 @@ pub fn unhide_user_password(
         .get_mut(..len)
         .ok_or(DecodeError::BadPasswordLength(len))?;
     plain.copy_from_slice(hidden);
-    xor_chain_decrypt(plain, secret, authenticator, &[]);
+    xor_chain(plain, secret, authenticator, &[], Direction::Decrypt);
     let end = plain.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     let password = Password::new(plain.get(..end).unwrap_or_default());
     buf.fill(0);
@@ -202,11 +198,12 @@ pub fn salt_encrypt(
     out.push(plaintext.len() as u8);
     out.extend_from_slice(plaintext);
     out.resize(start + padded, 0);
-    xor_chain_encrypt(
+    xor_chain(
         out.get_mut(start..).unwrap_or_default(),
         secret,
         request_authenticator,
         &salt,
+        Direction::Encrypt,
     );
     Ok(())
 }
@@ -227,7 +224,13 @@ pub fn salt_decrypt(
         return Err(DecodeError::BadSaltEncrypted);
     }
     let mut plain = cipher.to_vec();
-    xor_chain_decrypt(&mut plain, secret, request_authenticator, salt);
+    xor_chain(
+        &mut plain,
+        secret,
+        request_authenticator,
+        salt,
+        Direction::Decrypt,
+    );
     let (&len, rest) = plain.split_first().ok_or(DecodeError::BadSaltEncrypted)?;
     let Some(text) = rest.get(..usize::from(len)) else {
         return Err(DecodeError::BadSaltEncrypted);

@@ -16,8 +16,6 @@ use super::{POSTAUTH_DROPPED_TOTAL, POSTAUTH_WRITTEN_TOTAL, PgStore};
 pub const QUEUE_CAPACITY: usize = 10_000;
 /// Maximum rows per INSERT.
 pub const MAX_BATCH: usize = 500;
-/// Maximum time a record waits for its batch to fill.
-pub const MAX_DELAY: Duration = Duration::from_millis(100);
 /// How long the writer sleeps after the first record of a batch before collecting the
 /// rest (short enough that the queue does not fill at high request rates).
 const GATHER: Duration = Duration::from_millis(20);
