@@ -9,9 +9,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hotspot_radius::auth::{self, Credential, Verdict, chap, mschapv2};
-use hotspot_radius::protocol::attrs::{self, microsoft as ms};
-use hotspot_radius::protocol::{Packet, Secret, crypto};
+use radius_proto::auth::{self, Credential, Verdict, chap, mschapv2};
+use radius_proto::protocol::attrs::{self, microsoft as ms};
+use radius_proto::protocol::{Packet, Secret, crypto};
 use md5::{Digest, Md5};
 
 const SECRET: &[u8] = b"testing123-bench";

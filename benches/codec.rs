@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
-use hotspot_radius::protocol::attrs::{self, mikrotik, wispr};
-use hotspot_radius::protocol::{Code, Packet, PacketBuilder, crypto};
+use radius_proto::protocol::attrs::{self, mikrotik, wispr};
+use radius_proto::protocol::{Code, Packet, PacketBuilder, crypto};
 use md5::{Digest, Md5};
 use radius::core::avp::AVP;
 use radius::core::code::Code as RCode;

@@ -21,7 +21,7 @@ use crate::admin::{self, Readiness};
 use crate::cli::NasCommand;
 use crate::clients::{ClientTable, Clients};
 use crate::config::{Config, MessageAuthenticatorPolicy, NasConfig, parse_network};
-use crate::dictionary::Dictionary;
+use radius_proto::dictionary::Dictionary;
 use crate::handler::{Backend, BackendError, Context};
 use crate::metrics::{self as m, CLIENT_RELOADS_TOTAL, CLIENTS};
 use crate::policy::Profile;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
-use crate::dictionary::Dictionary;
-use crate::protocol::{Code, Packet, PacketBuilder, attrs};
+use radius_proto::dictionary::Dictionary;
+use radius_proto::protocol::{Code, Packet, PacketBuilder, attrs};
 
 /// hotspot-radius: RADIUS AAA server for MikroTik hotspot and PPPoE operators.
 #[derive(Parser, Debug)]
@@ -228,14 +228,14 @@ fn build_request(
     identifier: u8,
     authenticator: [u8; 16],
 ) -> Result<(Vec<u8>, Option<MsChapState>), String> {
-    use crate::auth::{chap, mschapv2};
-    use crate::protocol::attrs::microsoft as ms;
+    use radius_proto::auth::{chap, mschapv2};
+    use radius_proto::protocol::attrs::microsoft as ms;
     let secret = args.secret.as_bytes();
     let mut b = PacketBuilder::new(Code::AccessRequest, identifier);
     if !args.no_message_authenticator {
         b = b.with_message_authenticator();
     }
-    let e = |e: crate::protocol::EncodeError| e.to_string();
+    let e = |e: radius_proto::protocol::EncodeError| e.to_string();
     b.add(attrs::USER_NAME, args.user.as_bytes()).map_err(e)?;
     match args.nas_ip {
         IpAddr::V4(v4) => b.add(attrs::NAS_IP_ADDRESS, &v4.octets()).map_err(e)?,
@@ -333,8 +333,8 @@ pub async fn exchange(args: &TestAuthArgs, dict: &Dictionary) -> Result<TestAuth
     }
     lines.extend(render_attributes(&packet, dict));
     if let (Some(state), Code::AccessAccept) = (&mschap, packet.code()) {
-        use crate::auth::mschapv2;
-        use crate::protocol::attrs::microsoft as ms;
+        use radius_proto::auth::mschapv2;
+        use radius_proto::protocol::attrs::microsoft as ms;
         let ok = packet
             .vendor_attr(ms::VENDOR_ID, ms::MS_CHAP2_SUCCESS)
             .is_some_and(|s| {

@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use ipnet::IpNet;
 
 use crate::config::{MessageAuthenticatorPolicy, NasConfig, parse_network};
-use crate::protocol::Secret;
+use radius_proto::protocol::Secret;
 use crate::store::model::NasRow;
 
 /// Where a client definition came from.

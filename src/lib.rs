@@ -14,15 +14,12 @@
 
 pub mod admin;
 pub mod app;
-pub mod auth;
 pub mod cli;
 pub mod clients;
 pub mod config;
-pub mod dictionary;
 pub mod handler;
 pub mod metrics;
 pub mod policy;
-pub mod protocol;
 pub mod server;
 pub mod store;
 pub mod tools;

@@ -2,7 +2,7 @@
 //! is safe and decode → encode (PacketBuilder) → decode gives back the same packet.
 #![no_main]
 
-use hotspot_radius::protocol::{Attribute, Packet, PacketBuilder, VendorAttribute};
+use radius_proto::protocol::{Attribute, Packet, PacketBuilder, VendorAttribute};
 use libfuzzer_sys::fuzz_target;
 
 const SECRET: &[u8] = b"fuzz-secret";

@@ -1,7 +1,7 @@
 //! The FreeRADIUS-format dictionary parser on arbitrary text: errors are fine, panics are not.
 #![no_main]
 
-use hotspot_radius::dictionary::Dictionary;
+use radius_proto::dictionary::Dictionary;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,8 +2,8 @@
 //! whose attributes are the fuzz input, against fixed credentials: never panics.
 #![no_main]
 
-use hotspot_radius::auth::{self, Credential};
-use hotspot_radius::protocol::{Packet, Secret};
+use radius_proto::auth::{self, Credential};
+use radius_proto::protocol::{Packet, Secret};
 use libfuzzer_sys::fuzz_target;
 
 const SECRET: &[u8] = b"fuzz-secret";

@@ -3,7 +3,7 @@
 //! When unhiding succeeds, hiding the result again and unhiding gives the same password.
 #![no_main]
 
-use hotspot_radius::protocol::crypto;
+use radius_proto::protocol::crypto;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

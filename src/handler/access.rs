@@ -9,11 +9,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use metrics::counter;
 
-use crate::auth::{self, Method, ReplyAttr, Verdict};
+use radius_proto::auth::{self, Method, ReplyAttr, Verdict};
 use crate::clients::Client;
 use crate::metrics::{self as m, AUTH_TOTAL, BACKEND_UNAVAILABLE_TOTAL, reason};
 use crate::policy::Authorization;
-use crate::protocol::{Code, Packet, PacketBuilder, attrs};
+use radius_proto::protocol::{Code, Packet, PacketBuilder, attrs};
 use crate::store::model::PostAuthRecord;
 
 use super::{Backend, Context, Outcome, Reply, unix_now};
@@ -156,7 +156,7 @@ fn accept(
         if let Some(t) = session_timeout {
             b.add_u32(attrs::SESSION_TIMEOUT, t)?;
         }
-        Ok::<_, crate::protocol::EncodeError>(())
+        Ok::<_, radius_proto::protocol::EncodeError>(())
     })();
     if let Err(e) = built {
         tracing::warn!(error = %e, "Access-Accept does not fit; not answering");
@@ -193,7 +193,7 @@ fn reject<B>(
 fn add_reply_attrs(
     b: &mut PacketBuilder,
     extra: &[ReplyAttr],
-) -> Result<(), crate::protocol::EncodeError> {
+) -> Result<(), radius_proto::protocol::EncodeError> {
     for a in extra {
         if a.vendor == 0 {
             b.add(a.typ, &a.value)?;

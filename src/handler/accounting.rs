@@ -11,9 +11,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use metrics::counter;
 
 use crate::clients::Client;
-use crate::dictionary::Dictionary;
+use radius_proto::dictionary::Dictionary;
 use crate::metrics::{ACCOUNTING_WRITTEN_TOTAL, BACKEND_UNAVAILABLE_TOTAL, reason};
-use crate::protocol::{Code, DecodeError, Packet, PacketBuilder, attrs, crypto};
+use radius_proto::protocol::{Code, DecodeError, Packet, PacketBuilder, attrs, crypto};
 use crate::store::model::AcctRecord;
 
 use super::{Backend, Context, Outcome, unix_now};

@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clients::Client;
-use crate::dictionary::Dictionary;
+use radius_proto::dictionary::Dictionary;
 use crate::policy::Profile;
-use crate::protocol::{Code, Packet, PacketBuilder};
+use radius_proto::protocol::{Code, Packet, PacketBuilder};
 use crate::store::model::{AcctRecord, PostAuthRecord};
 
 /// A backend failure: the request gets no reply, so the NAS retries (never a false reject).

@@ -4,7 +4,7 @@
 
 use crate::clients::Client;
 use crate::metrics::reason;
-use crate::protocol::{Code, Packet, PacketBuilder};
+use radius_proto::protocol::{Code, Packet, PacketBuilder};
 
 use super::{Outcome, Port};
 

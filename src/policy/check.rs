@@ -25,8 +25,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use regex_lite::Regex;
 
 use super::op::CmpOp;
-use crate::dictionary::{AttrDef, AttrType, Dictionary, Encrypt};
-use crate::protocol::Packet;
+use radius_proto::dictionary::{AttrDef, AttrType, Dictionary, Encrypt};
+use radius_proto::protocol::Packet;
 
 /// Where the attribute lives in a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,9 +11,9 @@ use std::ops::Range;
 use super::check::Check;
 use super::date::parse_expiration;
 use super::op::{CmpOp, Merge, Op, ValueTextError, parse_yes_no, unquote};
-use crate::auth::Credential;
-use crate::dictionary::{Dictionary, ValueError};
-use crate::protocol::Secret;
+use radius_proto::auth::Credential;
+use radius_proto::dictionary::{Dictionary, ValueError};
+use radius_proto::protocol::Secret;
 use crate::store::model::RadRow;
 
 /// Which password attribute a credential came from (each is its own control slot).
@@ -364,8 +364,8 @@ fn untagged(name: &str) -> &str {
 }
 
 /// Blanks around numbers, dates and addresses are admin noise; text keeps them.
-fn encode_text(typ: crate::dictionary::AttrType, text: &str) -> &str {
-    use crate::dictionary::AttrType;
+fn encode_text(typ: radius_proto::dictionary::AttrType, text: &str) -> &str {
+    use radius_proto::dictionary::AttrType;
     match typ {
         AttrType::String | AttrType::Octets => text,
         _ => text.trim(),

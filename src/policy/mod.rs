@@ -62,9 +62,9 @@ mod tests;
 use compile::{AuthType, Compiler, Control, CredKind, Level, Origin, ReplyValue};
 use op::Merge;
 
-use crate::auth::Credential;
-use crate::dictionary::Dictionary;
-use crate::protocol::Packet;
+use radius_proto::auth::Credential;
+use radius_proto::dictionary::Dictionary;
+use radius_proto::protocol::Packet;
 use crate::store::model::UserRows;
 
 /// A compiled user profile, cached (as `Arc<Profile>`) in L1. Immutable, `Send + Sync`.

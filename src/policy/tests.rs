@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use super::*;
-use crate::protocol::{Code, PacketBuilder, Secret, attrs};
+use radius_proto::protocol::{Code, PacketBuilder, Secret, attrs};
 use crate::store::model::{GroupRows, RadRow};
 
 const NOW: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z

@@ -24,7 +24,7 @@ use tokio_util::task::TaskTracker;
 use crate::clients::Clients;
 use crate::handler::{self, Backend, Context, Outcome, Port};
 use crate::metrics::{self as m, DUPLICATES_TOTAL, REQUEST_DURATION_SECONDS, reason};
-use crate::protocol::{Code, MAX_PACKET_LEN, MIN_PACKET_LEN, Packet};
+use radius_proto::protocol::{Code, MAX_PACKET_LEN, MIN_PACKET_LEN, Packet};
 
 use dedup::{Begin, DedupCache, Key};
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use moka::Expiry;
 use moka::future::Cache;
 
-use crate::dictionary::Dictionary;
+use radius_proto::dictionary::Dictionary;
 use crate::policy::Profile;
 
 mod listener;

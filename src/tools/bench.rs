@@ -18,8 +18,8 @@ use anyhow::{Context as _, bail};
 use super::engine::{self, Flow, Generator, Out, Pacing, Shared, WorkerConfig};
 use super::wire::{self, FastRng, MA_ATTR_LEN, Signer};
 use super::{Expect, Report, pcap, responder};
-use crate::auth::mschapv2;
-use crate::protocol::attrs::{self, acct_status, microsoft};
+use radius_proto::auth::mschapv2;
+use radius_proto::protocol::attrs::{self, acct_status, microsoft};
 
 /// What kind of traffic `bench` sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -20,7 +20,7 @@ use super::engine::{Flow, Generator, Out, Pacing};
 use super::pcap;
 use super::wire::{self, FastRng, Signer};
 use super::{Expect, Report};
-use crate::protocol::attrs;
+use radius_proto::protocol::attrs;
 
 /// `hotspot-radius replay`: replay the RADIUS requests of a capture against a server.
 #[derive(Debug, Clone, clap::Args)]

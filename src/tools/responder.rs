@@ -19,8 +19,8 @@ use md5::{Digest, Md5};
 
 use super::sys::{self, BATCH, RecvBatch};
 use super::wire::{self, MA_ATTR_LEN, Signer};
-use crate::protocol::attrs;
-use crate::protocol::crypto::ct_eq;
+use radius_proto::protocol::attrs;
+use radius_proto::protocol::crypto::ct_eq;
 
 /// How to run a responder.
 #[derive(Clone)]

@@ -11,8 +11,8 @@
 use hmac::{Hmac, KeyInit, Mac};
 use md5::{Digest, Md5};
 
-use crate::protocol::attrs;
-use crate::protocol::crypto::ct_eq;
+use radius_proto::protocol::attrs;
+use radius_proto::protocol::crypto::ct_eq;
 
 /// Length of an encoded Message-Authenticator attribute (type, length, 16-byte value).
 pub(crate) const MA_ATTR_LEN: usize = 18;

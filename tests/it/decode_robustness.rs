@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use hotspot_radius::protocol::attrs::{self, mikrotik, wispr};
-use hotspot_radius::protocol::{Attribute, Code, Packet, PacketBuilder, VendorAttribute};
+use radius_proto::protocol::attrs::{self, mikrotik, wispr};
+use radius_proto::protocol::{Attribute, Code, Packet, PacketBuilder, VendorAttribute};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use hotspot_radius::dictionary::{AttrType, Dictionary};
+use radius_proto::dictionary::{AttrType, Dictionary};
 
 const FREERADIUS_TREE: &str = "/usr/share/freeradius/dictionary";
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use hotspot_radius::app::{self, Running};
 use hotspot_radius::config::Config;
-use hotspot_radius::protocol::attrs::{self, microsoft as ms, mikrotik};
-use hotspot_radius::protocol::{Code, Packet};
+use radius_proto::protocol::attrs::{self, microsoft as ms, mikrotik};
+use radius_proto::protocol::{Code, Packet};
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hotspot_radius::auth::{chap, mschapv2};
+use radius_proto::auth::{chap, mschapv2};
 use hotspot_radius::clients::{ClientTable, Clients};
 use hotspot_radius::config::{MessageAuthenticatorPolicy, NasConfig};
-use hotspot_radius::dictionary::Dictionary;
+use radius_proto::dictionary::Dictionary;
 use hotspot_radius::handler::{Backend, BackendError, Context};
 use hotspot_radius::policy::Profile;
-use hotspot_radius::protocol::attrs::{self, microsoft as ms, mikrotik};
-use hotspot_radius::protocol::{Code, Packet, PacketBuilder};
+use radius_proto::protocol::attrs::{self, microsoft as ms, mikrotik};
+use radius_proto::protocol::{Code, Packet, PacketBuilder};
 use hotspot_radius::server::{Server, ServerOptions};
 use hotspot_radius::store::model::{AcctRecord, PostAuthRecord, RadRow, UserRows};
 use tokio::net::UdpSocket;
@@ -461,7 +461,7 @@ fn resign(bytes: &[u8]) -> Vec<u8> {
     let mut out = bytes.to_vec();
     // MA is first: value at 22..38.
     out[22..38].fill(0);
-    let mac = hotspot_radius::protocol::crypto::hmac_md5(b"testing123", &[&out]);
+    let mac = radius_proto::protocol::crypto::hmac_md5(b"testing123", &[&out]);
     out[22..38].copy_from_slice(&mac);
     out
 }
