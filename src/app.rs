@@ -1,12 +1,13 @@
 //! Wiring and lifecycle: build the components in order, spawn the tasks, and shut down in
-//! a fixed, bounded order.
+//! a fixed, bounded order. Nothing else in the crate connects one component to another.
 //!
-//! Start: metrics recorder → dictionary → store (refuses an unmigrated database) → NAS
-//! table → RADIUS sockets → admin HTTP → background tasks (NAS change listener, database
-//! health check). Stop (SIGTERM/SIGINT, or [`Running::shutdown`]): stop receiving → finish
-//! in-flight requests → flush the post-auth writer → close the pools → stop the admin port;
-//! the whole drain is capped by `shutdown_timeout_secs`. SIGHUP reloads the config file's
-//! `[[nas]]` list.
+//! Start: metrics recorder → dictionary → PostgreSQL pool (refuses an unmigrated
+//! database) and Redis → profile cache → NAS table → post-auth writer and accounting sink
+//! → RADIUS sockets → admin HTTP → background tasks (NOTIFY listener, database health
+//! check). Stop (SIGTERM/SIGINT, or [`Running::shutdown`]): stop receiving → finish
+//! in-flight requests → stop background tasks and flush the post-auth writer → close the
+//! pool → stop the admin port; the whole drain is capped by `shutdown_timeout_secs`.
+//! SIGHUP reloads the config file's `[[nas]]` list.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,69 +15,25 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use radius_proto::dictionary::Dictionary;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::accounting::{self, PostAuthWriter};
 use crate::admin::{self, Readiness};
-use crate::cli::NasCommand;
 use crate::clients::{ClientTable, Clients};
-use crate::config::{Config, MessageAuthenticatorPolicy, NasConfig, parse_network};
-use radius_proto::dictionary::Dictionary;
-use crate::handler::{Backend, BackendError, Context};
+use crate::config::{Config, NasConfig};
+use crate::handler::Context;
 use crate::metrics::{self as m, CLIENT_RELOADS_TOTAL, CLIENTS};
-use crate::policy::Profile;
+use crate::model::NasRow;
+use crate::profiles::{ProfileOptions, Profiles};
 use crate::server::{Server, ServerOptions};
-use crate::store::model::{AcctRecord, NasRow, PostAuthRecord};
-use crate::store::{PostAuthWriter, Store, StoreError, StoreOptions};
-
-/// Close the database pool (the store has no other connections to close; Redis
-/// connections end when the last clone of the store is dropped).
-async fn close(store: &Store) {
-    store.pg().pool().close().await;
-}
+use crate::store::{PgStore, PoolSettings, RedisSettings, RedisTier};
 
 /// How often the database health check runs (feeds `/readyz`).
 const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
-
-/// The [`Backend`] over the real store.
-#[derive(Debug, Clone)]
-pub struct StoreBackend {
-    store: Store,
-    post_auth: PostAuthWriter,
-}
-
-fn backend_error(e: &StoreError) -> BackendError {
-    BackendError {
-        backend: match e {
-            StoreError::Unavailable(_) => "postgres",
-            _ => "store",
-        },
-        message: e.to_string(),
-    }
-}
-
-impl Backend for StoreBackend {
-    async fn user(&self, username: &str) -> Result<Option<Arc<Profile>>, BackendError> {
-        self.store
-            .user(username)
-            .await
-            .map_err(|e| backend_error(&e))
-    }
-
-    async fn write_accounting(&self, record: &AcctRecord) -> Result<(), BackendError> {
-        self.store
-            .pg()
-            .write_accounting(record)
-            .await
-            .map(|_| ())
-            .map_err(|e| backend_error(&e))
-    }
-
-    fn post_auth(&self, record: PostAuthRecord) -> bool {
-        // The writer counts its own drops (radius_postauth_dropped_total).
-        self.post_auth.submit(record)
-    }
-}
+/// Bound on each Redis operation (a slow Redis only costs L2 hits).
+const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// The dictionary named by the config, or the built-in one.
 pub fn dictionary(config: &Config) -> anyhow::Result<Dictionary> {
@@ -88,101 +45,36 @@ pub fn dictionary(config: &Config) -> anyhow::Result<Dictionary> {
     }
 }
 
-fn store_options(config: &Config) -> anyhow::Result<StoreOptions> {
-    let Some(database_url) = config.database.url.clone() else {
+/// The PostgreSQL pool the config describes (lazy: nothing connects until first use).
+pub fn database(config: &Config) -> anyhow::Result<PgStore> {
+    let Some(url) = config.database.url.as_deref() else {
         bail!("no database: set DATABASE_URL or [database] url in the config file");
     };
-    Ok(StoreOptions {
-        database_url,
-        redis_url: config.redis.url.clone(),
-        pool_size: config.database.pool_size,
+    let settings = PoolSettings {
+        size: config.database.pool_size,
+        ..PoolSettings::default()
+    };
+    PgStore::connect_lazy(url, settings).context("database URL")
+}
+
+/// The Redis L2 tier, when the config names one.
+fn redis(config: &Config) -> anyhow::Result<Option<RedisTier>> {
+    let Some(url) = config.redis.url.as_deref() else {
+        return Ok(None);
+    };
+    let settings = RedisSettings {
+        ttl: Duration::from_secs(config.cache.l2_ttl_secs),
+        negative_ttl: Duration::from_secs(config.cache.negative_ttl_secs),
+        timeout: REDIS_TIMEOUT,
+    };
+    Ok(Some(RedisTier::connect_lazy(url, settings).context("Redis URL")?))
+}
+
+fn profile_options(config: &Config) -> ProfileOptions {
+    ProfileOptions {
         l1_capacity: config.cache.l1_capacity,
         l1_ttl: Duration::from_secs(config.cache.l1_ttl_secs),
         negative_ttl: Duration::from_secs(config.cache.negative_ttl_secs),
-        l2_ttl: Duration::from_secs(config.cache.l2_ttl_secs),
-        ..StoreOptions::default()
-    })
-}
-
-async fn connect(config: &Config, dict: Arc<Dictionary>) -> anyhow::Result<Store> {
-    let opts = store_options(config)?;
-    Store::connect(opts, dict)
-        .await
-        .context("connecting to the database")
-}
-
-/// `migrate`: create or upgrade the schema.
-pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let store = connect(config, Arc::new(Dictionary::builtin())).await?;
-    store.pg().migrate().await.context("running migrations")?;
-    println!("database schema is up to date");
-    close(&store).await;
-    Ok(())
-}
-
-/// `nas add|list|remove`.
-pub async fn nas(config: &Config, cmd: NasCommand) -> anyhow::Result<()> {
-    let store = connect(config, Arc::new(Dictionary::builtin())).await?;
-    let pg = store.pg();
-    match cmd {
-        NasCommand::Add(a) => {
-            if parse_network(&a.address).is_none() {
-                bail!("`{}` is not an IP address or CIDR network", a.address);
-            }
-            let Some(policy) = MessageAuthenticatorPolicy::parse(&a.require_message_authenticator)
-            else {
-                bail!("--require-message-authenticator must be require, auto or off");
-            };
-            if a.secret.is_empty() {
-                bail!("--secret must not be empty");
-            }
-            let row = NasRow {
-                nasname: a.address.clone(),
-                shortname: a.name.clone(),
-                secret: a.secret.clone(),
-                coa_port: i32::from(a.coa_port),
-                require_message_authenticator: policy.as_str().to_owned(),
-            };
-            pg.add_nas(&row).await.context("adding the nas row")?;
-            println!("added NAS {}", a.address);
-        }
-        NasCommand::List => {
-            let rows = pg.list_nas().await.context("listing nas rows")?;
-            println!(
-                "{:<24} {:<20} {:<10} {:<8} MESSAGE-AUTH",
-                "ADDRESS", "NAME", "SECRET", "COA"
-            );
-            for r in rows.into_iter().map(|e| e.nas) {
-                println!(
-                    "{:<24} {:<20} {:<10} {:<8} {}",
-                    r.nasname,
-                    r.shortname.as_deref().unwrap_or("-"),
-                    mask(&r.secret),
-                    r.coa_port,
-                    r.require_message_authenticator
-                );
-            }
-        }
-        NasCommand::Remove { address } => {
-            let removed = pg
-                .remove_nas(&address)
-                .await
-                .context("removing the nas row")?;
-            if removed == 0 {
-                bail!("no NAS row for `{address}`");
-            }
-            println!("removed NAS {address}");
-        }
-    }
-    close(&store).await;
-    Ok(())
-}
-
-/// A secret shown as its first character and stars (never more than 1 char revealed).
-fn mask(secret: &str) -> String {
-    match secret.chars().next() {
-        Some(c) if secret.chars().count() > 4 => format!("{c}*******"),
-        _ => "********".to_owned(),
     }
 }
 
@@ -206,7 +98,7 @@ struct Reloader {
     clients: Arc<Clients>,
     config_nas: Mutex<Vec<NasConfig>>,
     rows: Mutex<Vec<NasRow>>,
-    store: Store,
+    pg: PgStore,
     config_path: Option<PathBuf>,
 }
 
@@ -219,18 +111,18 @@ impl Reloader {
             .unwrap_or_default();
         let rows = self.rows.lock().map(|g| g.clone()).unwrap_or_default();
         let n = self.clients.rebuild(&config_nas, &rows);
-        metrics::gauge!(CLIENTS).set(n as f64);
+        m::gauge_set(CLIENTS, n as f64);
     }
 
     /// The `nas` table changed: reload its rows.
     async fn reload_rows(&self) {
-        match self.store.pg().load_nas().await {
+        match self.pg.load_nas().await {
             Ok(rows) => {
                 if let Ok(mut g) = self.rows.lock() {
                     *g = rows;
                 }
                 self.rebuild();
-                metrics::counter!(CLIENT_RELOADS_TOTAL, "source" => "database").increment(1);
+                m::inc(CLIENT_RELOADS_TOTAL, &[("source", "database")], 1);
                 tracing::info!("NAS table reloaded from the database");
             }
             Err(e) => {
@@ -251,7 +143,7 @@ impl Reloader {
                     *g = c.nas;
                 }
                 self.rebuild();
-                metrics::counter!(CLIENT_RELOADS_TOTAL, "source" => "config").increment(1);
+                m::inc(CLIENT_RELOADS_TOTAL, &[("source", "config")], 1);
                 tracing::info!(file = %path.display(), "NAS list reloaded from the config file");
             }
             Err(e) => {
@@ -301,28 +193,29 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
         }
     };
     let dict = Arc::new(dictionary(&config)?);
-    let store = connect(&config, Arc::clone(&dict)).await?;
-    let migrated = store
-        .pg()
+    let pg = database(&config)?;
+    let migrated = pg
         .is_migrated()
         .await
         .context("checking the database schema")?;
     if !migrated {
-        close(&store).await;
+        pg.close().await;
         bail!("the database schema is missing or out of date: run `hotspot-radius migrate` first");
     }
+    let profiles = Profiles::new(
+        pg.clone(),
+        redis(&config)?,
+        &profile_options(&config),
+        Arc::clone(&dict),
+    );
     let readiness = Arc::new(Readiness::new(Duration::from_secs(
         config.admin.ready_db_max_age_secs,
     )));
     readiness.db_ok();
-    let rows = store
-        .pg()
-        .load_nas()
-        .await
-        .context("loading the nas table")?;
+    let rows = pg.load_nas().await.context("loading the nas table")?;
     let clients = Arc::new(Clients::new(ClientTable::build(&config.nas, &rows, None)));
     let table_len = clients.snapshot().len();
-    metrics::gauge!(CLIENTS).set(table_len as f64);
+    m::gauge_set(CLIENTS, table_len as f64);
     if table_len == 0 {
         tracing::warn!(
             "no NAS clients defined ([[nas]] or the nas table): every request will be dropped"
@@ -332,18 +225,15 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
         clients: Arc::clone(&clients),
         config_nas: Mutex::new(config.nas.clone()),
         rows: Mutex::new(rows),
-        store: store.clone(),
+        pg: pg.clone(),
         config_path,
     });
 
     let writer_cancel = CancellationToken::new();
-    let (post_auth, post_auth_task) =
-        PostAuthWriter::spawn(store.pg().clone(), writer_cancel.clone());
+    let (post_auth, post_auth_task) = PostAuthWriter::spawn(pg.clone(), writer_cancel.clone());
     let ctx = Context {
-        backend: StoreBackend {
-            store: store.clone(),
-            post_auth: post_auth.clone(),
-        },
+        users: profiles.clone(),
+        sink: accounting::Writer::new(pg.clone(), post_auth),
         dictionary: Arc::clone(&dict),
         reject_delay: Duration::from_millis(config.server.reject_delay_ms),
     };
@@ -359,8 +249,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
         &options,
         ctx,
         Arc::clone(&clients),
-    )
-    .await?;
+    )?;
     let auth_addr = server.auth_addr()?;
     let acct_addr = server.acct_addr()?;
 
@@ -392,13 +281,13 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
     });
     {
         let reload = Arc::clone(&reload);
-        store.spawn_listener(background.clone(), move || {
+        profiles.spawn_listener(background.clone(), move || {
             let reload = Arc::clone(&reload);
             tokio::spawn(async move { reload.reload_rows().await });
         });
     }
     let health_task = tokio::spawn(health_loop(
-        store.clone(),
+        pg.clone(),
         Arc::clone(&readiness),
         background.clone(),
     ));
@@ -421,8 +310,9 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
                 let _ = health_task.await;
                 writer_cancel.cancel();
                 let _ = post_auth_task.await;
-                // 4. close the pools
-                close(&store).await;
+                // 4. close the pool (Redis connections end with the last profile-cache
+                //    clone, dropped with the server)
+                pg.close().await;
             };
             if tokio::time::timeout(shutdown_timeout, drain).await.is_err() {
                 tracing::warn!("shutdown timed out after {shutdown_timeout:?}");
@@ -445,17 +335,13 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
     })
 }
 
-async fn health_loop(store: Store, readiness: Arc<Readiness>, cancel: CancellationToken) {
+async fn health_loop(pg: PgStore, readiness: Arc<Readiness>, cancel: CancellationToken) {
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(HEALTH_INTERVAL) => {}
         }
-        match tokio::time::timeout(
-            Duration::from_secs(2),
-            sqlx::query("SELECT 1").execute(store.pg().pool()),
-        )
-        .await
+        match tokio::time::timeout(Duration::from_secs(2), pg.ping()).await
         {
             Ok(Ok(_)) => readiness.db_ok(),
             Ok(Err(e)) => tracing::debug!(error = %e, "database health check failed"),
@@ -490,16 +376,4 @@ async fn wait_for_signals(running: &Running) -> anyhow::Result<()> {
 #[cfg(not(unix))]
 async fn wait_for_signals(_running: &Running) -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn masks_secrets() {
-        assert_eq!(mask("abc"), "********");
-        assert_eq!(mask("supersecret"), "s*******");
-        assert!(!mask("supersecret").contains("secret"));
-    }
 }

@@ -15,7 +15,7 @@ use ipnet::IpNet;
 
 use crate::config::{MessageAuthenticatorPolicy, NasConfig, parse_network};
 use radius_proto::protocol::Secret;
-use crate::store::model::NasRow;
+use crate::model::NasRow;
 
 /// Where a client definition came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,9 @@
-//! Metric names, descriptions, the Prometheus recorder, and tiny record helpers.
+//! Every metric name the server exports, each described; the Prometheus recorder; and the
+//! record helpers every layer uses ([`inc`], [`observe`], [`gauge_add`], [`gauge_set`]).
 //!
 //! Names are constants so the code, the dashboards and the tests agree. Label values come
 //! from fixed sets (packet code names, outcome and reason labels); usernames and IP
-//! addresses are never labels.
+//! addresses are never labels. This module is a leaf: any layer may call it.
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -34,6 +35,24 @@ pub const ACCOUNTING_WRITTEN_TOTAL: &str = "radius_accounting_written_total";
 pub const CLIENTS: &str = "radius_clients";
 /// NAS table reloads, by `source` (config, database).
 pub const CLIENT_RELOADS_TOTAL: &str = "radius_client_reloads_total";
+/// Profile lookups per cache tier: `tier` = `l1|l2|db`, `result` = `hit|miss`.
+pub const CACHE_LOOKUPS_TOTAL: &str = "radius_cache_lookups_total";
+/// Cache invalidations, by `kind` (user, group, flush).
+pub const CACHE_INVALIDATIONS_TOTAL: &str = "radius_cache_invalidations_total";
+/// Losses of the NOTIFY (LISTEN) connection; each one flushes L1.
+pub const LISTENER_RECONNECTS_TOTAL: &str = "radius_store_listener_reconnects_total";
+/// SQL statements sent, by `query`.
+pub const DB_QUERIES_TOTAL: &str = "radius_db_queries_total";
+/// Failed SQL statements, by `query`.
+pub const DB_ERRORS_TOTAL: &str = "radius_db_errors_total";
+/// Failed Redis operations, by `op`.
+pub const REDIS_ERRORS_TOTAL: &str = "radius_redis_errors_total";
+/// 1 while Redis answers, 0 during an outage.
+pub const REDIS_UP: &str = "radius_redis_up";
+/// Post-auth (`radpostauth`) rows written.
+pub const POSTAUTH_WRITTEN_TOTAL: &str = "radius_postauth_written_total";
+/// Post-auth records dropped, by `reason` (queue_full, closed, write_failed).
+pub const POSTAUTH_DROPPED_TOTAL: &str = "radius_postauth_dropped_total";
 
 /// Drop reasons used as `reason` label values (besides `DecodeError::reason()`).
 pub mod reason {
@@ -118,6 +137,27 @@ pub fn describe() {
     describe_counter!(ACCOUNTING_WRITTEN_TOTAL, "Accounting records written");
     describe_gauge!(CLIENTS, "Clients in the NAS table");
     describe_counter!(CLIENT_RELOADS_TOTAL, "NAS table reloads by source");
+    describe_counter!(
+        CACHE_LOOKUPS_TOTAL,
+        "User profile lookups by cache tier (l1, l2, db) and result (hit, miss)"
+    );
+    describe_counter!(
+        CACHE_INVALIDATIONS_TOTAL,
+        "Profile cache invalidations by kind (user, group, flush)"
+    );
+    describe_counter!(
+        LISTENER_RECONNECTS_TOTAL,
+        "Losses of the NOTIFY connection (each flushes the in-process cache)"
+    );
+    describe_counter!(DB_QUERIES_TOTAL, "SQL statements sent, by query");
+    describe_counter!(DB_ERRORS_TOTAL, "Failed SQL statements, by query");
+    describe_counter!(REDIS_ERRORS_TOTAL, "Failed Redis operations, by operation");
+    describe_gauge!(REDIS_UP, "1 while Redis answers, 0 during an outage");
+    describe_counter!(POSTAUTH_WRITTEN_TOTAL, "Post-auth rows written to radpostauth");
+    describe_counter!(
+        POSTAUTH_DROPPED_TOTAL,
+        "Post-auth records dropped, by reason (queue_full, closed, write_failed)"
+    );
 }
 
 /// Count a dropped datagram.
@@ -240,4 +280,9 @@ pub fn gauge_add(name: &'static str, delta: f64) {
     if cached.is_none() {
         metrics::gauge!(name).increment(delta);
     }
+}
+
+/// Set an unlabelled gauge (rarely called: not cached).
+pub fn gauge_set(name: &'static str, value: f64) {
+    metrics::gauge!(name).set(value);
 }

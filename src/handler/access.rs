@@ -7,16 +7,18 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use metrics::counter;
-
 use radius_proto::auth::{self, Method, ReplyAttr, Verdict};
+use radius_proto::protocol::{Code, Packet, PacketBuilder, attrs};
+
+use super::{AcctSink, Context, Outcome, Reply, UserSource, unix_now};
 use crate::clients::Client;
 use crate::metrics::{self as m, AUTH_TOTAL, BACKEND_UNAVAILABLE_TOTAL, reason};
+use crate::model::PostAuthRecord;
+use crate::outage::Outage;
 use crate::policy::Authorization;
-use radius_proto::protocol::{Code, Packet, PacketBuilder, attrs};
-use crate::store::model::PostAuthRecord;
 
-use super::{Backend, Context, Outcome, Reply, unix_now};
+/// User lookups, for the log (one line when failures start, one when they end).
+static LOOKUPS: Outage = Outage::new();
 
 /// Check the request's Message-Authenticator against the client's policy.
 /// `Err` carries the drop reason.
@@ -38,8 +40,8 @@ pub fn check_message_authenticator(
 }
 
 /// Process one Access-Request.
-pub async fn handle<B: Backend>(
-    ctx: &Context<B>,
+pub async fn handle<U: UserSource, A: AcctSink>(
+    ctx: &Context<U, A>,
     client: &Client,
     source: SocketAddr,
     packet: &Packet<'_>,
@@ -52,7 +54,11 @@ pub async fn handle<B: Backend>(
         tracing::debug!(nas = %client.name, "Access-Request without User-Name");
         return reject(ctx, packet, Vec::new(), method, "no_user_name");
     };
-    let profile = match ctx.backend.user(username).await {
+    let found = ctx.users.user(username).await;
+    if found.is_ok() && LOOKUPS.recovered() {
+        tracing::info!("user lookups succeed again");
+    }
+    let profile = match found {
         Ok(Some(p)) => p,
         Ok(None) => {
             tracing::debug!(nas = %client.name, user = username, "unknown user");
@@ -60,11 +66,10 @@ pub async fn handle<B: Backend>(
             return reject(ctx, packet, Vec::new(), method, "unknown_user");
         }
         Err(e) => {
-            static LAST_WARN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            if super::log_allowed(&LAST_WARN, 10) {
-                tracing::warn!(error = %e, "user lookup failed; not answering (logged at most every 10 s)");
+            if LOOKUPS.failed() {
+                tracing::warn!(error = %e, "user lookups failing; not answering uncached users until they succeed");
             }
-            counter!(BACKEND_UNAVAILABLE_TOTAL, "backend" => e.backend).increment(1);
+            m::inc(BACKEND_UNAVAILABLE_TOTAL, &[("backend", e.backend())], 1);
             return Outcome::Drop(reason::STORE_UNAVAILABLE);
         }
     };
@@ -170,8 +175,8 @@ fn accept(
     Outcome::reply(b, "accept")
 }
 
-fn reject<B>(
-    ctx: &Context<B>,
+fn reject<U, A>(
+    ctx: &Context<U, A>,
     packet: &Packet<'_>,
     extra: Vec<ReplyAttr>,
     method: Method,
@@ -204,8 +209,8 @@ fn add_reply_attrs(
     Ok(())
 }
 
-fn post_auth<B: Backend>(
-    ctx: &Context<B>,
+fn post_auth<U, A: AcctSink>(
+    ctx: &Context<U, A>,
     packet: &Packet<'_>,
     source: SocketAddr,
     username: &str,
@@ -228,5 +233,5 @@ fn post_auth<B: Backend>(
         auth_time: unix_now(),
     };
     // A full queue drops the record (the backend counts it); never block the reply.
-    let _ = ctx.backend.post_auth(record);
+    let _ = ctx.sink.post_auth(record);
 }

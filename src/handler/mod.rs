@@ -3,51 +3,25 @@
 //! reason to stay silent. The mapping from each error to a RADIUS action (reject, silent
 //! drop, no reply so the NAS retries) is written once, in each handler.
 //!
-//! The handlers reach the database and caches through the [`Backend`] seam, implemented
-//! over `store::Store` by `app`, and by fakes in unit tests.
+//! They reach data through two narrow seams: a [`UserSource`] for compiled profiles
+//! (`profiles::Profiles` in the server, a map in tests) and an [`AcctSink`] for what they
+//! record (`accounting::Writer` in the server).
 
 pub mod access;
 pub mod accounting;
 pub mod status;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::clients::Client;
 use radius_proto::dictionary::Dictionary;
-use crate::policy::Profile;
 use radius_proto::protocol::{Code, Packet, PacketBuilder};
-use crate::store::model::{AcctRecord, PostAuthRecord};
 
-/// A backend failure: the request gets no reply, so the NAS retries (never a false reject).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{backend} unavailable: {message}")]
-pub struct BackendError {
-    /// Which backend (`postgres`, `redis`, `store`): a metric label.
-    pub backend: &'static str,
-    /// What happened (no secrets).
-    pub message: String,
-}
+use crate::clients::Client;
 
-/// What the handlers need from the data layer.
-pub trait Backend: Send + Sync + 'static {
-    /// The compiled profile of `username`; `Ok(None)` when no such user.
-    fn user(
-        &self,
-        username: &str,
-    ) -> impl Future<Output = Result<Option<Arc<Profile>>, BackendError>> + Send;
-
-    /// Write one accounting record durably; `Ok` only once it is committed.
-    fn write_accounting(
-        &self,
-        record: &AcctRecord,
-    ) -> impl Future<Output = Result<(), BackendError>> + Send;
-
-    /// Queue a post-auth record without blocking; false when it was dropped (queue full).
-    fn post_auth(&self, record: PostAuthRecord) -> bool;
-}
+pub use crate::accounting::AcctSink;
+pub use crate::profiles::UserSource;
 
 /// Which listener a request arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,9 +34,11 @@ pub enum Port {
 
 /// Services shared by every request.
 #[derive(Debug)]
-pub struct Context<B> {
-    /// Users, accounting and post-auth.
-    pub backend: B,
+pub struct Context<U, A> {
+    /// Compiled user profiles.
+    pub users: U,
+    /// Accounting and post-auth records.
+    pub sink: A,
     /// Attribute names and values, for rendering accounting enumerations.
     pub dictionary: Arc<Dictionary>,
     /// Delay before an Access-Reject is sent.
@@ -101,8 +77,8 @@ impl Outcome {
 }
 
 /// Route a decoded request by code and port.
-pub async fn dispatch<B: Backend>(
-    ctx: &Context<B>,
+pub async fn dispatch<U: UserSource, A: AcctSink>(
+    ctx: &Context<U, A>,
     client: &Client,
     port: Port,
     source: SocketAddr,
@@ -121,36 +97,4 @@ pub async fn dispatch<B: Backend>(
 /// Unix seconds now.
 pub(crate) fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
-}
-
-/// True at most once per `period_secs` for one `last` stamp: keeps an outage (every request
-/// failing the same way) from writing a log line per packet. The metric counts every one.
-pub(crate) fn log_allowed(last: &std::sync::atomic::AtomicU64, period_secs: u64) -> bool {
-    use std::sync::atomic::Ordering;
-    let now = u64::try_from(unix_now()).unwrap_or(0);
-    let prev = last.load(Ordering::Relaxed);
-    now >= prev.saturating_add(period_secs)
-        && last
-            .compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-}
-
-#[cfg(test)]
-mod log_limit_tests {
-    use std::sync::atomic::AtomicU64;
-
-    #[test]
-    fn once_per_period() {
-        let last = AtomicU64::new(0);
-        assert!(super::log_allowed(&last, 10));
-        assert!(
-            !super::log_allowed(&last, 10),
-            "second call within the period"
-        );
-        last.store(0, std::sync::atomic::Ordering::Relaxed);
-        assert!(
-            super::log_allowed(&last, 10),
-            "allowed again once the period has passed"
-        );
-    }
 }

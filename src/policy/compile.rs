@@ -14,7 +14,7 @@ use super::op::{CmpOp, Merge, Op, ValueTextError, parse_yes_no, unquote};
 use radius_proto::auth::Credential;
 use radius_proto::dictionary::{Dictionary, ValueError};
 use radius_proto::protocol::Secret;
-use crate::store::model::RadRow;
+use crate::model::RadRow;
 
 /// Which password attribute a credential came from (each is its own control slot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -65,7 +65,7 @@ use op::Merge;
 use radius_proto::auth::Credential;
 use radius_proto::dictionary::Dictionary;
 use radius_proto::protocol::Packet;
-use crate::store::model::UserRows;
+use crate::model::UserRows;
 
 /// A compiled user profile, cached (as `Arc<Profile>`) in L1. Immutable, `Send + Sync`.
 #[derive(Debug, Clone, Default)]

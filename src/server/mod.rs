@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clients::Clients;
-use crate::handler::{self, Backend, Context, Outcome, Port};
+use crate::handler::{self, AcctSink, Context, Outcome, Port, UserSource};
 use crate::metrics::{self as m, DUPLICATES_TOTAL, REQUEST_DURATION_SECONDS, reason};
 use radius_proto::protocol::{Code, MAX_PACKET_LEN, MIN_PACKET_LEN, Packet};
 
@@ -45,8 +45,8 @@ pub struct ServerOptions {
 
 /// Everything a datagram task needs.
 #[derive(Debug)]
-struct Shared<B> {
-    ctx: Context<B>,
+struct Shared<U, A> {
+    ctx: Context<U, A>,
     clients: Arc<Clients>,
     dedup: DedupCache,
     limit: Arc<Semaphore>,
@@ -54,14 +54,14 @@ struct Shared<B> {
 
 /// The bound RADIUS sockets, ready to run.
 #[derive(Debug)]
-pub struct Server<B> {
+pub struct Server<U, A> {
     /// One socket per receive thread, all bound to the same authentication address.
     auth: Vec<std::net::UdpSocket>,
     /// One socket per receive thread, all bound to the same accounting address.
     acct: Vec<std::net::UdpSocket>,
     auth_addr: SocketAddr,
     acct_addr: SocketAddr,
-    shared: Arc<Shared<B>>,
+    shared: Arc<Shared<U, A>>,
 }
 
 /// Requested receive buffer per socket, bytes.
@@ -108,13 +108,13 @@ fn bind_group(addr: SocketAddr, n: usize, what: &str) -> std::io::Result<Vec<std
     Ok(sockets)
 }
 
-impl<B: Backend> Server<B> {
+impl<U: UserSource, A: AcctSink> Server<U, A> {
     /// Bind both sockets (one per receive thread each).
-    pub async fn bind(
+    pub fn bind(
         auth_addr: SocketAddr,
         acct_addr: SocketAddr,
         options: &ServerOptions,
-        ctx: Context<B>,
+        ctx: Context<U, A>,
         clients: Arc<Clients>,
     ) -> std::io::Result<Self> {
         let threads = options.receivers.max(1);
@@ -193,10 +193,10 @@ fn first_addr(sockets: &[std::net::UdpSocket]) -> std::io::Result<SocketAddr> {
 }
 
 /// One receive thread: both ports, until `cancel`; then drain this thread's requests.
-async fn worker<B: Backend>(
+async fn worker<U: UserSource, A: AcctSink>(
     auth: std::net::UdpSocket,
     acct: std::net::UdpSocket,
-    shared: Arc<Shared<B>>,
+    shared: Arc<Shared<U, A>>,
     cancel: CancellationToken,
     tracker: TaskTracker,
 ) {
@@ -219,10 +219,10 @@ async fn worker<B: Backend>(
     local.wait().await;
 }
 
-async fn receive_loop<B: Backend>(
+async fn receive_loop<U: UserSource, A: AcctSink>(
     socket: Arc<UdpSocket>,
     port: Port,
-    shared: Arc<Shared<B>>,
+    shared: Arc<Shared<U, A>>,
     cancel: CancellationToken,
     tracker: TaskTracker,
     local: TaskTracker,
@@ -316,8 +316,8 @@ impl Drop for Pending<'_> {
     }
 }
 
-async fn process<B: Backend>(
-    shared: &Shared<B>,
+async fn process<U: UserSource, A: AcctSink>(
+    shared: &Shared<U, A>,
     socket: &UdpSocket,
     port: Port,
     source: SocketAddr,

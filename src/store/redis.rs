@@ -5,13 +5,15 @@
 //! PostgreSQL. While Redis is known to be down, only one probe per second is sent, so an
 //! outage costs the packet path nothing.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::model::UserRows;
-use super::{REDIS_ERRORS_TOTAL, REDIS_UP, StoreError};
+use super::StoreError;
+use crate::metrics::{self as m, REDIS_ERRORS_TOTAL, REDIS_UP};
+use crate::model::UserRows;
+use crate::outage::Outage;
 
 /// Key prefix; the version changes whenever the cached value format does.
 pub const KEY_PREFIX: &str = "hr:v1:user:";
@@ -48,7 +50,7 @@ pub struct RedisSettings {
 #[derive(Debug)]
 struct Health {
     base: Instant,
-    down: AtomicBool,
+    outage: Outage,
     /// Milliseconds since `base` before which Redis is not tried (while down).
     retry_at_ms: AtomicU64,
 }
@@ -60,7 +62,7 @@ impl Health {
 
     /// Whether to try Redis now. While down, lets one caller through per RETRY_AFTER.
     fn should_try(&self) -> bool {
-        if !self.down.load(Ordering::Acquire) {
+        if !self.outage.is_down() {
             return true;
         }
         let now = self.now_ms();
@@ -78,20 +80,20 @@ impl Health {
     }
 
     fn failed(&self, op: &'static str, err: &dyn std::fmt::Display) {
-        metrics::counter!(REDIS_ERRORS_TOTAL, "op" => op).increment(1);
+        m::inc(REDIS_ERRORS_TOTAL, &[("op", op)], 1);
         self.retry_at_ms.store(
             self.now_ms() + RETRY_AFTER.as_millis() as u64,
             Ordering::Release,
         );
-        if !self.down.swap(true, Ordering::AcqRel) {
-            metrics::gauge!(REDIS_UP).set(0.0);
+        if self.outage.failed() {
+            m::gauge_set(REDIS_UP, 0.0);
             tracing::warn!(error = %err, op, "Redis unavailable; using PostgreSQL until it recovers");
         }
     }
 
     fn succeeded(&self) {
-        if self.down.swap(false, Ordering::AcqRel) {
-            metrics::gauge!(REDIS_UP).set(1.0);
+        if self.outage.recovered() {
+            m::gauge_set(REDIS_UP, 1.0);
             tracing::info!("Redis recovered");
         }
     }
@@ -109,7 +111,7 @@ impl std::fmt::Debug for RedisTier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisTier")
             .field("settings", &self.settings)
-            .field("down", &self.health.down.load(Ordering::Relaxed))
+            .field("down", &self.health.outage.is_down())
             .finish_non_exhaustive()
     }
 }
@@ -118,22 +120,20 @@ impl RedisTier {
     /// Creates the tier without connecting (the connection is made on first use, so a
     /// Redis that is down at start-up only means L2 misses). Must run inside tokio.
     pub fn connect_lazy(url: &str, settings: RedisSettings) -> Result<Self, StoreError> {
-        let client =
-            redis::Client::open(url).map_err(|e| StoreError::Config(format!("Redis URL: {e}")))?;
+        let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.timeout))
             .set_response_timeout(Some(settings.timeout))
             .set_number_of_retries(0)
             .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| StoreError::Config(format!("Redis: {e}")))?;
-        metrics::gauge!(REDIS_UP).set(1.0);
+        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
+        m::gauge_set(REDIS_UP, 1.0);
         Ok(Self {
             conn,
             settings,
             health: std::sync::Arc::new(Health {
                 base: Instant::now(),
-                down: AtomicBool::new(false),
+                outage: Outage::new(),
                 retry_at_ms: AtomicU64::new(0),
             }),
         })
@@ -141,7 +141,7 @@ impl RedisTier {
 
     /// Whether the last Redis operation failed (an outage is in progress).
     pub fn is_down(&self) -> bool {
-        self.health.down.load(Ordering::Acquire)
+        self.health.outage.is_down()
     }
 
     /// Runs one command with the overall timeout and outage bookkeeping. `None` on any

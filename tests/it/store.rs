@@ -11,7 +11,7 @@ use radius_proto::auth::Credential;
 use radius_proto::dictionary::Dictionary;
 use hotspot_radius::policy::{Authorization, Profile};
 use radius_proto::protocol::{Code, Packet, PacketBuilder};
-use hotspot_radius::store::model::{AcctRecord, GroupRows, NasRow, PostAuthRecord, RadRow};
+use hotspot_radius::model::{AcctRecord, GroupRows, NasRow, PostAuthRecord, RadRow};
 use hotspot_radius::store::{
     PgStore, PostAuthWriter, Store, StoreError, StoreOptions, is_migrated, migrate,
 };

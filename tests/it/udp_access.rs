@@ -18,7 +18,7 @@ use hotspot_radius::policy::Profile;
 use radius_proto::protocol::attrs::{self, microsoft as ms, mikrotik};
 use radius_proto::protocol::{Code, Packet, PacketBuilder};
 use hotspot_radius::server::{Server, ServerOptions};
-use hotspot_radius::store::model::{AcctRecord, PostAuthRecord, RadRow, UserRows};
+use hotspot_radius::model::{AcctRecord, PostAuthRecord, RadRow, UserRows};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;

@@ -10,7 +10,10 @@ use std::time::Duration;
 use sqlx::postgres::{PgListener, PgNotification};
 use tokio_util::sync::CancellationToken;
 
-use super::{LISTENER_RECONNECTS_TOTAL, NOTIFY_CHANNEL, Store};
+use super::Profiles;
+use crate::metrics::{self as m, LISTENER_RECONNECTS_TOTAL};
+use crate::outage::Outage;
+use crate::store::NOTIFY_CHANNEL;
 
 /// Delay between reconnection attempts (doubling up to the maximum).
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
@@ -18,7 +21,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Most notifications applied as one batch.
 const MAX_BATCH: usize = 5_000;
 
-impl Store {
+impl Profiles {
     /// Spawns the invalidation listener. `user:<name>` and `group:<name>` payloads
     /// invalidate; `nas` calls `on_nas_change`; `flush` drops all L1 and L2 entries. After
     /// a lost connection (notifications were lost), it flushes L1 and calls
@@ -28,14 +31,14 @@ impl Store {
         cancel: CancellationToken,
         on_nas_change: impl Fn() + Send + Sync + 'static,
     ) -> tokio::task::JoinHandle<()> {
-        let store = self.clone();
-        tokio::spawn(async move { store.listen(cancel, on_nas_change).await })
+        let profiles = self.clone();
+        tokio::spawn(async move { profiles.listen(cancel, on_nas_change).await })
     }
 
     async fn listen(&self, cancel: CancellationToken, on_nas_change: impl Fn()) {
         let mut first = true;
         let mut backoff = BACKOFF_MIN;
-        let mut warned = false;
+        let outage = Outage::new();
         loop {
             let connected = tokio::select! {
                 () = cancel.cancelled() => return,
@@ -46,9 +49,8 @@ impl Store {
                 Err(e) => {
                     // Changes made before the first successful LISTEN are unseen too.
                     first = false;
-                    if !warned {
+                    if outage.failed() {
                         tracing::warn!(error = %e, "cache invalidation listener cannot connect; retrying");
-                        warned = true;
                     }
                     tokio::select! {
                         () = cancel.cancelled() => return,
@@ -59,6 +61,9 @@ impl Store {
                 }
             };
             backoff = BACKOFF_MIN;
+            if outage.recovered() {
+                tracing::info!("cache invalidation listener connected again");
+            }
             if !first {
                 tracing::info!("cache invalidation listener reconnected; flushing L1");
                 self.lost_notifications(&on_nas_change);
@@ -89,9 +94,10 @@ impl Store {
                         self.lost_notifications(&on_nas_change);
                     }
                     Err(e) => {
-                        metrics::counter!(LISTENER_RECONNECTS_TOTAL).increment(1);
-                        tracing::warn!(error = %e, "cache invalidation listener lost its connection");
-                        warned = true;
+                        m::inc(LISTENER_RECONNECTS_TOTAL, &[], 1);
+                        if outage.failed() {
+                            tracing::warn!(error = %e, "cache invalidation listener lost its connection");
+                        }
                         break;
                     }
                 }
@@ -100,13 +106,13 @@ impl Store {
     }
 
     async fn connect_listener(&self) -> Result<PgListener, sqlx::Error> {
-        let mut listener = PgListener::connect_with(self.pg().pool()).await?;
+        let mut listener = PgListener::connect_with(self.inner.pg.pool()).await?;
         listener.listen(NOTIFY_CHANNEL).await?;
         Ok(listener)
     }
 
     fn lost_notifications(&self, on_nas_change: &impl Fn()) {
-        metrics::counter!(LISTENER_RECONNECTS_TOTAL).increment(1);
+        m::inc(LISTENER_RECONNECTS_TOTAL, &[], 1);
         self.flush_l1();
         on_nas_change();
     }
@@ -128,11 +134,9 @@ impl Store {
         }
     }
 
-    /// Acts on one notification payload.
+    /// Acts on one notification payload other than `user:` (those are batched).
     async fn apply(&self, payload: &str, on_nas_change: &impl Fn()) {
-        if let Some(user) = payload.strip_prefix("user:") {
-            self.invalidate_user(user).await;
-        } else if let Some(group) = payload.strip_prefix("group:") {
+        if let Some(group) = payload.strip_prefix("group:") {
             self.invalidate_group(group).await;
         } else if payload == "nas" {
             on_nas_change();

@@ -9,8 +9,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::model::PostAuthRecord;
-use super::{POSTAUTH_DROPPED_TOTAL, POSTAUTH_WRITTEN_TOTAL, PgStore};
+use crate::metrics::{self as m, POSTAUTH_DROPPED_TOTAL, POSTAUTH_WRITTEN_TOTAL};
+use crate::model::PostAuthRecord;
+use crate::store::PgStore;
 
 /// Queue capacity (records).
 pub const QUEUE_CAPACITY: usize = 10_000;
@@ -50,11 +51,11 @@ impl PostAuthWriter {
         match self.tx.try_send(record) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                metrics::counter!(POSTAUTH_DROPPED_TOTAL, "reason" => "queue_full").increment(1);
+                m::inc(POSTAUTH_DROPPED_TOTAL, &[("reason", "queue_full")], 1);
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
-                metrics::counter!(POSTAUTH_DROPPED_TOTAL, "reason" => "closed").increment(1);
+                m::inc(POSTAUTH_DROPPED_TOTAL, &[("reason", "closed")], 1);
                 false
             }
         }
@@ -109,10 +110,13 @@ async fn write(pg: &PgStore, batch: &mut Vec<PostAuthRecord>) {
         return;
     }
     match pg.write_post_auth(batch).await {
-        Ok(n) => metrics::counter!(POSTAUTH_WRITTEN_TOTAL).increment(n),
+        Ok(n) => m::inc(POSTAUTH_WRITTEN_TOTAL, &[], n),
         Err(e) => {
-            metrics::counter!(POSTAUTH_DROPPED_TOTAL, "reason" => "write_failed")
-                .increment(batch.len() as u64);
+            m::inc(
+                POSTAUTH_DROPPED_TOTAL,
+                &[("reason", "write_failed")],
+                batch.len() as u64,
+            );
             tracing::warn!(error = %e, rows = batch.len(), "post-auth batch not written");
         }
     }

@@ -1,0 +1,365 @@
+//! Compiled user profiles: the moka L1 of `Arc<Profile>` in front of the store's Redis L2
+//! and PostgreSQL, kept exact by pushed invalidation (the NOTIFY [`listener`]).
+//!
+//! [`Profiles::user`] is the only read on the Access-Request path. A hit in L1 costs no
+//! I/O; concurrent misses for one user share one load; an unknown user is cached briefly
+//! as a negative. PostgreSQL being unreachable is [`LookupError::Unavailable`] (the
+//! handler then sends no reply, so the NAS retries or fails over: never a false reject);
+//! Redis being unreachable only costs L2 hits. A load that raced an invalidation of the
+//! same user (per-user generation buckets) is used once and not kept.
+
+pub mod listener;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use moka::future::Cache;
+use radius_proto::dictionary::Dictionary;
+
+use crate::metrics::{self as m, CACHE_INVALIDATIONS_TOTAL, CACHE_LOOKUPS_TOTAL};
+use crate::model::UserRows;
+use crate::policy::Profile;
+use crate::store::{Cached, PgStore, RedisTier, StoreError};
+
+/// Why a profile could not be had.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LookupError {
+    /// The user is not cached and its rows cannot be read: answer nothing (the NAS
+    /// retries). Shared, because concurrent lookups of one user share one load.
+    #[error(transparent)]
+    Unavailable(Arc<StoreError>),
+    /// The lookup task died (runtime shutting down).
+    #[error("profile lookup task ended: {0}")]
+    Task(String),
+}
+
+impl LookupError {
+    /// Which backend failed, as a `radius_backend_unavailable_total` label.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Unavailable(e) if e.is_unavailable() => "postgres",
+            _ => "store",
+        }
+    }
+}
+
+impl From<StoreError> for LookupError {
+    fn from(e: StoreError) -> Self {
+        Self::Unavailable(Arc::new(e))
+    }
+}
+
+/// Where the Access-Request handler gets a user's compiled profile. Implemented by
+/// [`Profiles`]; tests implement it over a map.
+pub trait UserSource: Send + Sync + 'static {
+    /// The compiled profile of `username`; `Ok(None)` when no such user.
+    fn user(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = Result<Option<Arc<Profile>>, LookupError>> + Send;
+}
+
+/// L1 settings.
+#[derive(Debug, Clone)]
+pub struct ProfileOptions {
+    /// L1 capacity in users.
+    pub l1_capacity: u64,
+    /// L1 lifetime of a found user (backstop; invalidation is pushed).
+    pub l1_ttl: Duration,
+    /// L1 lifetime of an unknown user's negative entry (L2 has its own, in
+    /// `RedisSettings`).
+    pub negative_ttl: Duration,
+}
+
+impl Default for ProfileOptions {
+    fn default() -> Self {
+        Self {
+            l1_capacity: 100_000,
+            l1_ttl: Duration::from_secs(300),
+            negative_ttl: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Per-entry L1 lifetime: short for negatives. Always returns `Some` (see
+/// dependencies.md on moka `Expiry` returning `None`).
+struct L1Expiry {
+    positive: Duration,
+    negative: Duration,
+}
+
+impl L1Expiry {
+    fn ttl(&self, value: &Option<Arc<Profile>>) -> Duration {
+        if value.is_some() {
+            self.positive
+        } else {
+            self.negative
+        }
+    }
+}
+
+impl Expiry<String, Option<Arc<Profile>>> for L1Expiry {
+    fn expire_after_create(
+        &self,
+        _key: &String,
+        value: &Option<Arc<Profile>>,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        Some(self.ttl(value))
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        value: &Option<Arc<Profile>>,
+        _updated_at: Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(self.ttl(value))
+    }
+}
+
+struct Inner {
+    pg: PgStore,
+    l2: Option<RedisTier>,
+    l1: Cache<String, Option<Arc<Profile>>>,
+    dict: Arc<Dictionary>,
+    /// Invalidation counters: a load that overlaps an invalidation of its user (its bucket)
+    /// or a flush / group change (`epoch`) is not kept. Per-bucket, so a burst of changes
+    /// to other users (a bulk import) does not stop this user from being cached.
+    epoch: AtomicU64,
+    buckets: Box<[AtomicU64]>,
+    /// The runtime the store was built on (it drives the pools' connections). Cache misses
+    /// from other runtimes (the receive threads) are loaded there.
+    home: Option<tokio::runtime::Handle>,
+}
+
+/// Number of per-user invalidation buckets (usernames are hashed into them).
+const GENERATION_BUCKETS: usize = 1024;
+
+impl Inner {
+    fn bucket(&self, username: &str) -> &AtomicU64 {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let h = BuildHasherDefault::<DefaultHasher>::default().hash_one(username);
+        let i = (h as usize) % self.buckets.len();
+        &self.buckets[i]
+    }
+
+    /// Changes whenever `username` (or everything) is invalidated; both counters only grow.
+    fn generation(&self, username: &str) -> u64 {
+        self.epoch
+            .load(Ordering::Acquire)
+            .wrapping_add(self.bucket(username).load(Ordering::Acquire))
+    }
+}
+
+/// The profile cache: cheap to clone (shared inside).
+#[derive(Clone)]
+pub struct Profiles {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Profiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Profiles")
+            .field("l1_entries", &self.inner.l1.entry_count())
+            .field("l2", &self.inner.l2)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Profiles {
+    /// Builds the L1 over the given tiers. Must run inside a tokio runtime: that runtime
+    /// (the one driving the pools' connections) also runs the loads of cache misses that
+    /// arrive on other runtimes (the receive threads).
+    pub fn new(
+        pg: PgStore,
+        l2: Option<RedisTier>,
+        opts: &ProfileOptions,
+        dict: Arc<Dictionary>,
+    ) -> Self {
+        let l1 = Cache::builder()
+            .max_capacity(opts.l1_capacity)
+            .expire_after(L1Expiry {
+                positive: opts.l1_ttl,
+                negative: opts.negative_ttl,
+            })
+            .build();
+        Self {
+            inner: Arc::new(Inner {
+                pg,
+                l2,
+                l1,
+                dict,
+                epoch: AtomicU64::new(0),
+                buckets: (0..GENERATION_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+                home: tokio::runtime::Handle::try_current().ok(),
+            }),
+        }
+    }
+
+    /// A user's compiled profile: `Ok(None)` if the user does not exist; `Err` only when it
+    /// is not cached and PostgreSQL cannot be read.
+    pub async fn user(&self, username: &str) -> Result<Option<Arc<Profile>>, LookupError> {
+        // Fast path: an L1 hit needs neither an owned key nor the loader machinery.
+        if let Some(value) = self.inner.l1.get(username).await {
+            m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "l1"), ("result", "hit")], 1);
+            return Ok(value);
+        }
+        match &self.inner.home {
+            Some(home) => {
+                let store = self.clone();
+                let name = username.to_owned();
+                home.spawn(async move { store.user_load(&name).await })
+                    .await
+                    .unwrap_or_else(|e| Err(LookupError::Task(e.to_string())))
+            }
+            None => self.user_load(username).await,
+        }
+    }
+
+    /// The L1 lookup that loads on a miss (concurrent misses of one user share one load).
+    async fn user_load(&self, username: &str) -> Result<Option<Arc<Profile>>, LookupError> {
+        let inner = &self.inner;
+        let generation = inner.generation(username);
+        let loaded_here = AtomicBool::new(false);
+        let result = inner
+            .l1
+            .try_get_with(username.to_owned(), async {
+                loaded_here.store(true, Ordering::Relaxed);
+                self.load(username, generation).await
+            })
+            .await;
+        let loaded_here = loaded_here.load(Ordering::Relaxed);
+        let label = if loaded_here { "miss" } else { "hit" };
+        m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "l1"), ("result", label)], 1);
+        let value = result.map_err(|e| (*e).clone())?;
+        if loaded_here && inner.generation(username) != generation {
+            // An invalidation raced with this load: the value may predate the change. Use
+            // it for this request but do not keep it.
+            inner.l1.invalidate(username).await;
+        }
+        Ok(value)
+    }
+
+    /// L2, then PostgreSQL (writing L2), then compile.
+    async fn load(
+        &self,
+        username: &str,
+        generation: u64,
+    ) -> Result<Option<Arc<Profile>>, LookupError> {
+        let inner = &self.inner;
+        if let Some(l2) = &inner.l2 {
+            match l2.get(username).await {
+                Some(cached) => {
+                    m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "l2"), ("result", "hit")], 1);
+                    return Ok(match cached {
+                        Cached::Found(rows) => Some(self.compile(&rows)),
+                        Cached::NotFound => None,
+                    });
+                }
+                None => {
+                    m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "l2"), ("result", "miss")], 1);
+                }
+            }
+        }
+        let rows = inner.pg.load_user(username).await?;
+        let label = if rows.is_some() { "hit" } else { "miss" };
+        m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "db"), ("result", label)], 1);
+        if let Some(l2) = &inner.l2
+            && inner.generation(username) == generation
+        {
+            l2.put(username, rows.as_ref()).await;
+        }
+        Ok(rows.map(|rows| self.compile(&rows)))
+    }
+
+    fn compile(&self, rows: &UserRows) -> Arc<Profile> {
+        let profile = Profile::compile(rows, &self.inner.dict);
+        for problem in profile.problems() {
+            tracing::warn!(user = %rows.username, %problem, "profile row skipped");
+        }
+        Arc::new(profile)
+    }
+
+    fn bump(&self) {
+        self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Drops one user from L1 and L2.
+    pub async fn invalidate_user(&self, username: &str) {
+        self.invalidate_users(&[username.to_owned()]).await;
+    }
+
+    /// Drops these users from L1, then from L2 with one DEL per 500 keys (the listener
+    /// batches a burst of notifications into one call).
+    pub async fn invalidate_users(&self, usernames: &[String]) {
+        for name in usernames {
+            self.inner.bucket(name).fetch_add(1, Ordering::AcqRel);
+            self.inner.l1.invalidate(name.as_str()).await;
+        }
+        m::inc(
+            CACHE_INVALIDATIONS_TOTAL,
+            &[("kind", "user")],
+            usernames.len() as u64,
+        );
+        if let Some(l2) = &self.inner.l2 {
+            l2.delete(usernames).await;
+        }
+    }
+
+    /// Drops every member of a group from L1 and L2 (one query finds them). If the members
+    /// cannot be read, flushes L1 instead.
+    pub async fn invalidate_group(&self, groupname: &str) {
+        self.bump();
+        m::inc(CACHE_INVALIDATIONS_TOTAL, &[("kind", "group")], 1);
+        match self.inner.pg.group_members(groupname).await {
+            Ok(members) => {
+                for name in &members {
+                    self.inner.l1.invalidate(name.as_str()).await;
+                }
+                if let Some(l2) = &self.inner.l2 {
+                    l2.delete(&members).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, group = %groupname, "cannot read group members; flushing L1");
+                self.flush_l1();
+            }
+        }
+    }
+
+    /// Drops every L1 entry.
+    pub fn flush_l1(&self) {
+        self.bump();
+        m::inc(CACHE_INVALIDATIONS_TOTAL, &[("kind", "flush")], 1);
+        self.inner.l1.invalidate_all();
+    }
+
+    /// Drops every L1 and L2 user entry.
+    pub async fn flush_all(&self) {
+        self.flush_l1();
+        if let Some(l2) = &self.inner.l2 {
+            l2.delete_all().await;
+        }
+    }
+
+    /// Users currently in L1 (approximate; for tests and health output).
+    pub fn l1_entry_count(&self) -> u64 {
+        self.inner.l1.entry_count()
+    }
+
+    /// Applies pending L1 maintenance (moka is lazy); makes `l1_entry_count` exact.
+    pub async fn run_pending_tasks(&self) {
+        self.inner.l1.run_pending_tasks().await;
+    }
+}
+
+impl UserSource for Profiles {
+    async fn user(&self, username: &str) -> Result<Option<Arc<Profile>>, LookupError> {
+        Profiles::user(self, username).await
+    }
+}

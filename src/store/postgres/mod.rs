@@ -1,0 +1,166 @@
+//! PostgreSQL over the FreeRADIUS schema: every SQL statement the server runs lives under
+//! this module, one file per table family (`users`, `nas`, `acct`).
+//!
+//! Static queries are compile-time checked (`sqlx::query!`) against the schema in
+//! `migrations/`, with the query data committed in `.sqlx/` so builds need no database.
+//! Every statement is counted under `radius_db_queries_total{query}` and every failure
+//! under `radius_db_errors_total{query}`, then classified into [`StoreError`].
+
+mod acct;
+mod nas;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use super::StoreError;
+use crate::metrics::{self as m, DB_ERRORS_TOTAL, DB_QUERIES_TOTAL};
+
+/// Embedded migrations (`migrations/`), applied by `hotspot-radius migrate`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// Applies all pending migrations to `pool`'s database.
+pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    Ok(MIGRATOR.run(pool).await?)
+}
+
+/// Counts one statement about to run.
+fn sent(query: &'static str) {
+    m::inc(DB_QUERIES_TOTAL, &[("query", query)], 1);
+}
+
+/// Counts a failed statement and classifies its error (see `From<sqlx::Error>`).
+fn failed(query: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| {
+        m::inc(DB_ERRORS_TOTAL, &[("query", query)], 1);
+        StoreError::from(e)
+    }
+}
+
+/// Connection-level failures: PostgreSQL is down, unreachable, shutting down, overloaded or
+/// too slow (statement_timeout, SQLSTATE 57014).
+pub(super) fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            // 08: connection exception; 53: insufficient resources; 57: operator
+            // intervention (admin shutdown, cannot connect now, query canceled).
+            c.starts_with("08") || c.starts_with("53") || c.starts_with("57")
+        }),
+        _ => false,
+    }
+}
+
+/// A dead pooled connection (e.g. after a PostgreSQL restart): retrying on a fresh
+/// connection is worthwhile for idempotent reads.
+fn is_broken_connection(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Io(_))
+        || matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("57P")))
+}
+
+/// The pool settings the RADIUS path needs: short acquire timeout, no ping per acquire,
+/// a per-connection `statement_timeout`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Maximum connections (the LISTEN connection comes on top).
+    pub size: u32,
+    /// How long a query waits for a free connection.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL `statement_timeout` for every connection.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            size: 16,
+            acquire_timeout: Duration::from_secs(1),
+            statement_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// sqlx pool over the FreeRADIUS schema; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Builds a lazy pool (no connection is made until the first query, so a database that
+    /// is down at start-up is reported by the first query, as [`StoreError::Unavailable`]).
+    pub fn connect_lazy(url: &str, settings: PoolSettings) -> Result<Self, StoreError> {
+        let ms = settings.statement_timeout.as_millis().max(1).to_string();
+        let options = PgConnectOptions::from_str(url)
+            .map_err(StoreError::Url)?
+            .application_name("hotspot-radius")
+            .options([("statement_timeout", ms.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.size.max(1) + 1)
+            .min_connections(0)
+            .acquire_timeout(settings.acquire_timeout)
+            .test_before_acquire(false)
+            .connect_lazy_with(options);
+        Ok(Self { pool })
+    }
+
+    /// Wraps an existing pool (tests, tools).
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The underlying pool (the NOTIFY listener opens its connection from it).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrate(&self.pool).await
+    }
+
+    /// Whether every embedded migration has been applied successfully (`serve` refuses to
+    /// start otherwise).
+    pub async fn is_migrated(&self) -> Result<bool, StoreError> {
+        let table: Option<String> =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(failed("is_migrated"))?;
+        if table.is_none() {
+            return Ok(false);
+        }
+        let applied: Vec<i64> = sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(failed("is_migrated"))?;
+        Ok(MIGRATOR
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .all(|m| applied.contains(&m.version)))
+    }
+
+    /// A trivial round trip, for the readiness check.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(failed("ping"))
+    }
+
+    /// Closes every pooled connection (shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
