@@ -21,12 +21,12 @@ export SQLX_OFFLINE=true
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
 t0=$SECONDS
-say "test: cargo test --locked --all-targets"
-cargo test --locked --all-targets -- "$@"
+say "test: cargo test --locked --workspace --all-targets"
+cargo test --locked --workspace --all-targets -- "$@"
 say "test: all-targets passed in $(elapsed "$t0")"
 
 # --all-targets does not include documentation tests.
 t1=$SECONDS
-say "test: cargo test --locked --doc"
-cargo test --locked --doc -- "$@"
+say "test: cargo test --locked --workspace --doc"
+cargo test --locked --workspace --doc -- "$@"
 say "test: doc tests passed in $(elapsed "$t1"); total $(elapsed "$t0")"

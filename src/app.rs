@@ -67,7 +67,9 @@ fn redis(config: &Config) -> anyhow::Result<Option<RedisTier>> {
         negative_ttl: Duration::from_secs(config.cache.negative_ttl_secs),
         timeout: REDIS_TIMEOUT,
     };
-    Ok(Some(RedisTier::connect_lazy(url, settings).context("Redis URL")?))
+    Ok(Some(
+        RedisTier::connect_lazy(url, settings).context("Redis URL")?,
+    ))
 }
 
 fn profile_options(config: &Config) -> ProfileOptions {
@@ -341,8 +343,7 @@ async fn health_loop(pg: PgStore, readiness: Arc<Readiness>, cancel: Cancellatio
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(HEALTH_INTERVAL) => {}
         }
-        match tokio::time::timeout(Duration::from_secs(2), pg.ping()).await
-        {
+        match tokio::time::timeout(Duration::from_secs(2), pg.ping()).await {
             Ok(Ok(_)) => readiness.db_ok(),
             Ok(Err(e)) => tracing::debug!(error = %e, "database health check failed"),
             Err(_) => tracing::debug!("database health check timed out"),

@@ -21,7 +21,7 @@
 pub mod accounting; // accounting records: normalisation, the durable sink, post-auth batches
 pub mod admin; // the admin HTTP port: /metrics, /healthz, /readyz
 pub mod app; // wiring, start-up order, signals and the ordered drain
-pub mod cli; // TEMPORARY
+pub mod client; // outgoing RADIUS: send, retransmit, match the reply (test-auth; CoA next)
 pub mod clients; // the NAS table: source address → shared secret and policy
 pub mod config; // the TOML configuration: schema, defaults, validation
 pub mod handler; // per-code processing: Access-Request, Accounting-Request, Status-Server

@@ -153,7 +153,10 @@ pub fn describe() {
     describe_counter!(DB_ERRORS_TOTAL, "Failed SQL statements, by query");
     describe_counter!(REDIS_ERRORS_TOTAL, "Failed Redis operations, by operation");
     describe_gauge!(REDIS_UP, "1 while Redis answers, 0 during an outage");
-    describe_counter!(POSTAUTH_WRITTEN_TOTAL, "Post-auth rows written to radpostauth");
+    describe_counter!(
+        POSTAUTH_WRITTEN_TOTAL,
+        "Post-auth rows written to radpostauth"
+    );
     describe_counter!(
         POSTAUTH_DROPPED_TOTAL,
         "Post-auth records dropped, by reason (queue_full, closed, write_failed)"

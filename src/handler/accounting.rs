@@ -33,8 +33,7 @@ pub async fn handle<U, A: AcctSink>(
         }
         Err(_) => return Outcome::Drop(reason::BAD_REQUEST_AUTHENTICATOR),
     }
-    let Some(record) = record::from_packet(packet, source.ip(), unix_now(), &ctx.dictionary)
-    else {
+    let Some(record) = record::from_packet(packet, source.ip(), unix_now(), &ctx.dictionary) else {
         tracing::debug!(nas = %client.name, "Accounting-Request without Acct-Status-Type");
         return Outcome::Drop(reason::MALFORMED_REQUEST);
     };

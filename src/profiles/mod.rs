@@ -262,7 +262,11 @@ impl Profiles {
                     });
                 }
                 None => {
-                    m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "l2"), ("result", "miss")], 1);
+                    m::inc(
+                        CACHE_LOOKUPS_TOTAL,
+                        &[("tier", "l2"), ("result", "miss")],
+                        1,
+                    );
                 }
             }
         }
@@ -360,6 +364,6 @@ impl Profiles {
 
 impl UserSource for Profiles {
     async fn user(&self, username: &str) -> Result<Option<Arc<Profile>>, LookupError> {
-        Profiles::user(self, username).await
+        Self::user(self, username).await
     }
 }

@@ -7,7 +7,6 @@
 
 mod config;
 mod decode_robustness;
-mod dictionaries;
 mod e2e;
 mod harness;
 mod store;

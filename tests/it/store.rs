@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use hotspot_radius::accounting::PostAuthWriter;
+use hotspot_radius::model::{AcctRecord, GroupRows, NasRow, PostAuthRecord, RadRow};
+use hotspot_radius::policy::{Authorization, Profile};
+use hotspot_radius::profiles::{LookupError, ProfileOptions, Profiles};
+use hotspot_radius::store::{PgStore, PoolSettings, RedisSettings, RedisTier, migrate};
 use radius_proto::auth::Credential;
 use radius_proto::dictionary::Dictionary;
-use hotspot_radius::policy::{Authorization, Profile};
 use radius_proto::protocol::{Code, Packet, PacketBuilder};
-use hotspot_radius::model::{AcctRecord, GroupRows, NasRow, PostAuthRecord, RadRow};
-use hotspot_radius::store::{
-    PgStore, PostAuthWriter, Store, StoreError, StoreOptions, is_migrated, migrate,
-};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -33,23 +33,34 @@ async fn exec(pool: &PgPool, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
-fn options(url: &str, redis: Option<String>) -> StoreOptions {
-    StoreOptions {
-        database_url: url.to_owned(),
-        redis_url: redis,
-        pool_size: 4,
-        // Long TTLs: in these tests only invalidation can make a change visible.
+/// The profile cache over `url` (and Redis at `redis`), with long TTLs: in these tests only
+/// invalidation can make a change visible.
+async fn store(url: &str, redis: Option<String>) -> Profiles {
+    let pg = PgStore::connect_lazy(
+        url,
+        PoolSettings {
+            size: 4,
+            ..PoolSettings::default()
+        },
+    )
+    .expect("PgStore::connect_lazy");
+    let l2 = redis.map(|url| {
+        RedisTier::connect_lazy(
+            &url,
+            RedisSettings {
+                ttl: Duration::from_secs(3600),
+                negative_ttl: Duration::from_secs(3600),
+                timeout: Duration::from_millis(250),
+            },
+        )
+        .expect("RedisTier::connect_lazy")
+    });
+    let opts = ProfileOptions {
         l1_ttl: Duration::from_secs(3600),
         negative_ttl: Duration::from_secs(3600),
-        l2_ttl: Duration::from_secs(3600),
-        ..StoreOptions::default()
-    }
-}
-
-async fn store(url: &str, redis: Option<String>) -> Store {
-    Store::connect(options(url, redis), Arc::new(Dictionary::builtin()))
-        .await
-        .expect("Store::connect")
+        ..ProfileOptions::default()
+    };
+    Profiles::new(pg, l2, &opts, Arc::new(Dictionary::builtin()))
 }
 
 /// The Cleartext-Password a profile would check an Access-Request against.
@@ -69,7 +80,7 @@ fn password(profile: &Profile) -> Option<String> {
     }
 }
 
-async fn current_password(store: &Store, user: &str) -> Option<String> {
+async fn current_password(store: &Profiles, user: &str) -> Option<String> {
     let profile = store.user(user).await.expect("user").expect("exists");
     password(&profile)
 }
@@ -168,9 +179,10 @@ async fn is_migrated_reports_an_unmigrated_database() {
     let pg = shared_postgres();
     let url = pg.create_database("unmigrated_check").await;
     let pool = PgPool::connect(&url).await.unwrap();
-    assert!(!is_migrated(&pool).await.unwrap());
+    let pg = PgStore::from_pool(pool.clone());
+    assert!(!pg.is_migrated().await.unwrap());
     migrate(&pool).await.unwrap();
-    assert!(is_migrated(&pool).await.unwrap());
+    assert!(pg.is_migrated().await.unwrap());
     // Idempotent.
     migrate(&pool).await.unwrap();
 }
@@ -617,7 +629,7 @@ async fn postgres_outage_serves_cached_users_and_reports_uncached_as_unavailable
         );
         assert!(store.user("ghost").await.unwrap().is_none());
         match store.user("bob").await {
-            Err(StoreError::Unavailable(_)) => {}
+            Err(LookupError::Unavailable(e)) if e.is_unavailable() => {}
             other => panic!("uncached user during outage: {other:?}"),
         }
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -9,16 +9,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use radius_proto::auth::{chap, mschapv2};
+use hotspot_radius::accounting::{AcctError, AcctSink};
 use hotspot_radius::clients::{ClientTable, Clients};
 use hotspot_radius::config::{MessageAuthenticatorPolicy, NasConfig};
-use radius_proto::dictionary::Dictionary;
-use hotspot_radius::handler::{Backend, BackendError, Context};
+use hotspot_radius::handler::Context;
+use hotspot_radius::model::{AcctRecord, PostAuthRecord, RadRow, UserRows};
 use hotspot_radius::policy::Profile;
+use hotspot_radius::profiles::{LookupError, UserSource};
+use hotspot_radius::server::{Server, ServerOptions};
+use hotspot_radius::store::StoreError;
+use radius_proto::auth::{chap, mschapv2};
+use radius_proto::dictionary::Dictionary;
 use radius_proto::protocol::attrs::{self, microsoft as ms, mikrotik};
 use radius_proto::protocol::{Code, Packet, PacketBuilder};
-use hotspot_radius::server::{Server, ServerOptions};
-use hotspot_radius::model::{AcctRecord, PostAuthRecord, RadRow, UserRows};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -273,26 +276,27 @@ struct Memory {
 #[derive(Clone)]
 struct MemoryBackend(Arc<Memory>);
 
-impl Backend for MemoryBackend {
-    async fn user(&self, username: &str) -> Result<Option<Arc<Profile>>, BackendError> {
+/// What the fake reports while "down": the error a pool timeout gives.
+fn down() -> StoreError {
+    StoreError::Unavailable(sqlx::Error::PoolTimedOut)
+}
+
+impl UserSource for MemoryBackend {
+    async fn user(&self, username: &str) -> Result<Option<Arc<Profile>>, LookupError> {
         if self.0.down.load(Ordering::SeqCst) {
-            return Err(BackendError {
-                backend: "memory",
-                message: "down".into(),
-            });
+            return Err(down().into());
         }
         let users = self.0.users.lock().unwrap();
         Ok(users
             .get(username)
             .map(|rows| Arc::new(Profile::compile(rows, &self.0.dict))))
     }
+}
 
-    async fn write_accounting(&self, record: &AcctRecord) -> Result<(), BackendError> {
+impl AcctSink for MemoryBackend {
+    async fn write_accounting(&self, record: &AcctRecord) -> Result<(), AcctError> {
         if self.0.down.load(Ordering::SeqCst) {
-            return Err(BackendError {
-                backend: "memory",
-                message: "down".into(),
-            });
+            return Err(down().into());
         }
         self.0.accounting.lock().unwrap().push(record.clone());
         Ok(())
@@ -358,7 +362,8 @@ impl Harness {
         };
         let clients = Arc::new(Clients::new(ClientTable::build(&[nas], &[], None)));
         let ctx = Context {
-            backend: MemoryBackend(Arc::clone(&memory)),
+            users: MemoryBackend(Arc::clone(&memory)),
+            sink: MemoryBackend(Arc::clone(&memory)),
             dictionary: Arc::new(Dictionary::builtin()),
             reject_delay: Duration::ZERO,
         };
@@ -375,7 +380,6 @@ impl Harness {
             ctx,
             clients,
         )
-        .await
         .unwrap();
         let auth = server.auth_addr().unwrap();
         let acct = server.acct_addr().unwrap();

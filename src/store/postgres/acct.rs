@@ -140,9 +140,7 @@ where
         Write::Skip => return Ok(0),
     };
     sent(query);
-    result
-        .map(|r| r.rows_affected())
-        .map_err(failed(query))
+    result.map(|r| r.rows_affected()).map_err(failed(query))
 }
 
 type QueryResult = Result<sqlx::postgres::PgQueryResult, sqlx::Error>;

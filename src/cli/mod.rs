@@ -1,0 +1,221 @@
+//! The command line: one clap definition and one dispatch. `serve` (the default) runs the
+//! server through `hotspot_radius::app`; `migrate`, `nas` and `test-auth` are small
+//! commands of their own (`nas`, `test_auth`); `bench`, `replay` and `responder` are the
+//! load tools of the `radius_load` crate. Lives in the binary, so the server library never
+//! links the load tools.
+
+mod nas;
+mod test_auth;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use hotspot_radius::app;
+use hotspot_radius::config::Config;
+use radius_proto::dictionary::Dictionary;
+
+/// hotspot-radius: RADIUS AAA server for MikroTik hotspot and PPPoE operators.
+#[derive(Parser, Debug)]
+#[command(version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Configuration file (TOML). Without one, documented defaults are used and
+    /// `DATABASE_URL` must be set.
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Run the RADIUS server (authentication + accounting + admin HTTP).
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema.
+    Migrate,
+    /// Validate a configuration file; lists every problem and exits non-zero on any.
+    CheckConfig(CheckConfigArgs),
+    /// Manage rows of the `nas` table.
+    #[command(subcommand)]
+    Nas(nas::NasCommand),
+    /// Send one Access-Request and print the reply (like radtest).
+    TestAuth(test_auth::TestAuthArgs),
+    /// Load-test a RADIUS server (PAP/CHAP/MS-CHAPv2/accounting/hotspot sessions).
+    Bench(hotspot_radius::tools::BenchArgs),
+    /// Replay the RADIUS requests of a pcap/pcapng capture against a server.
+    Replay(hotspot_radius::tools::ReplayArgs),
+}
+
+/// `serve` flags (override the config file).
+#[derive(Args, Debug, Default, Clone)]
+pub(crate) struct ServeArgs {
+    /// Authentication listen address (default 0.0.0.0:1812).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) auth_addr: Option<SocketAddr>,
+    /// Accounting listen address (default 0.0.0.0:1813).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) acct_addr: Option<SocketAddr>,
+    /// Admin HTTP listen address (default 127.0.0.1:9812).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) admin_addr: Option<SocketAddr>,
+}
+
+/// `check-config` arguments.
+#[derive(Args, Debug)]
+pub(crate) struct CheckConfigArgs {
+    /// The file to check (defaults to `--config`).
+    pub(crate) file: Option<PathBuf>,
+}
+
+/// `check-config`: print every problem; exit code 0 when valid, 1 otherwise.
+fn check_config(file: &std::path::Path) -> i32 {
+    match Config::load(file) {
+        Ok(config) => {
+            println!(
+                "{}: OK ({} [[nas]] entr{})",
+                file.display(),
+                config.nas.len(),
+                if config.nas.len() == 1 { "y" } else { "ies" }
+            );
+            0
+        }
+        Err(e) => {
+            for p in e.problems() {
+                eprintln!("{p}");
+            }
+            1
+        }
+    }
+}
+
+/// Run the parsed command line; the exit code is the command's.
+pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let Some(command) = cli.command else {
+        return serve(cli.config, &ServeArgs::default());
+    };
+    match command {
+        Command::Serve(args) => serve(cli.config, &args),
+        Command::CheckConfig(args) => {
+            let Some(file) = args.file.as_ref().or(cli.config.as_ref()) else {
+                anyhow::bail!("check-config: give a FILE (or --config FILE)");
+            };
+            Ok(exit(check_config(file)))
+        }
+        Command::Migrate => {
+            let config = load_config(cli.config.as_deref())?;
+            crate::init_tracing(&config.log.level);
+            crate::runtime()?.block_on(migrate(&config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Nas(cmd) => {
+            let config = load_config(cli.config.as_deref())?;
+            crate::init_tracing(&config.log.level);
+            crate::runtime()?.block_on(nas::run(&config, cmd))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::TestAuth(args) => {
+            crate::init_tracing("warn");
+            let dict = Dictionary::builtin();
+            Ok(exit(
+                crate::runtime()?.block_on(test_auth::run(&args, &dict)),
+            ))
+        }
+        Command::Bench(args) => {
+            crate::init_tracing("warn");
+            Ok(exit(
+                crate::runtime()?.block_on(hotspot_radius::tools::run_bench(args))?,
+            ))
+        }
+        Command::Replay(args) => {
+            crate::init_tracing("warn");
+            Ok(exit(
+                crate::runtime()?.block_on(hotspot_radius::tools::run_replay(args))?,
+            ))
+        }
+    }
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(2))
+}
+
+/// The config file (or the defaults), with the environment overrides applied.
+fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let mut config = match path {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    config.apply_env(|k| std::env::var(k).ok());
+    Ok(config)
+}
+
+/// `serve`: the config, then the command-line overrides, then run until a signal.
+fn serve(path: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = load_config(path.as_deref())?;
+    crate::init_tracing(&config.log.level);
+    if let Some(a) = args.auth_addr {
+        config.server.auth_addr = a;
+    }
+    if let Some(a) = args.acct_addr {
+        config.server.acct_addr = a;
+    }
+    if let Some(a) = args.admin_addr {
+        config.admin.addr = a;
+    }
+    let rt = crate::runtime().context("starting the tokio runtime")?;
+    rt.block_on(app::serve(config, path))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `migrate`: create or upgrade the schema.
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let pg = app::database(config)?;
+    let result = pg.migrate().await.context("running migrations");
+    pg.close().await;
+    result?;
+    println!("database schema is up to date");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_parses() {
+        let c = Cli::try_parse_from(["hotspot-radius"]).unwrap();
+        assert!(c.command.is_none());
+        let c = Cli::try_parse_from([
+            "hotspot-radius",
+            "serve",
+            "--config",
+            "x.toml",
+            "--auth-addr",
+            "127.0.0.1:0",
+        ])
+        .unwrap();
+        assert_eq!(c.config.unwrap().to_str(), Some("x.toml"));
+        let c = Cli::try_parse_from([
+            "hotspot-radius",
+            "test-auth",
+            "--secret",
+            "s",
+            "--user",
+            "u",
+            "--password",
+            "p",
+            "--method",
+            "mschapv2",
+        ])
+        .unwrap();
+        assert!(
+            matches!(c.command, Some(Command::TestAuth(a)) if a.method == test_auth::TestMethod::Mschapv2)
+        );
+        assert!(Cli::try_parse_from(["hotspot-radius", "nas", "remove", "10.0.0.1"]).is_ok());
+    }
+}
