@@ -4,14 +4,18 @@
 //! bad values), each naming the key and the file, so `check-config` can list them all at
 //! once. Every field has a default (one `default_*` fn each), so an empty file, or no file
 //! at all, is a working configuration once `DATABASE_URL` is set. Every key is documented
-//! in `config/hotspot-radius.example.toml`.
+//! in `config/hotspot-radius.example.toml`. This file is the schema and the loading; the
+//! checks (unknown keys, ill-typed values, bad values) are in `check`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
+
+mod check;
+
+pub use check::{ConfigError, Problem};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
@@ -358,58 +362,6 @@ pub fn parse_network(text: &str) -> Option<IpNet> {
     text.parse::<IpNet>().ok().map(|n| n.trunc())
 }
 
-/// One problem found in a configuration file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The file (or `<environment>` / `<defaults>`).
-    pub file: String,
-    /// Dotted key path (`server.auth_addr`, `nas[2].secret`); empty for file-level errors.
-    pub key: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.key.is_empty() {
-            write!(f, "{}: {}", self.file, self.message)
-        } else {
-            write!(f, "{}: key `{}`: {}", self.file, self.key, self.message)
-        }
-    }
-}
-
-/// Configuration could not be loaded; lists every problem.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{file}: {source}")]
-    Io {
-        /// Path.
-        file: String,
-        /// Cause.
-        source: std::io::Error,
-    },
-    /// The file was read but is not valid; every problem found.
-    #[error("{}", render_problems(.0))]
-    Invalid(Vec<Problem>),
-}
-
-fn render_problems(problems: &[Problem]) -> String {
-    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    lines.join("\n")
-}
-
-impl ConfigError {
-    /// The problems (one for an I/O error).
-    pub fn problems(&self) -> Vec<String> {
-        match self {
-            Self::Io { .. } => vec![self.to_string()],
-            Self::Invalid(p) => p.iter().map(ToString::to_string).collect(),
-        }
-    }
-}
-
 impl Config {
     /// Read and validate a file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -435,7 +387,7 @@ impl Config {
                 return Err(ConfigError::Invalid(problems));
             }
         };
-        prune_root(&mut table, file, &mut problems);
+        check::prune_root(&mut table, file, &mut problems);
         let config = match Self::deserialize(toml::Value::Table(table)) {
             Ok(c) => c,
             Err(e) => {
@@ -465,207 +417,6 @@ impl Config {
             self.redis.url = Some(url);
         }
     }
-
-    /// Problems in the values themselves (types are already right).
-    pub fn validate(&self, file: &str) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        self.validate_into(file, &mut problems);
-        problems
-    }
-
-    fn validate_into(&self, file: &str, problems: &mut Vec<Problem>) {
-        let mut bad = |key: String, message: String| {
-            problems.push(Problem {
-                file: file.to_owned(),
-                key,
-                message,
-            })
-        };
-        let s = &self.server;
-        if s.receivers == 0 || s.receivers > 64 {
-            bad("server.receivers".into(), "must be in 1..=64".into());
-        }
-        if s.max_inflight == 0 {
-            bad("server.max_inflight".into(), "must be at least 1".into());
-        }
-        if s.dedup_capacity == 0 {
-            bad("server.dedup_capacity".into(), "must be at least 1".into());
-        }
-        if s.dedup_ttl_ms > 60_000 {
-            bad("server.dedup_ttl_ms".into(), "must be at most 60000".into());
-        }
-        if s.reject_delay_ms > 10_000 {
-            bad(
-                "server.reject_delay_ms".into(),
-                "must be at most 10000".into(),
-            );
-        }
-        if s.auth_addr == s.acct_addr && s.auth_addr.port() != 0 {
-            bad(
-                "server.acct_addr".into(),
-                "must differ from server.auth_addr".into(),
-            );
-        }
-        if let Some(url) = &self.database.url
-            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
-        {
-            bad(
-                "database.url".into(),
-                "must start with postgres:// or postgresql://".into(),
-            );
-        }
-        if self.database.pool_size == 0 {
-            bad("database.pool_size".into(), "must be at least 1".into());
-        }
-        if let Some(url) = &self.redis.url
-            && !(url.starts_with("redis://")
-                || url.starts_with("rediss://")
-                || url.starts_with("redis+unix://")
-                || url.starts_with("unix://"))
-        {
-            bad(
-                "redis.url".into(),
-                "must start with redis:// or rediss://".into(),
-            );
-        }
-        if self.cache.l1_capacity == 0 {
-            bad("cache.l1_capacity".into(), "must be at least 1".into());
-        }
-        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            bad("log.level".into(), "is not a valid tracing filter".into());
-        }
-        let mut seen: Vec<IpNet> = Vec::new();
-        for (i, nas) in self.nas.iter().enumerate() {
-            if nas.address.trim().is_empty() {
-                bad(format!("nas[{i}].address"), "is required".into());
-            } else {
-                match nas.network() {
-                    None => bad(
-                        format!("nas[{i}].address"),
-                        format!("`{}` is not an IP address or CIDR network", nas.address),
-                    ),
-                    Some(net) if seen.contains(&net) => bad(
-                        format!("nas[{i}].address"),
-                        format!("`{}` is listed more than once", nas.address),
-                    ),
-                    Some(net) => seen.push(net),
-                }
-            }
-            if nas.secret.is_empty() {
-                bad(format!("nas[{i}].secret"), "is required".into());
-            }
-            if nas.coa_port == 0 {
-                bad(format!("nas[{i}].coa_port"), "must not be 0".into());
-            }
-        }
-    }
-}
-
-/// Remove every unknown or ill-typed key from the root table, recording a problem for each.
-fn prune_root(table: &mut toml::Table, file: &str, problems: &mut Vec<Problem>) {
-    let keys: Vec<String> = table.keys().cloned().collect();
-    for key in keys {
-        let keep = match key.as_str() {
-            "server" => prune_section::<ServerConfig>(table, &key, file, problems),
-            "admin" => prune_section::<AdminConfig>(table, &key, file, problems),
-            "database" => prune_section::<DatabaseConfig>(table, &key, file, problems),
-            "redis" => prune_section::<RedisConfig>(table, &key, file, problems),
-            "cache" => prune_section::<CacheConfig>(table, &key, file, problems),
-            "log" => prune_section::<LogConfig>(table, &key, file, problems),
-            "nas" => prune_nas(table, file, problems),
-            _ => {
-                problems.push(Problem {
-                    file: file.to_owned(),
-                    key: key.clone(),
-                    message: "unknown key".into(),
-                });
-                false
-            }
-        };
-        if !keep {
-            table.remove(&key);
-        }
-    }
-}
-
-/// Check one `[section]` key by key against `T` (every field defaults, so a one-key table
-/// deserializes unless that key is unknown or ill-typed). Returns false when the section
-/// itself is not a table.
-fn prune_section<T: DeserializeOwned>(
-    root: &mut toml::Table,
-    section: &str,
-    file: &str,
-    problems: &mut Vec<Problem>,
-) -> bool {
-    let Some(toml::Value::Table(inner)) = root.get_mut(section) else {
-        problems.push(Problem {
-            file: file.to_owned(),
-            key: section.to_owned(),
-            message: "must be a table".into(),
-        });
-        return false;
-    };
-    prune_table::<T>(inner, section, file, problems);
-    true
-}
-
-fn prune_table<T: DeserializeOwned>(
-    inner: &mut toml::Table,
-    prefix: &str,
-    file: &str,
-    problems: &mut Vec<Problem>,
-) {
-    let keys: Vec<String> = inner.keys().cloned().collect();
-    for key in keys {
-        let Some(value) = inner.get(&key) else {
-            continue;
-        };
-        let mut one = toml::Table::new();
-        one.insert(key.clone(), value.clone());
-        if let Err(e) = T::deserialize(toml::Value::Table(one)) {
-            let raw = e.to_string();
-            let message = if raw.contains("unknown field") {
-                "unknown key".to_owned()
-            } else {
-                // The first line; the rest repeats the key ("in `key`").
-                raw.lines().next().unwrap_or_default().trim_end().to_owned()
-            };
-            problems.push(Problem {
-                file: file.to_owned(),
-                key: format!("{prefix}.{key}"),
-                message,
-            });
-            inner.remove(&key);
-        }
-    }
-}
-
-fn prune_nas(root: &mut toml::Table, file: &str, problems: &mut Vec<Problem>) -> bool {
-    let Some(toml::Value::Array(entries)) = root.get_mut("nas") else {
-        problems.push(Problem {
-            file: file.to_owned(),
-            key: "nas".into(),
-            message: "must be an array of tables ([[nas]])".into(),
-        });
-        return false;
-    };
-    let mut ok = true;
-    for (i, entry) in entries.iter_mut().enumerate() {
-        match entry {
-            toml::Value::Table(t) => {
-                prune_table::<NasConfig>(t, &format!("nas[{i}]"), file, problems)
-            }
-            _ => {
-                problems.push(Problem {
-                    file: file.to_owned(),
-                    key: format!("nas[{i}]"),
-                    message: "must be a table".into(),
-                });
-                ok = false;
-            }
-        }
-    }
-    ok
 }
 
 #[cfg(test)]
