@@ -14,8 +14,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
-use radius_proto::dictionary::Dictionary;
+use radius_proto::dictionary::{DictError, Dictionary};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -28,7 +27,56 @@ use crate::metrics::{self as m, CLIENT_RELOADS_TOTAL, CLIENTS};
 use crate::model::NasRow;
 use crate::profiles::{ProfileOptions, Profiles};
 use crate::server::{Server, ServerOptions};
-use crate::store::{PgStore, PoolSettings, RedisSettings, RedisTier};
+use crate::store::{PgStore, PoolSettings, RedisSettings, RedisTier, StoreError};
+
+/// Why the server could not start (or a command could not reach its database).
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Neither `DATABASE_URL` nor `[database] url` is set.
+    #[error("no database: set DATABASE_URL or [database] url in the config file")]
+    NoDatabase,
+    /// `server.dictionary` does not load.
+    #[error("loading dictionary {path}: {source}")]
+    Dictionary {
+        /// The configured path.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: DictError,
+    },
+    /// A database or Redis step failed.
+    #[error("{what}: {source}")]
+    Store {
+        /// The step (`checking the database schema`, `loading the nas table`, ...).
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: StoreError,
+    },
+    /// The schema is not (fully) migrated.
+    #[error("the database schema is missing or out of date: run `hotspot-radius migrate` first")]
+    NotMigrated,
+    /// A socket could not be bound, or a signal handler installed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// `map_err` helper: a store failure during `what`.
+fn store_step(what: &'static str) -> impl FnOnce(StoreError) -> AppError {
+    move |source| AppError::Store { what, source }
+}
+
+/// `map_err` helper: an I/O failure during `what`.
+fn io_step(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> AppError {
+    let what = what.into();
+    move |source| AppError::Io { what, source }
+}
 
 /// How often the database health check runs (feeds `/readyz`).
 const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
@@ -36,29 +84,30 @@ const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// The dictionary named by the config, or the built-in one.
-pub fn dictionary(config: &Config) -> anyhow::Result<Dictionary> {
+pub fn dictionary(config: &Config) -> Result<Dictionary, AppError> {
     match &config.server.dictionary {
-        Some(path) => {
-            Dictionary::load(path).with_context(|| format!("loading dictionary {}", path.display()))
-        }
+        Some(path) => Dictionary::load(path).map_err(|source| AppError::Dictionary {
+            path: path.clone(),
+            source,
+        }),
         None => Ok(Dictionary::builtin()),
     }
 }
 
 /// The PostgreSQL pool the config describes (lazy: nothing connects until first use).
-pub fn database(config: &Config) -> anyhow::Result<PgStore> {
+pub fn database(config: &Config) -> Result<PgStore, AppError> {
     let Some(url) = config.database.url.as_deref() else {
-        bail!("no database: set DATABASE_URL or [database] url in the config file");
+        return Err(AppError::NoDatabase);
     };
     let settings = PoolSettings {
         size: config.database.pool_size,
         ..PoolSettings::default()
     };
-    PgStore::connect_lazy(url, settings).context("database URL")
+    PgStore::connect_lazy(url, settings).map_err(store_step("database URL"))
 }
 
 /// The Redis L2 tier, when the config names one.
-fn redis(config: &Config) -> anyhow::Result<Option<RedisTier>> {
+fn redis(config: &Config) -> Result<Option<RedisTier>, AppError> {
     let Some(url) = config.redis.url.as_deref() else {
         return Ok(None);
     };
@@ -68,7 +117,7 @@ fn redis(config: &Config) -> anyhow::Result<Option<RedisTier>> {
         timeout: REDIS_TIMEOUT,
     };
     Ok(Some(
-        RedisTier::connect_lazy(url, settings).context("Redis URL")?,
+        RedisTier::connect_lazy(url, settings).map_err(store_step("Redis URL"))?,
     ))
 }
 
@@ -186,7 +235,7 @@ impl Running {
 }
 
 /// Start everything; returns once the sockets are bound.
-pub async fn start(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<Running> {
+pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Running, AppError> {
     let metrics_handle = match m::install() {
         Ok(h) => Some(h),
         Err(e) => {
@@ -199,10 +248,10 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
     let migrated = pg
         .is_migrated()
         .await
-        .context("checking the database schema")?;
+        .map_err(store_step("checking the database schema"))?;
     if !migrated {
         pg.close().await;
-        bail!("the database schema is missing or out of date: run `hotspot-radius migrate` first");
+        return Err(AppError::NotMigrated);
     }
     let profiles = Profiles::new(
         pg.clone(),
@@ -214,7 +263,10 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
         config.admin.ready_db_max_age_secs,
     )));
     readiness.db_ok();
-    let rows = pg.load_nas().await.context("loading the nas table")?;
+    let rows = pg
+        .load_nas()
+        .await
+        .map_err(store_step("loading the nas table"))?;
     let clients = Arc::new(Clients::new(ClientTable::build(&config.nas, &rows, None)));
     let table_len = clients.snapshot().len();
     m::gauge_set(CLIENTS, table_len as f64);
@@ -251,15 +303,16 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
         &options,
         ctx,
         Arc::clone(&clients),
-    )?;
-    let auth_addr = server.auth_addr()?;
-    let acct_addr = server.acct_addr()?;
+    )
+    .map_err(io_step("binding the RADIUS sockets"))?;
+    let auth_addr = server.auth_addr().map_err(io_step("auth socket address"))?;
+    let acct_addr = server.acct_addr().map_err(io_step("acct socket address"))?;
 
     let admin_listener = if config.admin.enabled {
         Some(
             admin::bind(config.admin.addr)
                 .await
-                .with_context(|| format!("binding admin HTTP {}", config.admin.addr))?,
+                .map_err(io_step(format!("binding admin HTTP {}", config.admin.addr)))?,
         )
     } else {
         None
@@ -352,7 +405,7 @@ async fn health_loop(pg: PgStore, readiness: Arc<Readiness>, cancel: Cancellatio
 }
 
 /// `serve`: start, then run until SIGTERM/SIGINT; SIGHUP reloads the NAS list.
-pub async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), AppError> {
     let running = start(config, config_path).await?;
     wait_for_signals(&running).await?;
     running.stop().await;
@@ -360,11 +413,12 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Resu
 }
 
 #[cfg(unix)]
-async fn wait_for_signals(running: &Running) -> anyhow::Result<()> {
+async fn wait_for_signals(running: &Running) -> Result<(), AppError> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-    let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+    let mut term =
+        signal(SignalKind::terminate()).map_err(io_step("installing SIGTERM handler"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(io_step("installing SIGINT handler"))?;
+    let mut hup = signal(SignalKind::hangup()).map_err(io_step("installing SIGHUP handler"))?;
     loop {
         tokio::select! {
             _ = term.recv() => return Ok(()),
@@ -375,6 +429,8 @@ async fn wait_for_signals(running: &Running) -> anyhow::Result<()> {
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signals(_running: &Running) -> anyhow::Result<()> {
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")
+async fn wait_for_signals(_running: &Running) -> Result<(), AppError> {
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(io_step("waiting for Ctrl-C"))
 }
