@@ -8,7 +8,7 @@ use clap::Parser;
 use hotspot_radius::app;
 use hotspot_radius::cli::{Cli, Command, ServeArgs};
 use hotspot_radius::config::Config;
-use hotspot_radius::dictionary::Dictionary;
+use radius_proto::dictionary::Dictionary;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

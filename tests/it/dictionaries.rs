@@ -217,7 +217,7 @@ fn const_to_name(prefix: &str, constant: &str) -> String {
 /// later are checked without touching this test.
 #[test]
 fn every_protocol_attrs_constant_matches_the_dictionary() {
-    let source = include_str!("../../src/protocol/attrs.rs");
+    let source = include_str!("../../crates/radius-proto/src/protocol/attrs.rs");
     let dict = Dictionary::builtin();
     let (mut module, mut vendor, mut checked) = (String::new(), 0u32, 0);
     let mut problems = Vec::new();
