@@ -9,10 +9,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use md5::{Digest, Md5};
 use radius_proto::auth::{self, Credential, Verdict, chap, mschapv2};
 use radius_proto::protocol::attrs::{self, microsoft as ms};
 use radius_proto::protocol::{Packet, Secret, crypto};
-use md5::{Digest, Md5};
 
 const SECRET: &[u8] = b"testing123-bench";
 const AUTH: [u8; 16] = *b"\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff\x00";

@@ -20,13 +20,13 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
-use radius_proto::protocol::attrs::{self, mikrotik, wispr};
-use radius_proto::protocol::{Code, Packet, PacketBuilder, crypto};
 use md5::{Digest, Md5};
 use radius::core::avp::AVP;
 use radius::core::code::Code as RCode;
 use radius::core::packet::Packet as RPacket;
 use radius::core::rfc2865;
+use radius_proto::protocol::attrs::{self, mikrotik, wispr};
+use radius_proto::protocol::{Code, Packet, PacketBuilder, crypto};
 
 const SECRET: &[u8] = b"mikrotik-shared-secret";
 const REQUEST_AUTH: [u8; 16] = [

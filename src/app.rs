@@ -21,13 +21,13 @@ use crate::admin::{self, Readiness};
 use crate::cli::NasCommand;
 use crate::clients::{ClientTable, Clients};
 use crate::config::{Config, MessageAuthenticatorPolicy, NasConfig, parse_network};
-use radius_proto::dictionary::Dictionary;
 use crate::handler::{Backend, BackendError, Context};
 use crate::metrics::{self as m, CLIENT_RELOADS_TOTAL, CLIENTS};
 use crate::policy::Profile;
 use crate::server::{Server, ServerOptions};
 use crate::store::model::{AcctRecord, NasRow, PostAuthRecord};
 use crate::store::{PostAuthWriter, Store, StoreError, StoreOptions};
+use radius_proto::dictionary::Dictionary;
 
 /// Close the database pool (the store has no other connections to close; Redis
 /// connections end when the last clone of the store is dropped).

@@ -14,8 +14,8 @@ use std::sync::{Arc, RwLock};
 use ipnet::IpNet;
 
 use crate::config::{MessageAuthenticatorPolicy, NasConfig, parse_network};
-use radius_proto::protocol::Secret;
 use crate::store::model::NasRow;
+use radius_proto::protocol::Secret;
 
 /// Where a client definition came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,12 +9,12 @@ use std::net::{IpAddr, SocketAddr};
 
 use metrics::counter;
 
-use radius_proto::auth::{self, Method, ReplyAttr, Verdict};
 use crate::clients::Client;
 use crate::metrics::{self as m, AUTH_TOTAL, BACKEND_UNAVAILABLE_TOTAL, reason};
 use crate::policy::Authorization;
-use radius_proto::protocol::{Code, Packet, PacketBuilder, attrs};
 use crate::store::model::PostAuthRecord;
+use radius_proto::auth::{self, Method, ReplyAttr, Verdict};
+use radius_proto::protocol::{Code, Packet, PacketBuilder, attrs};
 
 use super::{Backend, Context, Outcome, Reply, unix_now};
 

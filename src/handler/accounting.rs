@@ -11,10 +11,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use metrics::counter;
 
 use crate::clients::Client;
-use radius_proto::dictionary::Dictionary;
 use crate::metrics::{ACCOUNTING_WRITTEN_TOTAL, BACKEND_UNAVAILABLE_TOTAL, reason};
-use radius_proto::protocol::{Code, DecodeError, Packet, PacketBuilder, attrs, crypto};
 use crate::store::model::AcctRecord;
+use radius_proto::dictionary::Dictionary;
+use radius_proto::protocol::{Code, DecodeError, Packet, PacketBuilder, attrs, crypto};
 
 use super::{Backend, Context, Outcome, unix_now};
 

@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clients::Client;
-use radius_proto::dictionary::Dictionary;
 use crate::policy::Profile;
-use radius_proto::protocol::{Code, Packet, PacketBuilder};
 use crate::store::model::{AcctRecord, PostAuthRecord};
+use radius_proto::dictionary::Dictionary;
+use radius_proto::protocol::{Code, Packet, PacketBuilder};
 
 /// A backend failure: the request gets no reply, so the NAS retries (never a false reject).
 #[derive(Debug, Clone, thiserror::Error)]

@@ -11,10 +11,10 @@ use std::ops::Range;
 use super::check::Check;
 use super::date::parse_expiration;
 use super::op::{CmpOp, Merge, Op, ValueTextError, parse_yes_no, unquote};
+use crate::store::model::RadRow;
 use radius_proto::auth::Credential;
 use radius_proto::dictionary::{Dictionary, ValueError};
 use radius_proto::protocol::Secret;
-use crate::store::model::RadRow;
 
 /// Which password attribute a credential came from (each is its own control slot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -62,10 +62,10 @@ mod tests;
 use compile::{AuthType, Compiler, Control, CredKind, Level, Origin, ReplyValue};
 use op::Merge;
 
+use crate::store::model::UserRows;
 use radius_proto::auth::Credential;
 use radius_proto::dictionary::Dictionary;
 use radius_proto::protocol::Packet;
-use crate::store::model::UserRows;
 
 /// A compiled user profile, cached (as `Arc<Profile>`) in L1. Immutable, `Send + Sync`.
 #[derive(Debug, Clone, Default)]

@@ -3,8 +3,8 @@
 use std::sync::OnceLock;
 
 use super::*;
-use radius_proto::protocol::{Code, PacketBuilder, Secret, attrs};
 use crate::store::model::{GroupRows, RadRow};
+use radius_proto::protocol::{Code, PacketBuilder, Secret, attrs};
 
 const NOW: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
 const MIKROTIK: u32 = 14988;

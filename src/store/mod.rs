@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use moka::Expiry;
 use moka::future::Cache;
 
-use radius_proto::dictionary::Dictionary;
 use crate::policy::Profile;
+use radius_proto::dictionary::Dictionary;
 
 mod listener;
 pub mod model;

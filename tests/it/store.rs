@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use radius_proto::auth::Credential;
-use radius_proto::dictionary::Dictionary;
 use hotspot_radius::policy::{Authorization, Profile};
-use radius_proto::protocol::{Code, Packet, PacketBuilder};
 use hotspot_radius::store::model::{AcctRecord, GroupRows, NasRow, PostAuthRecord, RadRow};
 use hotspot_radius::store::{
     PgStore, PostAuthWriter, Store, StoreError, StoreOptions, is_migrated, migrate,
 };
+use radius_proto::auth::Credential;
+use radius_proto::dictionary::Dictionary;
+use radius_proto::protocol::{Code, Packet, PacketBuilder};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
