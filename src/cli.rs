@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
 use radius_proto::dictionary::Dictionary;
-use radius_proto::protocol::{Code, Packet, PacketBuilder, attrs};
+use radius_proto::protocol::{Code, Packet, PacketBuilder, ReplyVector, Signer, attrs};
 
 /// hotspot-radius: RADIUS AAA server for MikroTik hotspot and PPPoE operators.
 #[derive(Parser, Debug)]
@@ -230,7 +230,7 @@ fn build_request(
 ) -> Result<(Vec<u8>, Option<MsChapState>), String> {
     use radius_proto::auth::{chap, mschapv2};
     use radius_proto::protocol::attrs::microsoft as ms;
-    let secret = args.secret.as_bytes();
+    let signer = Signer::new(args.secret.as_bytes());
     let mut b = PacketBuilder::new(Code::AccessRequest, identifier);
     if !args.no_message_authenticator {
         b = b.with_message_authenticator();
@@ -244,7 +244,7 @@ fn build_request(
     let mut state = None;
     match args.method {
         TestMethod::Pap => {
-            b.add_user_password(args.password.as_bytes(), secret, &authenticator)
+            b.add_user_password(args.password.as_bytes(), &signer, &authenticator)
                 .map_err(e)?;
         }
         TestMethod::Chap => {
@@ -284,7 +284,7 @@ fn build_request(
             });
         }
     }
-    let bytes = b.sign_access_request(&authenticator, secret).map_err(e)?;
+    let bytes = b.sign_access_request(&authenticator, &signer).map_err(e)?;
     Ok((bytes, state))
 }
 
@@ -325,7 +325,11 @@ pub async fn exchange(args: &TestAuthArgs, dict: &Dictionary) -> Result<TestAuth
     };
     let packet = Packet::decode(&reply).map_err(|e| format!("reply does not decode: {e}"))?;
     packet
-        .verify_response(&authenticator, args.secret.as_bytes())
+        .verify_response(
+            &authenticator,
+            ReplyVector::Request,
+            &Signer::new(args.secret.as_bytes()),
+        )
         .map_err(|e| format!("reply does not verify ({e}); wrong secret?"))?;
     let mut lines = Vec::new();
     if !packet.has_message_authenticator() {

@@ -24,7 +24,7 @@ pub fn check_message_authenticator(
     client: &Client,
     packet: &Packet<'_>,
 ) -> Result<(), &'static str> {
-    match packet.verify_message_authenticator(client.secret.expose(), None) {
+    match packet.verify_message_authenticator(client.signer(), None) {
         Ok(true) => {
             client.saw_message_authenticator();
             Ok(())
@@ -116,28 +116,25 @@ async fn check_credentials(
 ) -> Verdict {
     let auth::Credential::Crypt(_) = credential else {
         let salt: [u8; 4] = rand::random();
-        return auth::check(packet, client.secret.expose(), credential, salt);
+        return auth::check(packet, client.signer(), credential, salt);
     };
     if Method::detect(packet) != Method::Pap {
         return Verdict::Reject(auth::RejectReason::MethodUnsupported, Vec::new());
     }
-    let password = match packet.user_password(client.secret.expose()) {
-        Ok(Some(p)) => p,
-        Ok(None) | Err(_) => return Verdict::Reject(auth::RejectReason::Malformed, Vec::new()),
+    let password = match auth::pap::password(packet, client.signer()) {
+        Ok(p) => p,
+        Err(why) => return Verdict::Reject(why, Vec::new()),
     };
     let Ok(_permit) = CRYPT_PERMITS.acquire().await else {
         return Verdict::Reject(auth::RejectReason::Malformed, Vec::new());
     };
     let credential = credential.clone();
-    let ok =
-        tokio::task::spawn_blocking(move || auth::pap::verify(password.as_bytes(), &credential))
-            .await
-            .unwrap_or(false);
-    if ok {
-        Verdict::Accept(Vec::new())
-    } else {
-        Verdict::Reject(auth::RejectReason::BadCredentials, Vec::new())
-    }
+    tokio::task::spawn_blocking(move || auth::pap::check(&password, &credential))
+        .await
+        .unwrap_or(Verdict::Reject(
+            auth::RejectReason::BadCredentials,
+            Vec::new(),
+        ))
 }
 
 fn accept(

@@ -14,7 +14,7 @@ use crate::clients::Client;
 use crate::metrics::{ACCOUNTING_WRITTEN_TOTAL, BACKEND_UNAVAILABLE_TOTAL, reason};
 use crate::store::model::AcctRecord;
 use radius_proto::dictionary::Dictionary;
-use radius_proto::protocol::{Code, DecodeError, Packet, PacketBuilder, attrs, crypto};
+use radius_proto::protocol::{AcctStatus, Code, DecodeError, Packet, PacketBuilder, attrs, crypto};
 
 use super::{Backend, Context, Outcome, unix_now};
 
@@ -25,7 +25,7 @@ pub async fn handle<B: Backend>(
     source: SocketAddr,
     packet: &Packet<'_>,
 ) -> Outcome {
-    match packet.verify_request_authenticator(client.secret.expose()) {
+    match packet.verify_request_authenticator(client.signer()) {
         Ok(()) => {}
         Err(DecodeError::BadMessageAuthenticator) => {
             return Outcome::Drop(reason::BAD_MESSAGE_AUTHENTICATOR);
@@ -44,7 +44,8 @@ pub async fn handle<B: Backend>(
         counter!(BACKEND_UNAVAILABLE_TOTAL, "backend" => e.backend).increment(1);
         return Outcome::Drop(reason::ACCOUNTING_WRITE_FAILED);
     }
-    counter!(ACCOUNTING_WRITTEN_TOTAL, "status" => status_label(record.status_type)).increment(1);
+    counter!(ACCOUNTING_WRITTEN_TOTAL, "status" => AcctStatus::from(record.status_type).name())
+        .increment(1);
     // No Message-Authenticator here: RFC 2866 does not define one for accounting, and
     // FreeRADIUS 3.x clients (radclient) check it against the wrong vector and discard the
     // reply. Access-* and Status-Server replies always carry one.
@@ -52,17 +53,6 @@ pub async fn handle<B: Backend>(
         PacketBuilder::reply(packet, Code::AccountingResponse).without_message_authenticator(),
         "response",
     )
-}
-
-fn status_label(status: u32) -> &'static str {
-    match status {
-        attrs::acct_status::START => "start",
-        attrs::acct_status::STOP => "stop",
-        attrs::acct_status::INTERIM_UPDATE => "interim",
-        attrs::acct_status::ACCOUNTING_ON => "on",
-        attrs::acct_status::ACCOUNTING_OFF => "off",
-        _ => "other",
-    }
 }
 
 /// Normalise an Accounting-Request received from `source` at `now` (Unix seconds).

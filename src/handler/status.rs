@@ -10,7 +10,7 @@ use super::{Outcome, Port};
 
 /// Answer a Status-Server.
 pub fn handle(client: &Client, port: Port, packet: &Packet<'_>) -> Outcome {
-    match packet.verify_message_authenticator(client.secret.expose(), None) {
+    match packet.verify_message_authenticator(client.signer(), None) {
         Ok(true) => {}
         Ok(false) => return Outcome::Drop(reason::MISSING_MESSAGE_AUTHENTICATOR),
         Err(_) => return Outcome::Drop(reason::BAD_MESSAGE_AUTHENTICATOR),
