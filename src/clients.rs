@@ -15,7 +15,7 @@ use ipnet::IpNet;
 
 use crate::config::{MessageAuthenticatorPolicy, NasConfig, parse_network};
 use crate::model::NasRow;
-use radius_proto::protocol::Secret;
+use radius_proto::protocol::{Secret, Signer};
 
 /// Where a client definition came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,8 +33,8 @@ pub struct Client {
     pub network: IpNet,
     /// Name for logs (never a metric label).
     pub name: String,
-    /// Shared secret.
-    pub secret: Secret,
+    /// The shared secret, prepared for signing and verification (built once per entry).
+    signer: Signer,
     /// CoA / Disconnect port on the NAS.
     pub coa_port: u16,
     /// Message-Authenticator policy for Access-Requests.
@@ -58,12 +58,18 @@ impl Client {
         Self {
             network,
             name,
-            secret,
+            signer: Signer::new(secret.expose()),
             coa_port,
             policy,
             source,
             ma_seen: AtomicBool::new(false),
         }
+    }
+
+    /// The shared secret as a [`Signer`]: verifies this client's requests and signs our
+    /// replies.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
     }
 
     /// Whether an Access-Request without a Message-Authenticator must be dropped.
@@ -147,7 +153,7 @@ impl ClientTable {
             }));
         for client in candidates {
             if let Some(prev) = previous.and_then(|p| p.get_exact_network(&client.network))
-                && prev.secret == client.secret
+                && prev.signer.secret() == client.signer.secret()
                 && prev.ma_seen.load(Ordering::Relaxed)
             {
                 client.ma_seen.store(true, Ordering::Relaxed);

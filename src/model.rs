@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use radius_proto::protocol::AcctStatus;
 use serde::{Deserialize, Serialize};
 
 /// One radcheck / radreply / radgroupcheck / radgroupreply row: `attribute op value`.
@@ -89,8 +90,9 @@ pub struct NasEntry {
 /// One Accounting-Request, normalised for `radacct` (RFC 2866, RFC 2869 gigawords folded in).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcctRecord {
-    /// Acct-Status-Type (1 Start, 2 Stop, 3 Interim-Update, 7 On, 8 Off).
-    pub status_type: u32,
+    /// Acct-Status-Type (stored as its number).
+    #[serde(with = "status_number")]
+    pub status: AcctStatus,
     /// When the event happened: Event-Timestamp, else receive time minus Acct-Delay-Time
     /// (Unix seconds).
     pub event_time: i64,
@@ -160,4 +162,18 @@ pub struct PostAuthRecord {
     pub class: Option<String>,
     /// Unix seconds.
     pub auth_time: i64,
+}
+
+/// `AcctStatus` as its RFC 2866 number in serialised records.
+mod status_number {
+    use radius_proto::protocol::AcctStatus;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(status: &AcctStatus, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(status.as_u32())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<AcctStatus, D::Error> {
+        u32::deserialize(d).map(AcctStatus::from)
+    }
 }

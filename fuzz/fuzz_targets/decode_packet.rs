@@ -2,20 +2,23 @@
 //! is safe and decode → encode (PacketBuilder) → decode gives back the same packet.
 #![no_main]
 
-use radius_proto::protocol::{Attribute, Packet, PacketBuilder, VendorAttribute};
+use std::sync::LazyLock;
+
+use radius_proto::protocol::{Attribute, Packet, PacketBuilder, ReplyVector, Signer, VendorAttribute};
 use libfuzzer_sys::fuzz_target;
 
 const SECRET: &[u8] = b"fuzz-secret";
+static SIGNER: LazyLock<Signer> = LazyLock::new(|| Signer::new(SECRET));
 
 fuzz_target!(|data: &[u8]| {
     let Ok(p) = Packet::decode(data) else {
         return;
     };
-    let _ = p.verify_message_authenticator(SECRET, None);
-    let _ = p.verify_message_authenticator(SECRET, Some(&[7; 16]));
-    let _ = p.verify_request_authenticator(SECRET);
-    let _ = p.verify_response(&[7; 16], SECRET);
-    let _ = p.user_password(SECRET);
+    let _ = p.verify_message_authenticator(&SIGNER, None);
+    let _ = p.verify_message_authenticator(&SIGNER, Some(&[7; 16]));
+    let _ = p.verify_request_authenticator(&SIGNER);
+    let _ = p.verify_response(&[7; 16], ReplyVector::Request, &SIGNER);
+    let _ = p.user_password(&SIGNER);
     for a in p.attributes() {
         let _ = (a.as_u32(), a.as_ipv4(), a.as_str());
     }
@@ -28,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
             .expect("a decoded attribute re-encodes");
     }
     let bytes = b
-        .sign_access_request(p.authenticator(), SECRET)
+        .sign_access_request(p.authenticator(), &SIGNER)
         .expect("re-encoding succeeds");
     assert_eq!(bytes, p.as_bytes(), "re-encoding is byte-identical");
     let q = Packet::decode(&bytes).expect("re-encoded packet decodes");

@@ -3,8 +3,8 @@
 //! When unhiding succeeds, hiding the result again and unhiding gives the same password.
 #![no_main]
 
-use radius_proto::protocol::crypto;
 use libfuzzer_sys::fuzz_target;
+use radius_proto::protocol::{MAX_ATTR_VALUE_LEN, Signer, hidden_password_len};
 
 fuzz_target!(|data: &[u8]| {
     let Some((auth, rest)) = data.split_first_chunk::<16>() else {
@@ -14,13 +14,16 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let (secret, value) = rest.split_at(usize::from(n).min(rest.len()));
-    let _ = crypto::salt_decrypt(value, secret, auth);
-    let Ok(pw) = crypto::unhide_user_password(value, secret, auth) else {
+    let signer = Signer::new(secret);
+    let _ = signer.salt_decrypt(value, auth, &mut [0; MAX_ATTR_VALUE_LEN]);
+    let Ok(pw) = signer.unhide_password(value, auth) else {
         return;
     };
-    let mut hidden = Vec::new();
-    crypto::hide_user_password(pw.as_bytes(), secret, auth, &mut hidden)
+    let len = hidden_password_len(pw.as_bytes().len()).expect("an unhidden password fits");
+    let mut hidden = vec![0; len];
+    signer
+        .hide_password(pw.as_bytes(), auth, &mut hidden)
         .expect("an unhidden password re-hides");
-    let again = crypto::unhide_user_password(&hidden, secret, auth).expect("round trip");
+    let again = signer.unhide_password(&hidden, auth).expect("round trip");
     assert_eq!(again.as_bytes(), pw.as_bytes());
 });

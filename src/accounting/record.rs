@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use radius_proto::dictionary::Dictionary;
-use radius_proto::protocol::{Packet, attrs, crypto};
+use radius_proto::protocol::{AcctStatus, Packet, attrs, crypto};
 
 use crate::model::AcctRecord;
 
@@ -25,7 +25,7 @@ pub fn from_packet(
             .attr(typ)
             .map(|v| String::from_utf8_lossy(v).into_owned())
     };
-    let status_type = u32_of(attrs::ACCT_STATUS_TYPE)?;
+    let status = AcctStatus::from(u32_of(attrs::ACCT_STATUS_TYPE)?);
     let username = text(attrs::USER_NAME).unwrap_or_default();
     let session_id = text(attrs::ACCT_SESSION_ID).unwrap_or_default();
     let nas_ip_attr = packet
@@ -65,7 +65,7 @@ pub fn from_packet(
         )
     };
     Some(AcctRecord {
-        status_type,
+        status,
         event_time,
         session_id,
         unique_id,

@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use hotspot_radius::client::{self, ClientError, Timing};
 use radius_proto::dictionary::Dictionary;
-use radius_proto::protocol::{Code, EncodeError, Packet, PacketBuilder, attrs};
+use radius_proto::protocol::{
+    Code, EncodeError, Packet, PacketBuilder, ReplyVector, Signer, attrs,
+};
 
 /// Why `test-auth` got no Accept or Reject to show.
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +118,7 @@ fn build_request(
 ) -> Result<(Vec<u8>, Option<MsChapState>), TestAuthError> {
     use radius_proto::auth::{chap, mschapv2};
     use radius_proto::protocol::attrs::microsoft as ms;
-    let secret = args.secret.as_bytes();
+    let signer = Signer::new(args.secret.as_bytes());
     let mut b = PacketBuilder::new(Code::AccessRequest, identifier);
     if !args.no_message_authenticator {
         b = b.with_message_authenticator();
@@ -129,7 +131,7 @@ fn build_request(
     let mut state = None;
     match args.method {
         TestMethod::Pap => {
-            b.add_user_password(args.password.as_bytes(), secret, &authenticator)?;
+            b.add_user_password(args.password.as_bytes(), &signer, &authenticator)?;
         }
         TestMethod::Chap => {
             let challenge: [u8; 16] = rand::random();
@@ -166,7 +168,7 @@ fn build_request(
             });
         }
     }
-    let bytes = b.sign_access_request(&authenticator, secret)?;
+    let bytes = b.sign_access_request(&authenticator, &signer)?;
     Ok((bytes, state))
 }
 
@@ -183,7 +185,11 @@ async fn exchange(args: &TestAuthArgs, dict: &Dictionary) -> Result<TestAuthResu
     let reply = client::exchange(server, &request, timing).await?;
     let packet = Packet::decode(&reply)?;
     packet
-        .verify_response(&authenticator, args.secret.as_bytes())
+        .verify_response(
+            &authenticator,
+            ReplyVector::Request,
+            &Signer::new(args.secret.as_bytes()),
+        )
         .map_err(ClientError::Verify)?;
     let mut lines = Vec::new();
     if !packet.has_message_authenticator() {

@@ -10,7 +10,9 @@ use std::net::{IpAddr, SocketAddr};
 use radius_proto::auth::{self, Method, ReplyAttr, Verdict};
 use radius_proto::protocol::{Code, Packet, PacketBuilder, attrs};
 
-use super::{AcctSink, Context, Outcome, Reply, UserSource, unix_now};
+use super::{
+    AcctSink, Context, MaRule, Outcome, Reply, UserSource, check_message_authenticator, unix_now,
+};
 use crate::clients::Client;
 use crate::metrics::{self as m, AUTH_TOTAL, BACKEND_UNAVAILABLE_TOTAL, reason};
 use crate::model::PostAuthRecord;
@@ -20,25 +22,6 @@ use crate::policy::Authorization;
 /// User lookups, for the log (one line when failures start, one when they end).
 static LOOKUPS: Outage = Outage::new();
 
-/// Check the request's Message-Authenticator against the client's policy.
-/// `Err` carries the drop reason.
-pub fn check_message_authenticator(
-    client: &Client,
-    packet: &Packet<'_>,
-) -> Result<(), &'static str> {
-    match packet.verify_message_authenticator(client.secret.expose(), None) {
-        Ok(true) => {
-            client.saw_message_authenticator();
-            Ok(())
-        }
-        Ok(false) if client.requires_message_authenticator() => {
-            Err(reason::MISSING_MESSAGE_AUTHENTICATOR)
-        }
-        Ok(false) => Ok(()),
-        Err(_) => Err(reason::BAD_MESSAGE_AUTHENTICATOR),
-    }
-}
-
 /// Process one Access-Request.
 pub async fn handle<U: UserSource, A: AcctSink>(
     ctx: &Context<U, A>,
@@ -46,7 +29,7 @@ pub async fn handle<U: UserSource, A: AcctSink>(
     source: SocketAddr,
     packet: &Packet<'_>,
 ) -> Outcome {
-    if let Err(why) = check_message_authenticator(client, packet) {
+    if let Err(why) = check_message_authenticator(client, packet, MaRule::NasPolicy) {
         return Outcome::Drop(why);
     }
     let method = Method::detect(packet);
@@ -121,28 +104,25 @@ async fn check_credentials(
 ) -> Verdict {
     let auth::Credential::Crypt(_) = credential else {
         let salt: [u8; 4] = rand::random();
-        return auth::check(packet, client.secret.expose(), credential, salt);
+        return auth::check(packet, client.signer(), credential, salt);
     };
     if Method::detect(packet) != Method::Pap {
         return Verdict::Reject(auth::RejectReason::MethodUnsupported, Vec::new());
     }
-    let password = match packet.user_password(client.secret.expose()) {
-        Ok(Some(p)) => p,
-        Ok(None) | Err(_) => return Verdict::Reject(auth::RejectReason::Malformed, Vec::new()),
+    let password = match auth::pap::password(packet, client.signer()) {
+        Ok(p) => p,
+        Err(why) => return Verdict::Reject(why, Vec::new()),
     };
     let Ok(_permit) = CRYPT_PERMITS.acquire().await else {
         return Verdict::Reject(auth::RejectReason::Malformed, Vec::new());
     };
     let credential = credential.clone();
-    let ok =
-        tokio::task::spawn_blocking(move || auth::pap::verify(password.as_bytes(), &credential))
-            .await
-            .unwrap_or(false);
-    if ok {
-        Verdict::Accept(Vec::new())
-    } else {
-        Verdict::Reject(auth::RejectReason::BadCredentials, Vec::new())
-    }
+    tokio::task::spawn_blocking(move || auth::pap::check(&password, &credential))
+        .await
+        .unwrap_or(Verdict::Reject(
+            auth::RejectReason::BadCredentials,
+            Vec::new(),
+        ))
 }
 
 fn accept(

@@ -8,9 +8,9 @@
 
 use std::net::SocketAddr;
 
-use radius_proto::protocol::{Code, DecodeError, Packet, PacketBuilder, attrs};
+use radius_proto::protocol::{Code, Packet, PacketBuilder};
 
-use super::{AcctSink, Context, Outcome, unix_now};
+use super::{AcctSink, Context, MaRule, Outcome, check_message_authenticator, unix_now};
 use crate::accounting::record;
 use crate::clients::Client;
 use crate::metrics::{self as m, ACCOUNTING_WRITTEN_TOTAL, BACKEND_UNAVAILABLE_TOTAL, reason};
@@ -26,12 +26,14 @@ pub async fn handle<U, A: AcctSink>(
     source: SocketAddr,
     packet: &Packet<'_>,
 ) -> Outcome {
-    match packet.verify_request_authenticator(client.secret.expose()) {
-        Ok(()) => {}
-        Err(DecodeError::BadMessageAuthenticator) => {
-            return Outcome::Drop(reason::BAD_MESSAGE_AUTHENTICATOR);
-        }
-        Err(_) => return Outcome::Drop(reason::BAD_REQUEST_AUTHENTICATOR),
+    if packet
+        .verify_request_authenticator(client.signer())
+        .is_err()
+    {
+        return Outcome::Drop(reason::BAD_REQUEST_AUTHENTICATOR);
+    }
+    if let Err(why) = check_message_authenticator(client, packet, MaRule::Never) {
+        return Outcome::Drop(why);
     }
     let Some(record) = record::from_packet(packet, source.ip(), unix_now(), &ctx.dictionary) else {
         tracing::debug!(nas = %client.name, "Accounting-Request without Acct-Status-Type");
@@ -49,7 +51,7 @@ pub async fn handle<U, A: AcctSink>(
     }
     m::inc(
         ACCOUNTING_WRITTEN_TOTAL,
-        &[("status", status_label(record.status_type))],
+        &[("status", record.status.name())],
         1,
     );
     // No Message-Authenticator here: RFC 2866 does not define one for accounting, and
@@ -59,15 +61,4 @@ pub async fn handle<U, A: AcctSink>(
         PacketBuilder::reply(packet, Code::AccountingResponse).without_message_authenticator(),
         "response",
     )
-}
-
-fn status_label(status: u32) -> &'static str {
-    match status {
-        attrs::acct_status::START => "start",
-        attrs::acct_status::STOP => "stop",
-        attrs::acct_status::INTERIM_UPDATE => "interim",
-        attrs::acct_status::ACCOUNTING_ON => "on",
-        attrs::acct_status::ACCOUNTING_OFF => "off",
-        _ => "other",
-    }
 }

@@ -94,6 +94,45 @@ pub async fn dispatch<U: UserSource, A: AcctSink>(
     }
 }
 
+/// When a request must carry a Message-Authenticator (it is always verified when present).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaRule {
+    /// Access-Request: as the NAS's policy says (BlastRADIUS): `require` always, `auto`
+    /// once the NAS has sent one, `off` never.
+    NasPolicy,
+    /// Status-Server (RFC 5997 §3): always.
+    Always,
+    /// Accounting-Request (RFC 2866 defines none): never required.
+    Never,
+}
+
+/// The one Message-Authenticator decision for every request code: `Err` carries the drop
+/// reason (missing but required, or present and wrong). Computed-authenticator requests
+/// (Accounting) are checked over a zero authenticator, as FreeRADIUS does.
+pub fn check_message_authenticator(
+    client: &Client,
+    packet: &Packet<'_>,
+    rule: MaRule,
+) -> Result<(), &'static str> {
+    use crate::metrics::reason;
+    match packet.verify_message_authenticator(client.signer(), None) {
+        Ok(true) => {
+            if rule == MaRule::NasPolicy {
+                client.saw_message_authenticator();
+            }
+            Ok(())
+        }
+        Ok(false) => match rule {
+            MaRule::Always => Err(reason::MISSING_MESSAGE_AUTHENTICATOR),
+            MaRule::NasPolicy if client.requires_message_authenticator() => {
+                Err(reason::MISSING_MESSAGE_AUTHENTICATOR)
+            }
+            MaRule::NasPolicy | MaRule::Never => Ok(()),
+        },
+        Err(_) => Err(reason::BAD_MESSAGE_AUTHENTICATOR),
+    }
+}
+
 /// Unix seconds now.
 pub(crate) fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()

@@ -3,17 +3,14 @@
 //! accounting port (§4), without touching any backend.
 
 use crate::clients::Client;
-use crate::metrics::reason;
 use radius_proto::protocol::{Code, Packet, PacketBuilder};
 
-use super::{Outcome, Port};
+use super::{MaRule, Outcome, Port, check_message_authenticator};
 
 /// Answer a Status-Server.
 pub fn handle(client: &Client, port: Port, packet: &Packet<'_>) -> Outcome {
-    match packet.verify_message_authenticator(client.secret.expose(), None) {
-        Ok(true) => {}
-        Ok(false) => return Outcome::Drop(reason::MISSING_MESSAGE_AUTHENTICATOR),
-        Err(_) => return Outcome::Drop(reason::BAD_MESSAGE_AUTHENTICATOR),
+    if let Err(why) = check_message_authenticator(client, packet, MaRule::Always) {
+        return Outcome::Drop(why);
     }
     let code = match port {
         Port::Auth => Code::AccessAccept,

@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use super::*;
 use crate::model::{GroupRows, RadRow};
-use radius_proto::protocol::{Code, PacketBuilder, Secret, attrs};
+use radius_proto::protocol::{Code, PacketBuilder, Secret, Signer, attrs};
 
 const NOW: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
 const MIKROTIK: u32 = 14988;
@@ -64,7 +64,8 @@ fn request(std: &[(u8, &[u8])], vendor: &[(u32, u8, &[u8])]) -> Vec<u8> {
     for (v, typ, value) in vendor {
         b.add_vendor(*v, *typ, value).unwrap();
     }
-    b.sign_access_request(&[9; 16], b"secret").unwrap()
+    b.sign_access_request(&[9; 16], &Signer::new(b"secret"))
+        .unwrap()
 }
 
 fn plain() -> Vec<u8> {

@@ -24,7 +24,7 @@ use tokio_util::task::TaskTracker;
 use crate::clients::Clients;
 use crate::handler::{self, AcctSink, Context, Outcome, Port, UserSource};
 use crate::metrics::{self as m, DUPLICATES_TOTAL, REQUEST_DURATION_SECONDS, reason};
-use radius_proto::protocol::{Code, MAX_PACKET_LEN, MIN_PACKET_LEN, Packet};
+use radius_proto::protocol::{Code, MAX_PACKET_LEN, MIN_PACKET_LEN, Packet, ReplyVector};
 
 use dedup::{Begin, DedupCache, Key};
 
@@ -367,9 +367,13 @@ async fn process<U: UserSource, A: AcctSink>(
         }
         Outcome::Reply(reply) => reply,
     };
-    let signed = reply
-        .builder
-        .sign_response(packet.authenticator(), client.secret.expose());
+    // The Message-Authenticator vector follows the request (FreeRADIUS): the request
+    // authenticator, except zero for an Accounting-Response to an Accounting-Request.
+    let signed = reply.builder.sign_response(
+        packet.authenticator(),
+        ReplyVector::for_request(packet.code()),
+        client.signer(),
+    );
     let bytes: Arc<[u8]> = match signed {
         Ok(b) => Arc::from(b),
         Err(e) => {

@@ -19,7 +19,8 @@ use super::engine::{self, Flow, Generator, Out, Pacing, Shared, WorkerConfig};
 use super::wire::{self, FastRng, MA_ATTR_LEN, Signer};
 use super::{Expect, Report, pcap, responder};
 use radius_proto::auth::mschapv2;
-use radius_proto::protocol::attrs::{self, acct_status, microsoft};
+use radius_proto::protocol::AcctStatus;
+use radius_proto::protocol::attrs::{self, microsoft};
 
 /// What kind of traffic `bench` sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -397,18 +398,18 @@ impl BenchGen {
         m.finalize().into()
     }
 
-    fn write_acct(&mut self, id: u8, flow: &Flow, status: u32, out: &mut Out<'_>) {
+    fn write_acct(&mut self, id: u8, flow: &Flow, status: AcctStatus, out: &mut Out<'_>) {
         let (mut pos, ma) = self.common(out, flow, false);
         let buf = &mut out.buf[..];
         wire::put_attr(
             buf,
             &mut pos,
             attrs::ACCT_STATUS_TYPE,
-            &status.to_be_bytes(),
+            &status.as_u32().to_be_bytes(),
         );
         wire::put_attr(buf, &mut pos, attrs::ACCT_AUTHENTIC, &1u32.to_be_bytes());
         wire::put_attr(buf, &mut pos, attrs::ACCT_DELAY_TIME, &0u32.to_be_bytes());
-        if status != acct_status::START {
+        if status != AcctStatus::Start {
             let t = flow.step.max(1);
             wire::put_attr(
                 buf,
@@ -453,7 +454,7 @@ impl BenchGen {
                 &(t * 1600).to_be_bytes(),
             );
         }
-        if status == acct_status::STOP {
+        if status == AcctStatus::Stop {
             wire::put_attr(
                 buf,
                 &mut pos,
@@ -471,9 +472,9 @@ impl BenchGen {
     fn acct_step(&mut self, id: u8, flow: &mut Flow, step: u32, out: &mut Out<'_>) -> bool {
         let interims = self.fixed.interims;
         let status = match step {
-            0 => acct_status::START,
-            s if s <= interims => acct_status::INTERIM_UPDATE,
-            s if s == interims + 1 => acct_status::STOP,
+            0 => AcctStatus::Start,
+            s if s <= interims => AcctStatus::InterimUpdate,
+            s if s == interims + 1 => AcctStatus::Stop,
             _ => return false,
         };
         flow.step = step;

@@ -5,14 +5,18 @@
 //! and decoding again must give identical attributes. Bounded: a fixed iteration count.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use radius_proto::protocol::attrs::{self, mikrotik, wispr};
-use radius_proto::protocol::{Attribute, Code, Packet, PacketBuilder, VendorAttribute};
+use radius_proto::protocol::{
+    AcctStatus, Attribute, Code, Packet, PacketBuilder, ReplyVector, Signer, VendorAttribute,
+};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 const ITERATIONS: usize = 200_000;
 const SECRET: &[u8] = b"robustness-secret";
+static SIGNER: LazyLock<Signer> = LazyLock::new(|| Signer::new(SECRET));
 
 /// A handful of valid packets covering every code family, VSAs, MA, passwords.
 fn seeds() -> Vec<Vec<u8>> {
@@ -21,7 +25,7 @@ fn seeds() -> Vec<Vec<u8>> {
 
     let mut b = PacketBuilder::new(Code::AccessRequest, 1).with_message_authenticator();
     b.add(attrs::USER_NAME, b"aa:bb:cc:dd:ee:ff").unwrap();
-    b.add_user_password(b"secret-pw", SECRET, &auth).unwrap();
+    b.add_user_password(b"secret-pw", &SIGNER, &auth).unwrap();
     b.add(attrs::NAS_IDENTIFIER, b"hotspot-router").unwrap();
     b.add(attrs::NAS_IP_ADDRESS, &[10, 0, 0, 1]).unwrap();
     b.add_u32(attrs::NAS_PORT, 15728642).unwrap();
@@ -37,15 +41,15 @@ fn seeds() -> Vec<Vec<u8>> {
     .unwrap();
     b.add_vendor(mikrotik::VENDOR_ID, mikrotik::HOST_IP, &[10, 5, 50, 2])
         .unwrap();
-    out.push(b.sign_access_request(&auth, SECRET).unwrap());
+    out.push(b.sign_access_request(&auth, &SIGNER).unwrap());
 
     let mut b = PacketBuilder::new(Code::AccountingRequest, 2);
-    b.add_u32(attrs::ACCT_STATUS_TYPE, attrs::acct_status::INTERIM_UPDATE)
+    b.add_u32(attrs::ACCT_STATUS_TYPE, AcctStatus::InterimUpdate.as_u32())
         .unwrap();
     b.add(attrs::ACCT_SESSION_ID, b"81a0000b").unwrap();
     b.add_u32(attrs::ACCT_INPUT_OCTETS, 123_456).unwrap();
     b.add_u32(attrs::ACCT_OUTPUT_GIGAWORDS, 1).unwrap();
-    out.push(b.sign_computed_request(SECRET).unwrap());
+    out.push(b.sign_computed_request(&SIGNER).unwrap());
 
     let mut b = PacketBuilder::new(Code::CoaRequest, 3).with_message_authenticator();
     b.add(attrs::USER_NAME, b"alice").unwrap();
@@ -55,7 +59,7 @@ fn seeds() -> Vec<Vec<u8>> {
     ])
     .unwrap();
     b.add(attrs::PROXY_STATE, b"\x00\x01\x02").unwrap();
-    out.push(b.sign_computed_request(SECRET).unwrap());
+    out.push(b.sign_computed_request(&SIGNER).unwrap());
 
     let mut b = PacketBuilder::new(Code::AccessAccept, 4).with_message_authenticator();
     b.add_u32(attrs::SESSION_TIMEOUT, 3600).unwrap();
@@ -63,22 +67,25 @@ fn seeds() -> Vec<Vec<u8>> {
     b.add(241, &[1, 2, 3, 4]).unwrap(); // RFC 6929 extended type, opaque
     b.add_raw(&[26, 10, 0, 0, 0x12, 0xee, 0, 1, 4, 0xff])
         .unwrap(); // Lucent, opaque
-    out.push(b.sign_response(&auth, SECRET).unwrap());
+    out.push(
+        b.sign_response(&auth, ReplyVector::Request, &SIGNER)
+            .unwrap(),
+    );
 
     out.push(
         PacketBuilder::new(Code::StatusServer, 5)
             .with_message_authenticator()
-            .sign_access_request(&auth, SECRET)
+            .sign_access_request(&auth, &SIGNER)
             .unwrap(),
     );
     out.push(
         PacketBuilder::new(Code::DisconnectNak, 6)
-            .sign_response(&auth, SECRET)
+            .sign_response(&auth, ReplyVector::Request, &SIGNER)
             .unwrap(),
     );
     out.push(
         PacketBuilder::new(Code::Unknown(77), 7)
-            .sign_response(&auth, SECRET)
+            .sign_response(&auth, ReplyVector::Request, &SIGNER)
             .unwrap(),
     );
     out
@@ -193,11 +200,11 @@ fn random_datagram(rng: &mut StdRng) -> Vec<u8> {
 
 /// Exercise every accessor; none may panic on a decoded packet.
 fn poke(p: &Packet<'_>) {
-    let _ = p.verify_message_authenticator(SECRET, None);
-    let _ = p.verify_message_authenticator(SECRET, Some(&[1; 16]));
-    let _ = p.verify_request_authenticator(SECRET);
-    let _ = p.verify_response(&[1; 16], SECRET);
-    let _ = p.user_password(SECRET);
+    let _ = p.verify_message_authenticator(&SIGNER, None);
+    let _ = p.verify_message_authenticator(&SIGNER, Some(&[1; 16]));
+    let _ = p.verify_request_authenticator(&SIGNER);
+    let _ = p.verify_response(&[1; 16], ReplyVector::Request, &SIGNER);
+    let _ = p.user_password(&SIGNER);
     let _ = p.attr_u32(attrs::NAS_PORT);
     let _ = p.attr_str(attrs::USER_NAME);
     let _ = p.vendor_attr(mikrotik::VENDOR_ID, mikrotik::RATE_LIMIT);
@@ -223,7 +230,7 @@ fn check_round_trip(p: &Packet<'_>) {
         b.add(a.typ, a.value).expect("decoded attributes re-encode");
     }
     // sign_access_request only sets Length and the authenticator (no MA reserved).
-    let bytes = b.sign_access_request(p.authenticator(), SECRET).unwrap();
+    let bytes = b.sign_access_request(p.authenticator(), &SIGNER).unwrap();
     assert_eq!(bytes, p.as_bytes());
     let q = Packet::decode(&bytes).expect("re-encoded packet decodes");
     assert_eq!(q.code(), p.code());

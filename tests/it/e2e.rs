@@ -9,7 +9,7 @@ use std::time::Duration;
 use hotspot_radius::app::{self, Running};
 use hotspot_radius::config::Config;
 use radius_proto::protocol::attrs::{self, microsoft as ms, mikrotik};
-use radius_proto::protocol::{Code, Packet};
+use radius_proto::protocol::{AcctStatus, Code, Packet};
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -203,9 +203,9 @@ async fn accounting_rows_land_in_radacct() {
     let server = start(&url, None).await;
     let nas = Nas::new(server.acct_addr, SECRET).await;
     for (status, octets) in [
-        (attrs::acct_status::START, (0, 0, 0)),
-        (attrs::acct_status::INTERIM_UPDATE, (1000, 2000, 0)),
-        (attrs::acct_status::STOP, (5000, 6000, 2)),
+        (AcctStatus::Start.as_u32(), (0, 0, 0)),
+        (AcctStatus::InterimUpdate.as_u32(), (1000, 2000, 0)),
+        (AcctStatus::Stop.as_u32(), (5000, 6000, 2)),
     ] {
         let r = nas
             .exchange(&nas.accounting_request("alice", "80f00001", status, octets))

@@ -14,7 +14,7 @@ use hotspot_radius::profiles::{LookupError, ProfileOptions, Profiles};
 use hotspot_radius::store::{PgStore, PoolSettings, RedisSettings, RedisTier, migrate};
 use radius_proto::auth::Credential;
 use radius_proto::dictionary::Dictionary;
-use radius_proto::protocol::{Code, Packet, PacketBuilder};
+use radius_proto::protocol::{AcctStatus, Code, Packet, PacketBuilder};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -694,9 +694,9 @@ async fn nas_add_list_remove() {
 
 const T0: i64 = 1_750_000_000;
 
-fn acct(status_type: u32, unique: &str, event_time: i64) -> AcctRecord {
+fn acct(status: u32, unique: &str, event_time: i64) -> AcctRecord {
     AcctRecord {
-        status_type,
+        status: AcctStatus::from(status),
         event_time,
         session_id: format!("sess-{unique}"),
         unique_id: unique.to_owned(),
@@ -747,7 +747,7 @@ trait WithStatus {
 
 impl WithStatus for AcctRecord {
     fn with_status(mut self, s: u32) -> Self {
-        self.status_type = s;
+        self.status = AcctStatus::from(s);
         self
     }
 }

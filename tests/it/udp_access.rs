@@ -21,7 +21,7 @@ use hotspot_radius::store::StoreError;
 use radius_proto::auth::{chap, mschapv2};
 use radius_proto::dictionary::Dictionary;
 use radius_proto::protocol::attrs::{self, microsoft as ms, mikrotik};
-use radius_proto::protocol::{Code, Packet, PacketBuilder};
+use radius_proto::protocol::{AcctStatus, Code, Packet, PacketBuilder, ReplyVector, Signer};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -45,7 +45,7 @@ pub enum Method {
 /// A fake NAS: one UDP socket, one secret.
 pub struct Nas {
     socket: UdpSocket,
-    secret: Vec<u8>,
+    signer: Signer,
     server: SocketAddr,
 }
 
@@ -67,7 +67,7 @@ impl Nas {
     pub async fn new_at(local: &str, server: SocketAddr, secret: &str) -> Self {
         Self {
             socket: UdpSocket::bind(local).await.expect("bind NAS socket"),
-            secret: secret.as_bytes().to_vec(),
+            signer: Signer::new(secret.as_bytes()),
             server,
         }
     }
@@ -108,7 +108,7 @@ impl Nas {
             .unwrap();
         match method {
             Method::Pap => {
-                b.add_user_password(password.as_bytes(), &self.secret, &authenticator)
+                b.add_user_password(password.as_bytes(), &self.signer, &authenticator)
                     .unwrap();
             }
             Method::Chap => {
@@ -136,7 +136,7 @@ impl Nas {
                     .unwrap();
             }
         }
-        let bytes = b.sign_access_request(&authenticator, &self.secret).unwrap();
+        let bytes = b.sign_access_request(&authenticator, &self.signer).unwrap();
         Request {
             bytes,
             authenticator,
@@ -147,7 +147,7 @@ impl Nas {
     pub fn status_server(&self) -> Request {
         let authenticator: [u8; 16] = rand::random();
         let b = PacketBuilder::new(Code::StatusServer, rand::random()).with_message_authenticator();
-        let bytes = b.sign_access_request(&authenticator, &self.secret).unwrap();
+        let bytes = b.sign_access_request(&authenticator, &self.signer).unwrap();
         Request {
             bytes,
             authenticator,
@@ -177,16 +177,16 @@ impl Nas {
         b.add(attrs::FRAMED_IP_ADDRESS, &[10, 5, 50, 2]).unwrap();
         b.add_u32(attrs::ACCT_AUTHENTIC, 1).unwrap();
         b.add_u32(attrs::ACCT_DELAY_TIME, 0).unwrap();
-        if status != attrs::acct_status::START {
+        if status != AcctStatus::Start.as_u32() {
             b.add_u32(attrs::ACCT_SESSION_TIME, 120).unwrap();
             b.add_u32(attrs::ACCT_INPUT_OCTETS, octets.0).unwrap();
             b.add_u32(attrs::ACCT_OUTPUT_OCTETS, octets.1).unwrap();
             b.add_u32(attrs::ACCT_INPUT_GIGAWORDS, octets.2).unwrap();
         }
-        if status == attrs::acct_status::STOP {
+        if status == AcctStatus::Stop.as_u32() {
             b.add_u32(attrs::ACCT_TERMINATE_CAUSE, 1).unwrap();
         }
-        let bytes = b.sign_computed_request(&self.secret).unwrap();
+        let bytes = b.sign_computed_request(&self.signer).unwrap();
         let authenticator = bytes[4..20].try_into().unwrap();
         Request {
             bytes,
@@ -220,7 +220,7 @@ impl Nas {
         let reply = self.recv(wait).await?;
         let p = Packet::decode(&reply).expect("reply decodes");
         assert_eq!(p.identifier(), req.bytes[1], "reply identifier");
-        p.verify_response(&req.authenticator, &self.secret)
+        p.verify_response(&req.authenticator, ReplyVector::Request, &self.signer)
             .expect("reply verifies");
         // Access-* and Status-Server replies carry Message-Authenticator first (BlastRADIUS);
         // replies to Accounting-Request do not.
@@ -463,10 +463,7 @@ async fn duplicate_gets_identical_bytes_and_new_id_is_processed() {
 /// Recompute the Message-Authenticator after editing a request (identifier change).
 fn resign(bytes: &[u8]) -> Vec<u8> {
     let mut out = bytes.to_vec();
-    // MA is first: value at 22..38.
-    out[22..38].fill(0);
-    let mac = radius_proto::protocol::crypto::hmac_md5(b"testing123", &[&out]);
-    out[22..38].copy_from_slice(&mac);
+    Signer::new(b"testing123").sign_access_request(&mut out);
     out
 }
 
@@ -598,7 +595,7 @@ async fn status_server_on_both_ports() {
     // Without a Message-Authenticator: silent.
     let authenticator = [9u8; 16];
     let bytes = PacketBuilder::new(Code::StatusServer, 1)
-        .sign_access_request(&authenticator, b"testing123")
+        .sign_access_request(&authenticator, &Signer::new(b"testing123"))
         .unwrap();
     nas.expect_silence(&Request {
         bytes,
@@ -637,7 +634,7 @@ async fn accounting_answered_after_write_with_normalised_record() {
     let recs = h.memory.accounting.lock().unwrap().clone();
     assert_eq!(recs.len(), 1);
     let rec = &recs[0];
-    assert_eq!(rec.status_type, 2);
+    assert_eq!(rec.status, AcctStatus::Stop);
     assert_eq!(rec.username, "alice");
     assert_eq!(rec.input_octets, Some((1i64 << 32) + 100));
     assert_eq!(rec.output_octets, Some(200));

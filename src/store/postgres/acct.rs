@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
-use radius_proto::protocol::attrs::acct_status;
+use radius_proto::protocol::AcctStatus;
 
 use crate::model::{AcctRecord, PostAuthRecord};
 
@@ -42,12 +42,12 @@ impl Phase {
 }
 
 fn write_of(rec: &AcctRecord) -> Write {
-    match rec.status_type {
-        acct_status::START => Write::Session(Phase::Start),
-        acct_status::INTERIM_UPDATE => Write::Session(Phase::Interim),
-        acct_status::STOP => Write::Session(Phase::Stop),
-        acct_status::ACCOUNTING_ON | acct_status::ACCOUNTING_OFF => Write::NasRestart,
-        _ => Write::Skip,
+    match rec.status {
+        AcctStatus::Start => Write::Session(Phase::Start),
+        AcctStatus::InterimUpdate => Write::Session(Phase::Interim),
+        AcctStatus::Stop => Write::Session(Phase::Stop),
+        AcctStatus::AccountingOn | AcctStatus::AccountingOff => Write::NasRestart,
+        AcctStatus::Unknown(_) => Write::Skip,
     }
 }
 

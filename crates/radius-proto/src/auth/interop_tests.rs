@@ -45,7 +45,12 @@ fn verdict(bytes: &[u8], password: &str) -> (Method, Verdict) {
     let credential = Credential::Cleartext(Secret::from(password));
     (
         Method::detect(&packet),
-        check(&packet, SECRET.as_bytes(), &credential, [9, 8, 7, 6]),
+        check(
+            &packet,
+            &Signer::new(SECRET.as_bytes()),
+            &credential,
+            [9, 8, 7, 6],
+        ),
     )
 }
 

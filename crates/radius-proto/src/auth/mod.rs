@@ -15,7 +15,7 @@ pub mod pap;
 pub use mschap::{ENCRYPTION_POLICY_ALLOWED, ENCRYPTION_TYPES_40_128};
 
 use crate::protocol::attrs::{self, microsoft as ms};
-use crate::protocol::{Packet, Secret};
+use crate::protocol::{Packet, Secret, Signer};
 
 /// A stored credential, from a check item (Cleartext-Password, NT-Password, Crypt-Password).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,8 +119,8 @@ pub enum Verdict {
 
 /// Check the request's credentials against `credential`.
 ///
-/// `secret` is the NAS shared secret (User-Password unhiding, MPPE key hiding); `salt` is
-/// fresh randomness for the two MPPE key salts.
+/// `signer` holds the NAS shared secret (User-Password unhiding, MPPE key hiding); `salt`
+/// is fresh randomness for the two MPPE key salts.
 ///
 /// Malformed or missing credential attributes give `Reject(Malformed)`; a method the stored
 /// credential cannot serve (CHAP or MS-CHAP against a crypt hash) gives
@@ -131,15 +131,18 @@ pub enum Verdict {
 /// accepts carry MS-CHAP-MPPE-Keys and the same two policy attributes.
 pub fn check(
     packet: &Packet<'_>,
-    secret: &[u8],
+    signer: &Signer,
     credential: &Credential,
     salt: [u8; 4],
 ) -> Verdict {
     match Method::detect(packet) {
-        Method::Pap => check_pap(packet, secret, credential),
+        Method::Pap => match pap::password(packet, signer) {
+            Ok(password) => pap::check(&password, credential),
+            Err(why) => Verdict::Reject(why, Vec::new()),
+        },
         Method::Chap => check_chap(packet, credential),
-        Method::MsChapV2 => mschap::check_v2(packet, secret, credential, salt),
-        Method::MsChapV1 => mschap::check_v1(packet, secret, credential),
+        Method::MsChapV2 => mschap::check_v2(packet, signer, credential, salt),
+        Method::MsChapV1 => mschap::check_v1(packet, signer, credential),
         Method::None => Verdict::Reject(RejectReason::Malformed, Vec::new()),
     }
 }
@@ -149,13 +152,6 @@ fn verdict(ok: bool) -> Verdict {
         Verdict::Accept(Vec::new())
     } else {
         Verdict::Reject(RejectReason::BadCredentials, Vec::new())
-    }
-}
-
-fn check_pap(packet: &Packet<'_>, secret: &[u8], credential: &Credential) -> Verdict {
-    match packet.user_password(secret) {
-        Ok(Some(password)) => verdict(pap::verify(password.as_bytes(), credential)),
-        Ok(None) | Err(_) => Verdict::Reject(RejectReason::Malformed, Vec::new()),
     }
 }
 

@@ -8,7 +8,7 @@
 
 use super::{Credential, RejectReason, ReplyAttr, Verdict, mschapv1, mschapv2};
 use crate::protocol::attrs::{USER_NAME, microsoft as ms};
-use crate::protocol::{Packet, crypto};
+use crate::protocol::{Packet, Signer, hidden_password_len, salt_encrypted_len};
 
 /// MS-MPPE-Encryption-Policy value: encryption allowed (RFC 2548 §2.4.4).
 pub const ENCRYPTION_POLICY_ALLOWED: u32 = 1;
@@ -75,7 +75,7 @@ pub(super) fn salts(salt: [u8; 4]) -> ([u8; 2], [u8; 2]) {
 /// Check MS-CHAPv2 (RFC 2759) and build the reply attributes.
 pub(super) fn check_v2(
     packet: &Packet<'_>,
-    secret: &[u8],
+    signer: &Signer,
     credential: &Credential,
     salt: [u8; 4],
 ) -> Verdict {
@@ -117,16 +117,16 @@ pub(super) fn check_v2(
     let keys = mschapv2::mppe_keys(&hash, nt);
     let (send_salt, recv_salt) = salts(salt);
     let request_auth = packet.authenticator();
-    let mut send = Vec::with_capacity(34);
-    let mut recv = Vec::with_capacity(34);
-    let hidden = crypto::salt_encrypt(&keys.send, secret, request_auth, send_salt, &mut send)
-        .and_then(|()| {
-            crypto::salt_encrypt(&keys.recv, secret, request_auth, recv_salt, &mut recv)
-        });
-    if hidden.is_err() {
+    let hidden = salt_encrypted_len(keys.send.len()).and_then(|len| {
+        let (mut send, mut recv) = (vec![0; len], vec![0; len]);
+        signer.salt_encrypt(&keys.send, request_auth, send_salt, &mut send)?;
+        signer.salt_encrypt(&keys.recv, request_auth, recv_salt, &mut recv)?;
+        Ok((send, recv))
+    });
+    let Ok((send, recv)) = hidden else {
         // Unreachable for 16-byte keys; refuse rather than accept without keys.
         return malformed();
-    }
+    };
     let mut attrs = vec![
         ms_attr(ms::MS_CHAP2_SUCCESS, success),
         ms_attr(ms::MS_MPPE_SEND_KEY, send),
@@ -137,7 +137,7 @@ pub(super) fn check_v2(
 }
 
 /// Check MS-CHAPv1 (RFC 2433, NT-Response only) and build the reply attributes.
-pub(super) fn check_v1(packet: &Packet<'_>, secret: &[u8], credential: &Credential) -> Verdict {
+pub(super) fn check_v1(packet: &Packet<'_>, signer: &Signer, credential: &Credential) -> Verdict {
     let challenge = packet.vendor_attr(ms::VENDOR_ID, ms::MS_CHAP_CHALLENGE);
     let Some(Ok(challenge)) = challenge.map(<[u8; 8]>::try_from) else {
         return malformed();
@@ -158,10 +158,15 @@ pub(super) fn check_v1(packet: &Packet<'_>, secret: &[u8], credential: &Credenti
         return Verdict::Reject(RejectReason::BadCredentials, error());
     }
     let plain = mschapv1::mppe_keys_plaintext(&hash);
-    let mut keys = Vec::with_capacity(32);
-    if crypto::hide_user_password(&plain, secret, packet.authenticator(), &mut keys).is_err() {
+    // RFC 2548 §2.4.1: hidden like a User-Password (24 bytes, padded to 32).
+    let hidden = hidden_password_len(plain.len()).and_then(|len| {
+        let mut keys = vec![0; len];
+        signer.hide_password(&plain, packet.authenticator(), &mut keys)?;
+        Ok(keys)
+    });
+    let Ok(keys) = hidden else {
         return malformed();
-    }
+    };
     let mut attrs = vec![ms_attr(mschapv1::MS_CHAP_MPPE_KEYS, keys)];
     attrs.extend(mppe_policy());
     Verdict::Accept(attrs)

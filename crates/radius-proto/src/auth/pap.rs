@@ -2,10 +2,28 @@
 //!
 //! Cleartext and NT hashes are compared in constant time; crypt hashes go through
 //! [`super::crypt`]. MikroTik MAC-login sends an empty (16 NUL) password; it is checked like
-//! any other password.
+//! any other password. The check comes in two halves, [`password`] (unhide) and [`check`]
+//! (compare), so that a caller can run the slow crypt comparison elsewhere (the server runs
+//! it on a blocking thread) without a second copy of either half.
 
-use super::{Credential, crypt, mschapv2};
+use super::{Credential, RejectReason, Verdict, crypt, mschapv2, verdict};
 use crate::protocol::crypto::ct_eq;
+use crate::protocol::{Packet, Password, Signer};
+
+/// The request's unhidden User-Password (RFC 2865 §5.2). `Err(Malformed)` when absent or
+/// when its length is not a multiple of 16 in 16..=128.
+pub fn password(packet: &Packet<'_>, signer: &Signer) -> Result<Password, RejectReason> {
+    match packet.user_password(signer) {
+        Ok(Some(password)) => Ok(password),
+        Ok(None) | Err(_) => Err(RejectReason::Malformed),
+    }
+}
+
+/// The verdict for an unhidden `password` against `credential`: Accept, or
+/// Reject(BadCredentials). Crypt hashes make this slow (milliseconds).
+pub fn check(password: &Password, credential: &Credential) -> Verdict {
+    verdict(verify(password.as_bytes(), credential))
+}
 
 /// Does `password` (already unhidden, padding removed) match `credential`?
 ///

@@ -2,9 +2,12 @@
 
 use super::*;
 use crate::protocol::attrs::{CHAP_CHALLENGE, CHAP_PASSWORD, USER_NAME, USER_PASSWORD};
-use crate::protocol::{Code, PacketBuilder, crypto};
+use std::sync::LazyLock;
+
+use crate::protocol::{Code, PacketBuilder, ReplyVector};
 
 const SECRET: &[u8] = b"xyzzy5461";
+static SIGNER: LazyLock<Signer> = LazyLock::new(|| Signer::new(SECRET));
 const AUTH: [u8; 16] = [
     0x0f, 0x40, 0x3f, 0x94, 0x73, 0x97, 0x80, 0x57, 0xbd, 0x83, 0xd5, 0xcb, 0x98, 0xf4, 0x22, 0x7a,
 ];
@@ -24,14 +27,14 @@ fn request(user: &[u8], add: impl FnOnce(&mut PacketBuilder)) -> Vec<u8> {
     let mut b = PacketBuilder::new(Code::AccessRequest, 42);
     b.add(USER_NAME, user).unwrap();
     add(&mut b);
-    b.sign_access_request(&AUTH, SECRET).unwrap()
+    b.sign_access_request(&AUTH, &SIGNER).unwrap()
 }
 
 fn run(bytes: &[u8], credential: &Credential) -> (Method, Verdict) {
     let packet = Packet::decode(bytes).unwrap();
     (
         Method::detect(&packet),
-        check(&packet, SECRET, credential, SALT),
+        check(&packet, &SIGNER, credential, SALT),
     )
 }
 
@@ -41,7 +44,7 @@ fn cleartext(s: &str) -> Credential {
 
 fn pap(password: &[u8]) -> Vec<u8> {
     request(b"alice", |b| {
-        b.add_user_password(password, SECRET, &AUTH).unwrap();
+        b.add_user_password(password, &SIGNER, &AUTH).unwrap();
     })
 }
 
@@ -93,7 +96,7 @@ fn mikrotik_mac_login_is_pap() {
     let mac = "AA:BB:CC:00:11:22";
     // Empty password: 16 hidden NUL bytes on the wire.
     let empty = request(mac.as_bytes(), |b| {
-        b.add_user_password(b"", SECRET, &AUTH).unwrap();
+        b.add_user_password(b"", &SIGNER, &AUTH).unwrap();
     });
     let packet = Packet::decode(&empty).unwrap();
     assert_eq!(packet.attr(USER_PASSWORD).map(<[u8]>::len), Some(16));
@@ -104,7 +107,7 @@ fn mikrotik_mac_login_is_pap() {
     assert_eq!(run(&empty, &cleartext(mac)).1, REJECT_BAD);
     // Password = MAC.
     let same = request(mac.as_bytes(), |b| {
-        b.add_user_password(mac.as_bytes(), SECRET, &AUTH).unwrap();
+        b.add_user_password(mac.as_bytes(), &SIGNER, &AUTH).unwrap();
     });
     assert_eq!(
         run(&same, &cleartext(mac)),
@@ -226,8 +229,14 @@ fn mschapv2_accept_builds_success_and_mppe_keys() {
         assert_eq!((send.len(), recv.len()), (34, 34));
         assert_eq!(&send[..2], &[0x92, 0x34]);
         assert_eq!(&recv[..2], &[0xd6, 0x78]);
-        let send = crypto::salt_decrypt(send, SECRET, &AUTH).unwrap();
-        let recv = crypto::salt_decrypt(recv, SECRET, &AUTH).unwrap();
+        let send = SIGNER
+            .salt_decrypt(send, &AUTH, &mut [0; 253])
+            .unwrap()
+            .to_vec();
+        let recv = SIGNER
+            .salt_decrypt(recv, &AUTH, &mut [0; 253])
+            .unwrap()
+            .to_vec();
         // RFC 3079 §3.5.3 SendStartKey128 (server send), and the Magic2 key for receive.
         assert_eq!(hex(&send), "8B7CDC149B993A1BA118CB153F56DCCB");
         assert_eq!(hex(&recv), "D5F0E9521E3EA9589645E86051C82226");
@@ -294,7 +303,7 @@ fn mschapv2_malformed() {
         }
         b.add_vendor(MS, ms::MS_CHAP_CHALLENGE, challenge).unwrap();
         b.add_vendor(MS, ms::MS_CHAP2_RESPONSE, resp).unwrap();
-        let bytes = b.sign_access_request(&AUTH, SECRET).unwrap();
+        let bytes = b.sign_access_request(&AUTH, &SIGNER).unwrap();
         assert_eq!(
             run(&bytes, &cleartext("clientPass")),
             (Method::MsChapV2, REJECT_MALFORMED)
@@ -319,7 +328,7 @@ fn mschapv1_accept_and_reject() {
     };
     let keys = find(&attrs, mschapv1::MS_CHAP_MPPE_KEYS);
     assert_eq!(keys.len(), 32);
-    let plain = crypto::unhide_user_password(keys, SECRET, &AUTH).unwrap();
+    let plain = SIGNER.unhide_password(keys, &AUTH).unwrap();
     let expected = mschapv1::mppe_keys_plaintext(&mschapv2::nt_hash(b"MyPw"));
     assert_eq!(plain.as_bytes(), &expected[..]);
 
@@ -352,7 +361,7 @@ fn detect_none_and_check_rejects_without_credentials() {
 fn reply_attributes_encode_into_a_signed_accept() {
     let bytes = mschapv2_request(b"User", b"User", b"clientPass");
     let request = Packet::decode(&bytes).unwrap();
-    let Verdict::Accept(attrs) = check(&request, SECRET, &cleartext("clientPass"), SALT) else {
+    let Verdict::Accept(attrs) = check(&request, &SIGNER, &cleartext("clientPass"), SALT) else {
         panic!("expected accept");
     };
     let mut reply = PacketBuilder::reply(&request, Code::AccessAccept);
@@ -362,11 +371,11 @@ fn reply_attributes_encode_into_a_signed_accept() {
             .unwrap();
     }
     let wire = reply
-        .sign_response(request.authenticator(), SECRET)
+        .sign_response(request.authenticator(), ReplyVector::Request, &SIGNER)
         .unwrap();
     let decoded = Packet::decode(&wire).unwrap();
     decoded
-        .verify_response(request.authenticator(), SECRET)
+        .verify_response(request.authenticator(), ReplyVector::Request, &SIGNER)
         .unwrap();
     let success = decoded.vendor_attr(MS, ms::MS_CHAP2_SUCCESS).unwrap();
     assert!(mschapv2::verify_success(

@@ -5,8 +5,9 @@
 //! so views built by hand over unvalidated data are safe too.
 
 use std::net::Ipv4Addr;
+use std::ops::Range;
 
-use super::{DecodeError, VENDOR_SPECIFIC};
+use super::{DecodeError, HEADER_LEN, VENDOR_SPECIFIC};
 
 /// Vendors whose Vendor-Specific payload does not use the RFC 2865 §5.26 recommended
 /// 1-octet type / 1-octet length layout. Their VSAs are kept opaque: decode checks only the
@@ -93,6 +94,20 @@ impl<'a> Iterator for Attributes<'a> {
     }
 }
 
+/// Byte range, within an encoded `packet`, of the value of its first attribute of type
+/// `typ`. Walks the attributes after the header and stops at the first malformed one.
+pub(crate) fn value_range(packet: &[u8], typ: u8) -> Option<Range<usize>> {
+    let mut pos = HEADER_LEN;
+    for a in Attributes::new(packet.get(HEADER_LEN..)?) {
+        let start = pos + 2;
+        if a.typ == typ {
+            return Some(start..start + a.value.len());
+        }
+        pos = start + a.value.len();
+    }
+    None
+}
+
 /// Split one `type, length, value` TLV off `bytes`. `None` (and the caller stops) when
 /// fewer than 2 bytes remain, the length octet is below 2, or it overruns.
 #[inline]
@@ -110,7 +125,7 @@ fn split_tlv(bytes: &[u8]) -> Option<(Attribute<'_>, &[u8])> {
 }
 
 /// Check that `bytes` is a sequence of well-formed TLVs: no type 0, no length octet below 2,
-/// no overrun. Vendor-Specific layout is checked by [`validate_vsa`].
+/// no overrun. Vendor-Specific layout is checked separately, by `Packet::decode`.
 pub fn validate_attributes(bytes: &[u8]) -> Result<(), DecodeError> {
     let mut rest = bytes;
     while let [typ, len, ..] = *rest {

@@ -2,6 +2,7 @@
 //!
 //! Everything else is looked up by name in the runtime dictionary. A test in
 //! `tests/it/dictionaries.rs` cross-checks every constant here against `dictionaries/`.
+//! Acct-Status-Type values are the [`super::AcctStatus`] enum.
 
 /// User-Name (RFC 2865 §5.1).
 pub const USER_NAME: u8 = 1;
@@ -99,20 +100,6 @@ pub const ERROR_CAUSE: u8 = 101;
 pub const DELEGATED_IPV6_PREFIX: u8 = 123;
 /// Framed-IPv6-Address (RFC 6911 §3.1).
 pub const FRAMED_IPV6_ADDRESS: u8 = 168;
-
-/// Acct-Status-Type values (RFC 2866 §5.1).
-pub mod acct_status {
-    /// Start.
-    pub const START: u32 = 1;
-    /// Stop.
-    pub const STOP: u32 = 2;
-    /// Interim-Update (RFC 2869).
-    pub const INTERIM_UPDATE: u32 = 3;
-    /// Accounting-On.
-    pub const ACCOUNTING_ON: u32 = 7;
-    /// Accounting-Off.
-    pub const ACCOUNTING_OFF: u32 = 8;
-}
 
 /// Microsoft vendor attributes (RFC 2548), vendor 311.
 pub mod microsoft {

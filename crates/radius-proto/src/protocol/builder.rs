@@ -5,26 +5,15 @@
 //! then the Response or Request Authenticator.
 
 use super::attribute::validate_attributes;
-use super::attrs::{MESSAGE_AUTHENTICATOR, PROXY_STATE, USER_PASSWORD};
-use super::crypto::{
-    MAX_SALT_PLAINTEXT, hide_user_password, md5, message_authenticator, salt_encrypt,
+use super::attrs::{MESSAGE_AUTHENTICATOR, PROXY_STATE};
+use super::signer::{hidden_password_len, salt_encrypted_len};
+use super::writer::{
+    MESSAGE_AUTHENTICATOR_LEN, attribute_len, put_attribute, put_tlv, put_user_password,
+    put_vendor_attribute, put_vendor_tlv, vendor_attribute_len,
 };
 use super::{
-    AUTHENTICATOR_LEN, Code, EncodeError, HEADER_LEN, MAX_ATTR_VALUE_LEN, MAX_PACKET_LEN, Packet,
-    VENDOR_SPECIFIC,
+    AUTHENTICATOR_LEN, Code, EncodeError, HEADER_LEN, MAX_PACKET_LEN, Packet, ReplyVector, Signer,
 };
-
-/// Largest value of one vendor sub-attribute inside its own Vendor-Specific attribute
-/// (253 minus the 4-octet vendor id, type and length octets).
-pub const MAX_VSA_VALUE_LEN: usize = MAX_ATTR_VALUE_LEN - 6;
-
-/// Encoded size of a salt-encrypted value (salt + padded `len ‖ plaintext`).
-fn salted_len(plaintext: usize) -> Result<usize, EncodeError> {
-    if plaintext > MAX_SALT_PLAINTEXT {
-        return Err(EncodeError::ValueTooLong(plaintext));
-    }
-    Ok(2 + (1 + plaintext).div_ceil(16) * 16)
-}
 
 /// Range of the authenticator field in the header.
 const AUTH: std::ops::Range<usize> = 4..HEADER_LEN;
@@ -74,10 +63,11 @@ impl PacketBuilder {
     /// Reserve the Message-Authenticator as the first attribute. Call before any `add`;
     /// if attributes were already added it is still inserted first. No-op when reserved.
     pub fn with_message_authenticator(mut self) -> Self {
-        if self.message_authenticator.is_none() && self.buf.len() + 18 <= MAX_PACKET_LEN {
-            let mut tlv = [0u8; 18];
-            tlv[0] = MESSAGE_AUTHENTICATOR;
-            tlv[1] = 18;
+        let mut tlv = [0u8; MESSAGE_AUTHENTICATOR_LEN];
+        if self.message_authenticator.is_none()
+            && self.buf.len() + MESSAGE_AUTHENTICATOR_LEN <= MAX_PACKET_LEN
+            && put_attribute(&mut tlv, MESSAGE_AUTHENTICATOR, &[0; AUTHENTICATOR_LEN]).is_ok()
+        {
             self.buf.splice(HEADER_LEN..HEADER_LEN, tlv);
             self.message_authenticator = Some(HEADER_LEN + 2);
         }
@@ -97,25 +87,33 @@ impl PacketBuilder {
         &self.buf
     }
 
-    /// Fail when `extra` more bytes would push the packet past 4096.
-    fn reserve(&self, extra: usize) -> Result<(), EncodeError> {
-        if self.buf.len() + extra > MAX_PACKET_LEN {
-            Err(EncodeError::PacketTooLong)
-        } else {
-            Ok(())
+    /// Append `n` bytes written by `write` (one of the [`super::writer`] encoders), or
+    /// nothing: `PacketTooLong` when they would push the packet past 4096 bytes, and the
+    /// encoder's error (the buffer restored) when it fails.
+    fn append(
+        &mut self,
+        n: usize,
+        write: impl FnOnce(&mut [u8]) -> Result<usize, EncodeError>,
+    ) -> Result<&mut Self, EncodeError> {
+        if self.buf.len() + n > MAX_PACKET_LEN {
+            return Err(EncodeError::PacketTooLong);
+        }
+        let start = self.buf.len();
+        self.buf.resize(start + n, 0);
+        match write(self.buf.get_mut(start..).unwrap_or_default()) {
+            Ok(_) => Ok(self),
+            Err(e) => {
+                self.buf.truncate(start);
+                Err(e)
+            }
         }
     }
 
     /// Append a standard attribute. Type 80 added this way is copied verbatim and not
     /// signed; use [`PacketBuilder::with_message_authenticator`] to get a signed one.
     pub fn add(&mut self, typ: u8, value: &[u8]) -> Result<&mut Self, EncodeError> {
-        if value.len() > MAX_ATTR_VALUE_LEN {
-            return Err(EncodeError::ValueTooLong(value.len()));
-        }
-        self.reserve(2 + value.len())?;
-        self.buf.extend_from_slice(&[typ, 2 + value.len() as u8]);
-        self.buf.extend_from_slice(value);
-        Ok(self)
+        let n = attribute_len(value.len())?;
+        self.append(n, |dst| put_attribute(dst, typ, value))
     }
 
     /// Append a standard integer attribute.
@@ -130,43 +128,32 @@ impl PacketBuilder {
         typ: u8,
         value: &[u8],
     ) -> Result<&mut Self, EncodeError> {
-        if value.len() > MAX_VSA_VALUE_LEN {
-            return Err(EncodeError::ValueTooLong(value.len()));
-        }
-        self.reserve(8 + value.len())?;
-        let n = value.len() as u8;
-        self.buf.extend_from_slice(&[VENDOR_SPECIFIC, 8 + n]);
-        self.buf.extend_from_slice(&vendor.to_be_bytes());
-        self.buf.extend_from_slice(&[typ, 2 + n]);
-        self.buf.extend_from_slice(value);
-        Ok(self)
+        let n = vendor_attribute_len(value.len())?;
+        self.append(n, |dst| put_vendor_attribute(dst, vendor, typ, value))
     }
 
     /// Append already-encoded attribute TLVs verbatim (pre-encoded reply items). They must
     /// be well-formed (no type 0, lengths >= 2 that tile `encoded`), else `BadRawAttributes`.
     pub fn add_raw(&mut self, encoded: &[u8]) -> Result<&mut Self, EncodeError> {
         validate_attributes(encoded).map_err(|_| EncodeError::BadRawAttributes)?;
-        self.reserve(encoded.len())?;
-        self.buf.extend_from_slice(encoded);
-        Ok(self)
+        self.append(encoded.len(), |dst| {
+            dst.copy_from_slice(encoded);
+            Ok(encoded.len())
+        })
     }
 
     /// Append a hidden User-Password (RFC 2865 §5.2), for clients (bench, test-auth).
+    /// `authenticator` is the Request Authenticator the packet will be signed with.
     pub fn add_user_password(
         &mut self,
         password: &[u8],
-        secret: &[u8],
+        signer: &Signer,
         authenticator: &[u8; 16],
     ) -> Result<&mut Self, EncodeError> {
-        if password.len() > super::MAX_PASSWORD_LEN {
-            return Err(EncodeError::PasswordTooLong);
-        }
-        let hidden = password.len().div_ceil(16).max(1) * 16;
-        self.reserve(2 + hidden)?;
-        self.buf
-            .extend_from_slice(&[USER_PASSWORD, 2 + hidden as u8]);
-        hide_user_password(password, secret, authenticator, &mut self.buf)?;
-        Ok(self)
+        let n = 2 + hidden_password_len(password.len())?;
+        self.append(n, |dst| {
+            put_user_password(dst, password, signer, authenticator)
+        })
     }
 
     /// Append a salt-encrypted attribute (RFC 2868 §3.5, e.g. Tunnel-Password): optional
@@ -177,24 +164,25 @@ impl PacketBuilder {
         typ: u8,
         tag: Option<u8>,
         plaintext: &[u8],
-        secret: &[u8],
+        signer: &Signer,
         request_authenticator: &[u8; 16],
         salt: [u8; 2],
     ) -> Result<&mut Self, EncodeError> {
-        let len = usize::from(tag.is_some()) + salted_len(plaintext.len())?;
-        self.reserve(2 + len)?;
-        self.buf.extend_from_slice(&[typ, 2 + len as u8]);
-        if let Some(tag) = tag {
-            self.buf.push(tag);
-        }
-        salt_encrypt(
-            plaintext,
-            secret,
-            request_authenticator,
-            salt,
-            &mut self.buf,
-        )?;
-        Ok(self)
+        let salted = salt_encrypted_len(plaintext.len())?;
+        let value_len = usize::from(tag.is_some()) + salted;
+        let n = attribute_len(value_len)?;
+        self.append(n, |dst| {
+            put_tlv(dst, typ, value_len, |v| {
+                let v = match (tag, v.split_first_mut()) {
+                    (Some(tag), Some((first, rest))) => {
+                        *first = tag;
+                        rest
+                    }
+                    _ => v,
+                };
+                signer.salt_encrypt(plaintext, request_authenticator, salt, v)
+            })
+        })
     }
 
     /// Append a salt-encrypted vendor sub-attribute in its own Vendor-Specific attribute
@@ -204,24 +192,17 @@ impl PacketBuilder {
         vendor: u32,
         typ: u8,
         plaintext: &[u8],
-        secret: &[u8],
+        signer: &Signer,
         request_authenticator: &[u8; 16],
         salt: [u8; 2],
     ) -> Result<&mut Self, EncodeError> {
-        let len = salted_len(plaintext.len())?;
-        self.reserve(8 + len)?;
-        self.buf
-            .extend_from_slice(&[VENDOR_SPECIFIC, 8 + len as u8]);
-        self.buf.extend_from_slice(&vendor.to_be_bytes());
-        self.buf.extend_from_slice(&[typ, 2 + len as u8]);
-        salt_encrypt(
-            plaintext,
-            secret,
-            request_authenticator,
-            salt,
-            &mut self.buf,
-        )?;
-        Ok(self)
+        let salted = salt_encrypted_len(plaintext.len())?;
+        let n = vendor_attribute_len(salted)?;
+        self.append(n, |dst| {
+            put_vendor_tlv(dst, vendor, typ, salted, |v| {
+                signer.salt_encrypt(plaintext, request_authenticator, salt, v)
+            })
+        })
     }
 
     /// Write the Length field and place `authenticator` in the header.
@@ -235,37 +216,23 @@ impl PacketBuilder {
         }
     }
 
-    /// Fill the reserved Message-Authenticator, HMAC computed with `authenticator` in the
-    /// header (which `finish_header` already placed there).
-    fn fill_message_authenticator(&mut self, authenticator: &[u8; 16], secret: &[u8]) {
-        if let Some(off) = self.message_authenticator {
-            let mac = message_authenticator(&self.buf, authenticator, off, secret);
-            if let Some(v) = self.buf.get_mut(off..off + AUTHENTICATOR_LEN) {
-                v.copy_from_slice(&mac);
-            }
-        }
-    }
-
-    /// MD5 over the whole buffer (authenticator field as it is now) and the secret, written
-    /// into the authenticator field.
-    fn fill_md5_authenticator(&mut self, secret: &[u8]) {
-        let auth = md5(&[&self.buf, secret]);
-        if let Some(a) = self.buf.get_mut(AUTH) {
-            a.copy_from_slice(&auth);
-        }
-    }
-
     /// Finish a reply (Access-*, Accounting-Response, CoA/Disconnect ACK/NAK): fill the
-    /// Message-Authenticator if reserved (HMAC-MD5 with the request authenticator in the
-    /// authenticator field), then the Response Authenticator.
+    /// Message-Authenticator if reserved, computed over `vector` (see [`ReplyVector`]: the
+    /// request authenticator except for an Accounting-Response to an Accounting-Request),
+    /// then the Response Authenticator (RFC 2865 §3).
     pub fn sign_response(
         mut self,
         request_authenticator: &[u8; 16],
-        secret: &[u8],
+        vector: ReplyVector,
+        signer: &Signer,
     ) -> Result<Vec<u8>, EncodeError> {
         self.finish_header(request_authenticator);
-        self.fill_message_authenticator(request_authenticator, secret);
-        self.fill_md5_authenticator(secret);
+        signer.sign_reply_at(
+            &mut self.buf,
+            request_authenticator,
+            vector,
+            self.message_authenticator,
+        );
         Ok(self.buf)
     }
 
@@ -274,21 +241,23 @@ impl PacketBuilder {
     pub fn sign_access_request(
         mut self,
         authenticator: &[u8; 16],
-        secret: &[u8],
+        signer: &Signer,
     ) -> Result<Vec<u8>, EncodeError> {
         self.finish_header(authenticator);
-        self.fill_message_authenticator(authenticator, secret);
+        signer.sign_access_request_at(&mut self.buf, self.message_authenticator);
         Ok(self.buf)
     }
 
     /// Finish an Accounting-Request, CoA-Request or Disconnect-Request: Message-Authenticator
     /// (if reserved) over the packet with a zero authenticator, then the computed Request
     /// Authenticator (RFC 2866 §3, RFC 5176 §2.3).
-    pub fn sign_computed_request(mut self, secret: &[u8]) -> Result<Vec<u8>, EncodeError> {
-        let zero = [0u8; AUTHENTICATOR_LEN];
-        self.finish_header(&zero);
-        self.fill_message_authenticator(&zero, secret);
-        self.fill_md5_authenticator(secret);
+    pub fn sign_computed_request(mut self, signer: &Signer) -> Result<Vec<u8>, EncodeError> {
+        self.finish_header(&[0; AUTHENTICATOR_LEN]);
+        signer.sign_computed_request_at(&mut self.buf, self.message_authenticator);
         Ok(self.buf)
     }
 }
+
+#[cfg(test)]
+#[path = "builder_tests.rs"]
+mod tests;

@@ -78,18 +78,6 @@ impl Code {
         }
     }
 
-    /// True for codes a client sends to a server (the ones we answer or originate).
-    pub fn is_request(self) -> bool {
-        matches!(
-            self,
-            Self::AccessRequest
-                | Self::AccountingRequest
-                | Self::StatusServer
-                | Self::DisconnectRequest
-                | Self::CoaRequest
-        )
-    }
-
     /// True when the Request Authenticator is computed from the packet (MD5 over the packet
     /// with a zeroed authenticator field and the secret): Accounting-Request (RFC 2866 §3),
     /// Disconnect-Request and CoA-Request (RFC 5176 §2.3).

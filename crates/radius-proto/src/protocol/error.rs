@@ -109,4 +109,8 @@ pub enum EncodeError {
     /// Pre-encoded attribute bytes passed to `add_raw` are not well-formed TLVs.
     #[error("pre-encoded attributes are malformed")]
     BadRawAttributes,
+    /// The space given for a hidden value does not fit the scheme: a User-Password needs a
+    /// multiple of 16 in 16..=128 bytes, a salt-encrypted value exactly its encoded length.
+    #[error("{0} bytes is not a valid size for this hidden value")]
+    BadHiddenLength(usize),
 }

@@ -1,14 +1,13 @@
 //! `Packet`: a validated, zero-copy view of one RADIUS datagram (RFC 2865 §3).
 
-use super::attribute::validate_vsa;
-use super::attrs::{MESSAGE_AUTHENTICATOR, USER_PASSWORD};
-use super::crypto::{
-    computed_request_authenticator, ct_eq, message_authenticator, response_authenticator,
-    unhide_user_password,
-};
+use std::ops::Range;
+
+use super::attribute::{validate_vsa, value_range};
+use super::attrs::{ACCT_STATUS_TYPE, MESSAGE_AUTHENTICATOR, USER_PASSWORD};
+use super::crypto::ct_eq;
 use super::{
-    Attribute, Attributes, Code, DecodeError, HEADER_LEN, MAX_PACKET_LEN, MIN_PACKET_LEN, Password,
-    VENDOR_SPECIFIC, VendorAttribute,
+    AcctStatus, Attribute, Attributes, Code, DecodeError, HEADER_LEN, MAX_PACKET_LEN,
+    MIN_PACKET_LEN, Password, ReplyVector, Signer, VENDOR_SPECIFIC, VendorAttribute,
 };
 
 /// Whether a packet of this code may carry a Message-Authenticator.
@@ -188,83 +187,73 @@ impl<'a> Packet<'a> {
     ///
     /// `request_authenticator`: `None` for a request we received (the HMAC covers the packet
     /// as sent; for Accounting/CoA/Disconnect requests the authenticator field counts as
-    /// zero), `Some(auth)` for a reply, with the authenticator of the request it answers.
-    /// Returns `Ok(true)` when present and valid, `Ok(false)` when absent,
-    /// `Err(BadMessageAuthenticator)` when present and wrong.
+    /// zero), `Some(vector)` for a reply: the authenticator of the request it answers, or
+    /// the [`ReplyVector`] bytes. Returns `Ok(true)` when present and valid, `Ok(false)`
+    /// when absent, `Err(BadMessageAuthenticator)` when present and wrong.
     ///
     /// The zero authenticator for Accounting-Request, CoA-Request and Disconnect-Request
     /// matches FreeRADIUS (`rad_sign`/`rad_verify` zero the vector for these codes), so
     /// packets from `radclient` verify.
     pub fn verify_message_authenticator(
         &self,
-        secret: &[u8],
+        signer: &Signer,
         request_authenticator: Option<&[u8; 16]>,
     ) -> Result<bool, DecodeError> {
         let Some(offset) = self.message_authenticator else {
             return Ok(false);
         };
-        let authenticator = match request_authenticator {
+        let vector = match request_authenticator {
             Some(auth) => auth,
             None if self.code.has_computed_request_authenticator() => &[0u8; 16],
             None => self.authenticator(),
         };
-        let expected = message_authenticator(self.bytes, authenticator, offset, secret);
-        let got = self.bytes.get(offset..offset + 16).unwrap_or(&[]);
-        if ct_eq(&expected, got) {
-            Ok(true)
-        } else {
-            Err(DecodeError::BadMessageAuthenticator)
-        }
-    }
-
-    /// Like [`Packet::verify_message_authenticator`], but a missing Message-Authenticator is
-    /// `MissingMessageAuthenticator`: for Status-Server (RFC 5997 §3), packets with
-    /// EAP-Message (RFC 3579 §3.2), and NASes whose policy requires it (BlastRADIUS).
-    pub fn require_message_authenticator(
-        &self,
-        secret: &[u8],
-        request_authenticator: Option<&[u8; 16]>,
-    ) -> Result<(), DecodeError> {
-        if self.verify_message_authenticator(secret, request_authenticator)? {
-            Ok(())
-        } else {
-            Err(DecodeError::MissingMessageAuthenticator)
-        }
+        signer.verify_message_authenticator_at(self.bytes, vector, offset)
     }
 
     /// Verify the computed Request Authenticator of an Accounting-Request (RFC 2866 §3),
-    /// CoA-Request or Disconnect-Request (RFC 5176 §2.3), and its Message-Authenticator
-    /// if present.
-    pub fn verify_request_authenticator(&self, secret: &[u8]) -> Result<(), DecodeError> {
-        let expected = computed_request_authenticator(self.bytes, secret);
-        if !ct_eq(&expected, self.authenticator()) {
-            return Err(DecodeError::BadRequestAuthenticator);
+    /// CoA-Request or Disconnect-Request (RFC 5176 §2.3). The Message-Authenticator, if
+    /// any, is a separate check ([`Packet::verify_message_authenticator`]), so that the
+    /// server decides about it in one place for every code.
+    pub fn verify_request_authenticator(&self, signer: &Signer) -> Result<(), DecodeError> {
+        let expected = signer.computed_request_authenticator(self.bytes);
+        if ct_eq(&expected, self.authenticator()) {
+            Ok(())
+        } else {
+            Err(DecodeError::BadRequestAuthenticator)
         }
-        self.verify_message_authenticator(secret, None)?;
-        Ok(())
     }
 
     /// Verify a reply: identifier is the caller's business; this checks the Response
-    /// Authenticator (RFC 2865 §3) and the Message-Authenticator if present.
+    /// Authenticator (RFC 2865 §3) and the Message-Authenticator if present, computed over
+    /// `vector` (see [`ReplyVector`]).
     pub fn verify_response(
         &self,
         request_authenticator: &[u8; 16],
-        secret: &[u8],
+        vector: ReplyVector,
+        signer: &Signer,
     ) -> Result<(), DecodeError> {
-        let expected = response_authenticator(self.bytes, request_authenticator, secret);
+        let expected = signer.response_authenticator(self.bytes, request_authenticator);
         if !ct_eq(&expected, self.authenticator()) {
             return Err(DecodeError::BadResponseAuthenticator);
         }
-        self.verify_message_authenticator(secret, Some(request_authenticator))?;
+        self.verify_message_authenticator(signer, Some(vector.bytes(request_authenticator)))?;
         Ok(())
     }
 
     /// The unhidden User-Password (RFC 2865 §5.2), trailing NULs removed; `Ok(None)` when
     /// absent; an error when its length is not a multiple of 16 in 16..=128.
-    pub fn user_password(&self, secret: &[u8]) -> Result<Option<Password>, DecodeError> {
+    pub fn user_password(&self, signer: &Signer) -> Result<Option<Password>, DecodeError> {
         self.attr(USER_PASSWORD)
-            .map(|hidden| unhide_user_password(hidden, secret, self.authenticator()))
+            .map(|hidden| signer.unhide_password(hidden, self.authenticator()))
             .transpose()
+    }
+
+    /// Acct-Status-Type (RFC 2866 §5.1); `None` when absent or not a 4-octet integer.
+    pub fn acct_status(&self) -> Option<AcctStatus> {
+        self.attr_u32(ACCT_STATUS_TYPE)
+            .ok()
+            .flatten()
+            .map(AcctStatus::from)
     }
 
     /// The attribute view at the first position of type `typ`, for callers that need both
@@ -273,9 +262,11 @@ impl<'a> Packet<'a> {
         self.attributes().find(|a| a.typ == typ)
     }
 
-    /// Offset of the Message-Authenticator value within [`Packet::as_bytes`], if present.
-    pub fn message_authenticator_offset(&self) -> Option<usize> {
-        self.message_authenticator
+    /// Byte range, within [`Packet::as_bytes`], of the value of the first attribute of
+    /// type `typ`: for tools that copy a packet and rewrite values in place (replay
+    /// re-hides User-Password and rewrites NAS-IP-Address in a captured request).
+    pub fn attr_range(&self, typ: u8) -> Option<Range<usize>> {
+        value_range(self.bytes, typ)
     }
 }
 

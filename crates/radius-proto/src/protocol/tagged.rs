@@ -27,7 +27,7 @@ pub fn tagged_integer(value: &[u8]) -> Result<(u8, u32), DecodeError> {
 }
 
 /// Split a salt-encrypted tagged value (Tunnel-Password, RFC 2868 §3.5): the tag octet,
-/// then `salt ‖ ciphertext` for [`super::crypto::salt_decrypt`].
+/// then `salt ‖ ciphertext` for [`super::Signer::salt_decrypt`].
 pub fn split_tagged_salted(value: &[u8]) -> Result<(u8, &[u8]), DecodeError> {
     let (&tag, rest) = value.split_first().ok_or(DecodeError::BadSaltEncrypted)?;
     if tag > MAX_TAG {
