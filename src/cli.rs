@@ -1,5 +1,6 @@
 //! The command line: `serve` (default), `migrate`, `check-config`, `nas add|list|remove`,
-//! `test-auth`. Clap definitions plus the small commands that need no server (`check-config`,
+//! `test-auth`, and the load tools `bench`, `replay`, `responder` (run by `radius_load`).
+//! Clap definitions plus the small commands that need no server (`check-config`,
 //! `test-auth`); the ones that need the database live in `app`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -41,9 +42,11 @@ pub enum Command {
     /// Send one Access-Request and print the reply (like radtest).
     TestAuth(TestAuthArgs),
     /// Load-test a RADIUS server (PAP/CHAP/MS-CHAPv2/accounting/hotspot sessions).
-    Bench(crate::tools::BenchArgs),
+    Bench(radius_load::BenchArgs),
     /// Replay the RADIUS requests of a pcap/pcapng capture against a server.
-    Replay(crate::tools::ReplayArgs),
+    Replay(radius_load::ReplayArgs),
+    /// Run a trivial responder that accepts everything (to measure `bench` itself).
+    Responder(radius_load::responder::ResponderArgs),
 }
 
 /// `serve` flags (override the config file).

@@ -22,4 +22,3 @@ pub mod metrics;
 pub mod policy;
 pub mod server;
 pub mod store;
-pub mod tools;

@@ -29,15 +29,16 @@ fn main() -> ExitCode {
             let dict = Dictionary::builtin();
             return exit(rt.block_on(hotspot_radius::cli::test_auth(args, &dict)));
         }
-        Some(Command::Bench(_) | Command::Replay(_)) => {
+        Some(Command::Bench(_) | Command::Replay(_) | Command::Responder(_)) => {
             init_tracing("warn");
             let Ok(rt) = runtime() else {
                 return ExitCode::from(2);
             };
             let result = rt.block_on(async {
                 match cli.command {
-                    Some(Command::Bench(a)) => hotspot_radius::tools::run_bench(a).await,
-                    Some(Command::Replay(a)) => hotspot_radius::tools::run_replay(a).await,
+                    Some(Command::Bench(a)) => radius_load::run_bench(a).await,
+                    Some(Command::Replay(a)) => radius_load::run_replay(a).await,
+                    Some(Command::Responder(a)) => radius_load::run_responder(a).await,
                     _ => Ok(2),
                 }
             });
@@ -102,7 +103,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Migrate) => rt.block_on(app::migrate(&config)),
         Some(Command::Nas(cmd)) => rt.block_on(app::nas(&config, cmd)),
         Some(
-            Command::CheckConfig(_) | Command::TestAuth(_) | Command::Bench(_) | Command::Replay(_),
+            Command::CheckConfig(_)
+            | Command::TestAuth(_)
+            | Command::Bench(_)
+            | Command::Replay(_)
+            | Command::Responder(_),
         ) => Ok(()),
     }
 }

@@ -6,8 +6,8 @@
 use std::sync::LazyLock;
 
 use super::*;
-use crate::protocol::attrs::{self, mikrotik};
 use crate::protocol::PacketBuilder;
+use crate::protocol::attrs::{self, mikrotik};
 
 /// Decrypt a salt-encrypted value into a fresh Vec.
 fn salt_decrypt(value: &[u8], auth: &[u8; 16]) -> Result<Vec<u8>, DecodeError> {
