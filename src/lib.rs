@@ -32,4 +32,3 @@ pub mod policy; // pure authorization: check items, reply items, compiled profil
 pub mod profiles; // the compiled-profile cache (L1) and its NOTIFY invalidation
 pub mod server; // the UDP sockets, receive threads and duplicate cache
 pub mod store; // PostgreSQL and Redis: rows in, rows out
-pub mod tools; // TEMPORARY

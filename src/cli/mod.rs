@@ -46,9 +46,11 @@ pub(crate) enum Command {
     /// Send one Access-Request and print the reply (like radtest).
     TestAuth(test_auth::TestAuthArgs),
     /// Load-test a RADIUS server (PAP/CHAP/MS-CHAPv2/accounting/hotspot sessions).
-    Bench(hotspot_radius::tools::BenchArgs),
+    Bench(radius_load::BenchArgs),
     /// Replay the RADIUS requests of a pcap/pcapng capture against a server.
-    Replay(hotspot_radius::tools::ReplayArgs),
+    Replay(radius_load::ReplayArgs),
+    /// Run a trivial responder that accepts everything (to measure `bench` itself).
+    Responder(radius_load::responder::ResponderArgs),
 }
 
 /// `serve` flags (override the config file).
@@ -128,13 +130,19 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => {
             crate::init_tracing("warn");
             Ok(exit(
-                crate::runtime()?.block_on(hotspot_radius::tools::run_bench(args))?,
+                crate::runtime()?.block_on(radius_load::run_bench(args))?,
             ))
         }
         Command::Replay(args) => {
             crate::init_tracing("warn");
             Ok(exit(
-                crate::runtime()?.block_on(hotspot_radius::tools::run_replay(args))?,
+                crate::runtime()?.block_on(radius_load::run_replay(args))?,
+            ))
+        }
+        Command::Responder(args) => {
+            crate::init_tracing("warn");
+            Ok(exit(
+                crate::runtime()?.block_on(radius_load::run_responder(args))?,
             ))
         }
     }

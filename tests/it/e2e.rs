@@ -543,7 +543,7 @@ async fn config_nas_list_reloads_and_wins_ties() {
 /// with every request answered, and the rows land in PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_and_replay_against_the_server() {
-    use hotspot_radius::tools::{BenchArgs, ReplayArgs, execute_bench, execute_replay};
+    use radius_load::{BenchArgs, ReplayArgs, execute_bench, execute_replay};
 
     let (url, pool) = harness::fresh_db().await;
     seed(&pool).await;

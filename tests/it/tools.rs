@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use hotspot_radius::tools::responder::{Responder, ResponderConfig};
-use hotspot_radius::tools::{BenchArgs, ReplayArgs, execute_bench, execute_replay, pcap};
+use radius_load::responder::{Responder, ResponderConfig};
+use radius_load::{BenchArgs, ReplayArgs, execute_bench, execute_replay, pcap};
 
 fn responder(secret: &str, users: Option<HashMap<String, String>>) -> Responder {
     Responder::start(ResponderConfig {

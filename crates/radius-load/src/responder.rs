@@ -15,12 +15,61 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use md5::{Digest, Md5};
-
-use super::sys::{self, BATCH, RecvBatch};
-use super::wire::{self, MA_ATTR_LEN, Signer};
-use radius_proto::protocol::attrs;
+use radius_proto::auth::chap;
 use radius_proto::protocol::crypto::ct_eq;
+use radius_proto::protocol::{
+    AttributeWriter, Code, HEADER_LEN, MESSAGE_AUTHENTICATOR_LEN, Packet, ReplyVector, Signer,
+    attrs,
+};
+
+use crate::args::TargetArgs;
+use crate::sys::{self, BATCH, RecvBatch};
+
+/// Length of every reply: the header and a Message-Authenticator.
+const REPLY_LEN: usize = HEADER_LEN + MESSAGE_AUTHENTICATOR_LEN;
+
+/// `hotspot-radius responder`: answer everything on the target's ports (to measure `bench`
+/// and `replay` themselves).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ResponderArgs {
+    /// Where to listen (`--server` is the address to bind) and the secret to sign with.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Threads (`SO_REUSEPORT` sockets) per port.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    pub duration: Option<f64>,
+}
+
+/// `hotspot-radius responder`: run the trivial responder until `--duration` passes or
+/// Ctrl-C, then print how many requests it answered. Returns the exit code (0).
+pub async fn run_responder(args: ResponderArgs) -> anyhow::Result<i32> {
+    let (auth, acct) = args.target.auth_and_acct()?;
+    let r = Responder::start(ResponderConfig {
+        auth_addr: auth,
+        acct_addr: Some(acct),
+        secret: args.target.secret.clone(),
+        threads: args.threads,
+        users: None,
+    })?;
+    eprintln!("responder on {} and {}", r.auth_addr(), r.acct_addr());
+    match args.duration {
+        Some(d) => {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs_f64(d)) => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    let s = r.stop();
+    eprintln!("responder answered {} requests", s.replied);
+    Ok(0)
+}
 
 /// How to run a responder.
 #[derive(Clone)]
@@ -182,70 +231,67 @@ struct Checker {
 
 impl Checker {
     /// Decide the reply code for a request, or `None` to drop it.
-    fn decide(&self, pkt: &[u8]) -> Option<u8> {
-        let pkt = wire::packet_bytes(pkt)?;
-        let code = *pkt.first()?;
-        let attrs_bytes = pkt.get(20..)?;
+    fn decide(&self, packet: &Packet<'_>) -> Option<Code> {
+        let code = packet.code();
         let reply = match code {
-            1 | 12 => 2,
-            4 => 5,
+            Code::AccessRequest | Code::StatusServer => Code::AccessAccept,
+            Code::AccountingRequest => Code::AccountingResponse,
             _ => return None,
         };
         let Some(users) = &self.users else {
             return Some(reply);
         };
-        // Checking mode.
-        if self.signer.verify_request_ma(pkt, code == 4).is_err() {
-            return None;
+        // Checking mode: authenticity first.
+        if code == Code::AccountingRequest {
+            return packet
+                .verify_request_authenticator(&self.signer)
+                .is_ok()
+                .then_some(reply);
         }
-        if code == 4 {
-            return self.signer.verify_computed_request(pkt).then_some(5);
+        packet
+            .verify_message_authenticator(&self.signer, None)
+            .ok()?;
+        if code == Code::StatusServer {
+            return Some(reply);
         }
-        if code == 12 {
-            return Some(2);
-        }
-        let value = |typ| {
-            wire::find_attr(attrs_bytes, typ)
+        let name = packet.attr_str(attrs::USER_NAME)?;
+        let Some(password) = users.get(name) else {
+            return Some(Code::AccessReject);
+        };
+        let ok = if packet.attr(attrs::USER_PASSWORD).is_some() {
+            packet
+                .user_password(&self.signer)
                 .ok()
                 .flatten()
-                .and_then(|(o, l)| attrs_bytes.get(o..o + l))
+                .is_some_and(|p| ct_eq(p.as_bytes(), password.as_bytes()))
+        } else if let Some(chap_password) = packet.attr(attrs::CHAP_PASSWORD) {
+            let challenge = packet
+                .attr(attrs::CHAP_CHALLENGE)
+                .unwrap_or(packet.authenticator());
+            chap::verify(chap_password, challenge, password.as_bytes())
+        } else {
+            // MS-CHAP and others are accepted without checking.
+            true
         };
-        let name = value(attrs::USER_NAME).and_then(|v| std::str::from_utf8(v).ok())?;
-        let Some(password) = users.get(name) else {
-            return Some(3);
-        };
-        let auth: [u8; 16] = pkt.get(4..20)?.try_into().ok()?;
-        if let Some(hidden) = value(attrs::USER_PASSWORD) {
-            let mut plain = [0u8; 128];
-            if hidden.len() % 16 != 0 || hidden.len() > 128 {
-                return Some(3);
-            }
-            let n = self.signer.unhide_password(hidden, &auth, &mut plain);
-            return Some(if ct_eq(&plain[..n], password.as_bytes()) {
-                2
-            } else {
-                3
-            });
-        }
-        if let Some(chap) = value(attrs::CHAP_PASSWORD) {
-            let challenge = value(attrs::CHAP_CHALLENGE).unwrap_or(&auth);
-            let (ident, hash) = chap.split_first()?;
-            let mut m = Md5::new();
-            m.update([*ident]);
-            m.update(password.as_bytes());
-            m.update(challenge);
-            let expected: [u8; 16] = m.finalize().into();
-            return Some(if ct_eq(&expected, hash) { 2 } else { 3 });
-        }
-        // MS-CHAP and others are accepted without checking.
-        Some(reply)
+        Some(if ok { reply } else { Code::AccessReject })
     }
+}
+
+/// A reply template: the header and a zeroed Message-Authenticator, as the responder
+/// sends every reply (code, identifier and the signatures are filled per reply).
+fn reply_template() -> [u8; REPLY_LEN] {
+    let mut r = [0u8; REPLY_LEN];
+    let mut w = AttributeWriter::new(&mut r);
+    // 18 bytes after the header always fit a 38-byte buffer.
+    let _ = w.add_message_authenticator();
+    w.finish(Code::AccessAccept, 0);
+    r
 }
 
 fn serve(sock: &UdpSocket, stop: &AtomicBool, counters: &Counters, checker: &Checker) {
     let fd = sock.as_raw_fd();
     let mut recv = RecvBatch::new();
-    let mut replies = [[0u8; 20 + MA_ATTR_LEN]; BATCH];
+    let mut replies = [reply_template(); BATCH];
     let placeholder_addr = sys::RawAddr::new(SocketAddr::from(([0, 0, 0, 0], 0)));
     let placeholder = &placeholder_addr;
     while !stop.load(Ordering::Relaxed) {
@@ -261,22 +307,21 @@ fn serve(sock: &UdpSocket, stop: &AtomicBool, counters: &Counters, checker: &Che
             let Some((data, from)) = recv.get(i) else {
                 continue;
             };
-            let Some(code) = checker.decide(data) else {
+            let Some((request, code)) = Packet::decode(data)
+                .ok()
+                .and_then(|p| Some((p, checker.decide(&p)?)))
+            else {
                 dropped += 1;
                 continue;
             };
-            let (Some(&id), Some(req_auth)) = (data.get(1), data.get(4..20)) else {
-                dropped += 1;
-                continue;
-            };
-            let mut req = [0u8; 16];
-            req.copy_from_slice(req_auth);
             let r = &mut replies[count];
-            wire::put_header(r, code, id, 20 + MA_ATTR_LEN);
-            r[20] = attrs::MESSAGE_AUTHENTICATOR;
-            r[21] = MA_ATTR_LEN as u8;
-            checker.signer.sign_response(r, &req, Some(22));
-            if code == 3 {
+            r[0] = code.as_u8();
+            r[1] = request.identifier();
+            let vector = ReplyVector::for_request(request.code());
+            checker
+                .signer
+                .sign_reply(r, request.authenticator(), vector);
+            if code == Code::AccessReject {
                 rejected += 1;
             }
             targets[count] = Some(from);
@@ -295,5 +340,88 @@ fn serve(sock: &UdpSocket, stop: &AtomicBool, counters: &Counters, checker: &Che
         counters.replied.fetch_add(sent as u64, Ordering::Relaxed);
         counters.rejected.fetch_add(rejected, Ordering::Relaxed);
         counters.dropped.fetch_add(dropped, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use radius_proto::protocol::{AcctStatus, PacketBuilder};
+
+    use super::*;
+
+    fn checker(users: bool) -> Checker {
+        Checker {
+            signer: Signer::new(b"resp"),
+            users: users.then(|| HashMap::from([("alice".to_owned(), "pw".to_owned())])),
+        }
+    }
+
+    fn pap(signer: &Signer, user: &[u8], password: &[u8]) -> Vec<u8> {
+        let auth = [7; 16];
+        let mut b = PacketBuilder::new(Code::AccessRequest, 1).with_message_authenticator();
+        b.add(attrs::USER_NAME, user).unwrap();
+        b.add_user_password(password, signer, &auth).unwrap();
+        b.sign_access_request(&auth, signer).unwrap()
+    }
+
+    fn decide(c: &Checker, bytes: &[u8]) -> Option<Code> {
+        c.decide(&Packet::decode(bytes).unwrap())
+    }
+
+    #[test]
+    fn checking_mode_checks_passwords_and_signatures() {
+        let c = checker(true);
+        let wrong = Signer::new(b"wrong");
+        assert_eq!(
+            decide(&c, &pap(&c.signer, b"alice", b"pw")),
+            Some(Code::AccessAccept)
+        );
+        assert_eq!(
+            decide(&c, &pap(&c.signer, b"alice", b"px")),
+            Some(Code::AccessReject)
+        );
+        assert_eq!(
+            decide(&c, &pap(&c.signer, b"bob", b"pw")),
+            Some(Code::AccessReject)
+        );
+        assert_eq!(
+            decide(&c, &pap(&wrong, b"alice", b"pw")),
+            None,
+            "bad MA: dropped"
+        );
+        let mut b = PacketBuilder::new(Code::AccountingRequest, 2);
+        b.add_u32(attrs::ACCT_STATUS_TYPE, AcctStatus::Start.as_u32())
+            .unwrap();
+        let acct = b.sign_computed_request(&c.signer).unwrap();
+        assert_eq!(decide(&c, &acct), Some(Code::AccountingResponse));
+        let mut forged = acct.clone();
+        forged[4] ^= 1;
+        assert_eq!(decide(&c, &forged), None);
+        // Without a user table everything known is answered.
+        assert_eq!(
+            decide(&checker(false), &forged),
+            Some(Code::AccountingResponse)
+        );
+        let coa = PacketBuilder::new(Code::CoaRequest, 3)
+            .sign_computed_request(&c.signer)
+            .unwrap();
+        assert_eq!(decide(&checker(false), &coa), None);
+    }
+
+    #[test]
+    fn replies_verify_against_the_request() {
+        let c = checker(false);
+        let request = pap(&c.signer, b"alice", b"pw");
+        let request = Packet::decode(&request).unwrap();
+        let mut r = reply_template();
+        r[1] = request.identifier();
+        c.signer
+            .sign_reply(&mut r, request.authenticator(), ReplyVector::Request);
+        let reply = c
+            .signer
+            .verify_reply(&r, request.authenticator(), ReplyVector::Request)
+            .unwrap();
+        assert_eq!(reply.code(), Code::AccessAccept);
+        assert!(reply.has_message_authenticator());
     }
 }

@@ -1,31 +1,12 @@
-//! Load tools built into the binary: `bench` (synthetic MikroTik-like traffic), `replay`
-//! (captured traffic, re-signed for the target), and a trivial responder that measures
-//! the tools themselves.
-//!
-//! Both tools drive the same [`engine`]: one thread per UDP socket, a fixed in-flight
-//! table indexed by identifier, batched system calls, and verification of every reply;
-//! they report the same [`Report`] (counts, throughput, latency percentiles) as a table or
-//! JSON. `pcap` reads captures (pcap-parser) and writes `--record` files.
+//! What `bench` and `replay` report: outcome counts, throughput and latency percentiles,
+//! as a table or JSON, and whether the run met its `--expect`.
 
-pub mod bench;
-mod engine;
-pub mod pcap;
-pub mod replay;
-pub mod responder;
-mod sys;
-mod wire;
-
-use std::io::IsTerminal;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-pub use bench::{BenchArgs, execute_bench, run_bench};
-pub use engine::Counts;
-pub use replay::{CaptureSummary, ReplayArgs, execute_replay, run_replay};
+use crate::engine::Counts;
 
 /// The outcome a run is expected to have (`--expect`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -55,6 +36,7 @@ pub struct Latency {
 }
 
 impl Latency {
+    /// Percentiles of a latency histogram (all zero when empty).
     fn from_histogram(h: &Histogram<u64>) -> Self {
         if h.is_empty() {
             return Self::default();
@@ -95,7 +77,8 @@ pub struct Report {
 }
 
 impl Report {
-    fn new(
+    /// Build the report of a finished run.
+    pub(crate) fn new(
         tool: &'static str,
         mode: String,
         target: String,
@@ -220,45 +203,4 @@ fn outcome_matches(c: &Counts, e: Expect) -> bool {
         Expect::Accept => c.rejects == 0 && c.coa_naks == 0,
         Expect::Reject => c.accepts == 0 && c.rejects > 0 && c.coa_acks == 0,
     }
-}
-
-/// The live progress line: rate, outstanding, errors; hidden when stderr is not a terminal.
-/// Returns a handle that stops it.
-fn spawn_progress(shared: Arc<engine::Shared>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        if !std::io::stderr().is_terminal() {
-            return;
-        }
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        let mut last = 0u64;
-        let mut last_t = std::time::Instant::now();
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        loop {
-            tick.tick().await;
-            let (mut sent, mut replies, mut errors, mut outstanding) = (0, 0, 0, 0);
-            for l in &shared.live {
-                sent += l.sent.load(Ordering::Relaxed);
-                replies += l.replies.load(Ordering::Relaxed);
-                errors += l.errors.load(Ordering::Relaxed);
-                outstanding += l.outstanding.load(Ordering::Relaxed);
-            }
-            let now = std::time::Instant::now();
-            let rate =
-                (replies - last.min(replies)) as f64 / now.duration_since(last_t).as_secs_f64();
-            last = replies;
-            last_t = now;
-            bar.set_message(format!(
-                "{rate:>9.0} req/s  sent {sent}  replies {replies}  outstanding {outstanding}  errors {errors}"
-            ));
-            bar.tick();
-            if shared.stop.load(Ordering::Relaxed) && outstanding == 0 {
-                bar.finish_and_clear();
-                return;
-            }
-        }
-    })
 }

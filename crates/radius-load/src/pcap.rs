@@ -15,7 +15,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use anyhow::{Context as _, bail};
 use pcap_parser::{Block, Linktype, PcapBlockOwned, PcapError};
 
-use super::engine::Record;
+use crate::engine::Record;
 
 /// One UDP datagram found in a capture.
 #[derive(Debug, Clone)]

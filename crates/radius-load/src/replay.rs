@@ -10,43 +10,31 @@
 //! does not depend on the secret, so it still verifies).
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::bail;
+use radius_proto::protocol::{Code, Packet, Password, Signer, attrs};
 
-use super::bench::{EngineRun, run_engine};
-use super::engine::{Flow, Generator, Out, Pacing};
-use super::pcap;
-use super::wire::{self, FastRng, Signer};
-use super::{Expect, Report};
-use radius_proto::protocol::attrs;
+use crate::args::{RunArgs, TargetArgs, parse_alone};
+use crate::engine::{Flow, Generator, Out, Pacing};
+use crate::pcap;
+use crate::report::Report;
+use crate::rng::FastRng;
+use crate::run::{EngineRun, run_engine};
 
 /// `hotspot-radius replay`: replay the RADIUS requests of a capture against a server.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReplayArgs {
     /// pcap or pcapng capture file.
     pub file: PathBuf,
-    /// Server host or address.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub server: String,
-    /// Authentication port (Access-Request, Status-Server).
-    #[arg(long, default_value_t = 1812)]
-    pub auth_port: u16,
-    /// Accounting port (Accounting-Request).
-    #[arg(long, default_value_t = 1813)]
-    pub acct_port: u16,
+    /// The server and its secret (the captured requests are re-signed with it).
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Dynamic-authorization port (CoA-Request, Disconnect-Request).
     #[arg(long, default_value_t = 3799)]
     pub coa_port: u16,
-    /// The target's shared secret.
-    #[arg(
-        long,
-        env = "RADIUS_SECRET",
-        default_value = "testing123",
-        hide_env_values = true
-    )]
-    pub secret: String,
     /// The secret the captured requests were signed with (default: `--secret`).
     #[arg(long)]
     pub capture_secret: Option<String>,
@@ -69,31 +57,15 @@ pub struct ReplayArgs {
     /// Rewrite NAS-IP-Address to this address.
     #[arg(long)]
     pub nas_ip: Option<Ipv4Addr>,
-    /// Seconds to wait for a reply before retransmitting or giving up.
-    #[arg(long, default_value_t = 1.1)]
-    pub timeout: f64,
-    /// Retransmissions before counting a timeout.
-    #[arg(long, default_value_t = 0)]
-    pub retries: u32,
+    /// Reply timeout, retransmissions, report format, expected outcome.
+    #[command(flatten)]
+    pub run: RunArgs,
     /// UDP sockets (threads); requests are dealt round-robin.
     #[arg(long, default_value_t = 1)]
     pub sockets: usize,
     /// Stop after this many seconds even if the capture is not done.
     #[arg(long)]
     pub duration: Option<f64>,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// Exit non-zero unless every request got this outcome.
-    #[arg(long, value_enum)]
-    pub expect: Option<Expect>,
-}
-
-/// Parses `ReplayArgs` on its own (tests, examples).
-#[derive(Debug, clap::Parser)]
-struct ReplayOnly {
-    #[command(flatten)]
-    args: ReplayArgs,
 }
 
 impl ReplayArgs {
@@ -103,7 +75,7 @@ impl ReplayArgs {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        <ReplayOnly as clap::Parser>::try_parse_from(words).map(|b| b.args)
+        parse_alone(words)
     }
 }
 
@@ -111,10 +83,12 @@ impl ReplayArgs {
 #[derive(Debug, Clone)]
 struct Prepared {
     offset: Duration,
+    /// The captured packet (NAS-IP-Address already rewritten).
     template: Vec<u8>,
-    ma: Option<usize>,
-    /// (value offset, hidden length, plaintext, plaintext length).
-    password: Option<(usize, usize, [u8; 128], usize)>,
+    /// Where its User-Password value sits, and the password unhidden with the capture's
+    /// secret, to hide again under the target's.
+    password: Option<(Range<usize>, Password)>,
+    /// CHAP without CHAP-Challenge: the authenticator is the challenge, so keep it.
     keep_auth: bool,
 }
 
@@ -132,12 +106,13 @@ pub struct CaptureSummary {
     pub skipped: usize,
 }
 
+/// Read the capture and prepare every request on `--ports` for re-signing.
 fn prepare(args: &ReplayArgs) -> anyhow::Result<(Vec<Prepared>, CaptureSummary)> {
     let datagrams = pcap::read_udp(&args.file, &args.ports)?;
     let cap = Signer::new(
         args.capture_secret
             .as_deref()
-            .unwrap_or(&args.secret)
+            .unwrap_or(&args.target.secret)
             .as_bytes(),
     );
     let mut summary = CaptureSummary::default();
@@ -149,59 +124,54 @@ fn prepare(args: &ReplayArgs) -> anyhow::Result<(Vec<Prepared>, CaptureSummary)>
         .min()
         .unwrap_or_default();
     for d in &datagrams {
-        let code = d.data.first().copied().unwrap_or(0);
-        let Some(pkt) = wire::packet_bytes(&d.data) else {
+        let Ok(packet) = Packet::decode(&d.data) else {
             summary.skipped += 1;
             continue;
         };
-        if !args.ports.contains(&d.dst.port()) || !matches!(code, 1 | 4 | 12 | 40 | 43) {
+        let code = packet.code();
+        let request = matches!(
+            code,
+            Code::AccessRequest
+                | Code::AccountingRequest
+                | Code::StatusServer
+                | Code::DisconnectRequest
+                | Code::CoaRequest
+        );
+        if !args.ports.contains(&d.dst.port()) || !request {
             summary.skipped += 1;
             continue;
         }
-        let body = &pkt[20..];
-        let find = |typ| wire::find_attr(body, typ).map(|o| o.map(|(off, len)| (off + 20, len)));
-        let (Ok(ma), Ok(pw), Ok(chap), Ok(challenge), Ok(nas_ip)) = (
-            find(attrs::MESSAGE_AUTHENTICATOR),
-            find(attrs::USER_PASSWORD),
-            find(attrs::CHAP_PASSWORD),
-            find(attrs::CHAP_CHALLENGE),
-            find(attrs::NAS_IP_ADDRESS),
-        ) else {
-            summary.skipped += 1;
-            continue;
-        };
-        let mut template = pkt.to_vec();
-        let computed = matches!(code, 4 | 40 | 43);
-        let verified = if computed {
-            cap.verify_computed_request(pkt)
+        let verified = if code.has_computed_request_authenticator() {
+            packet.verify_request_authenticator(&cap).is_ok()
         } else {
-            cap.verify_request_ma(pkt, false).is_ok()
+            packet.verify_message_authenticator(&cap, None).is_ok()
         };
         if !verified {
             summary.capture_secret_mismatch += 1;
         }
-        let mut password = None;
-        if let (Some((off, len)), 1) = (pw, code)
-            && len % 16 == 0
-            && (16..=128).contains(&len)
-        {
-            let mut orig = [0u8; 16];
-            orig.copy_from_slice(&pkt[4..20]);
-            let mut plain = [0u8; 128];
-            let n = cap.unhide_password(&pkt[off..off + len], &orig, &mut plain);
-            password = Some((off, len, plain, n));
-        }
-        let keep_auth = code == 1 && chap.is_some() && challenge.is_none();
+        let password = match (code, packet.attr_range(attrs::USER_PASSWORD)) {
+            (Code::AccessRequest, Some(range)) => packet
+                .attr(attrs::USER_PASSWORD)
+                .and_then(|hidden| cap.unhide_password(hidden, packet.authenticator()).ok())
+                .map(|password| (range, password)),
+            _ => None,
+        };
+        let keep_auth = code == Code::AccessRequest
+            && packet.attr(attrs::CHAP_PASSWORD).is_some()
+            && packet.attr(attrs::CHAP_CHALLENGE).is_none();
         if keep_auth {
             summary.chap_keep_authenticator += 1;
         }
-        if let (Some(ip), Some((off, 4))) = (args.nas_ip, nas_ip) {
-            template[off..off + 4].copy_from_slice(&ip.octets());
+        let mut template = packet.as_bytes().to_vec();
+        if let (Some(ip), Some(range)) = (args.nas_ip, packet.attr_range(attrs::NAS_IP_ADDRESS))
+            && let Some(value) = template.get_mut(range)
+            && value.len() == 4
+        {
+            value.copy_from_slice(&ip.octets());
         }
         out.push(Prepared {
             offset: d.time.saturating_sub(first),
             template,
-            ma: ma.filter(|&(_, l)| l == 16).map(|(o, _)| o),
             password,
             keep_auth,
         });
@@ -250,35 +220,33 @@ impl Generator for ReplayGen {
         let len = p.template.len();
         out.buf[..len].copy_from_slice(&p.template);
         out.buf[1] = id;
-        let code = p.template[0];
-        match code {
-            4 | 40 | 43 => {
-                out.req_auth = self.signer.sign_computed_request(&mut out.buf[..len], p.ma);
+        let code = Code::from_u8(p.template[0]);
+        if code.has_computed_request_authenticator() {
+            out.req_auth = self.signer.sign_computed_request(&mut out.buf[..len]);
+        } else {
+            let auth = if p.keep_auth {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(&p.template[4..20]);
+                a
+            } else {
+                self.rng.bytes16()
+            };
+            out.buf[4..20].copy_from_slice(&auth);
+            if let Some((range, password)) = &p.password
+                && let Some(hidden) = out.buf.get_mut(range.clone())
+            {
+                // The slot is the captured value: a multiple of 16 that held this password.
+                let _ = self
+                    .signer
+                    .hide_password(password.as_bytes(), &auth, hidden);
             }
-            _ => {
-                let auth = if p.keep_auth {
-                    let mut a = [0u8; 16];
-                    a.copy_from_slice(&p.template[4..20]);
-                    a
-                } else {
-                    self.rng.bytes16()
-                };
-                out.buf[4..20].copy_from_slice(&auth);
-                if let Some((off, hlen, plain, plen)) = &p.password {
-                    self.signer.hide_password(
-                        &plain[..*plen],
-                        &auth,
-                        &mut out.buf[*off..*off + *hlen],
-                    );
-                }
-                self.signer.sign_access_request(&mut out.buf[..len], p.ma);
-                out.req_auth = auth;
-            }
+            self.signer.sign_access_request(&mut out.buf[..len]);
+            out.req_auth = auth;
         }
         out.len = len;
         out.dest = match code {
-            4 => 1,
-            40 | 43 => 2,
+            Code::AccountingRequest => 1,
+            Code::DisconnectRequest | Code::CoaRequest => 2,
             _ => 0,
         };
         true
@@ -312,18 +280,14 @@ pub async fn execute_replay(args: &ReplayArgs) -> anyhow::Result<(Report, Captur
     if args.speed.is_nan() || args.speed <= 0.0 {
         bail!("--speed must be positive");
     }
-    let auth = super::bench::resolve(&args.server, args.auth_port)?;
-    let dests = vec![
-        auth,
-        SocketAddr::new(auth.ip(), args.acct_port),
-        SocketAddr::new(auth.ip(), args.coa_port),
-    ];
+    let (auth, acct) = args.target.auth_and_acct()?;
+    let dests = vec![auth, acct, SocketAddr::new(auth.ip(), args.coa_port)];
     let span = items.last().map(|p| p.offset).unwrap_or_default();
     let period = span + (span / items.len() as u32).max(Duration::from_millis(1));
     let sockets = args.sockets.clamp(1, 64);
     let total = items.len() as u64 * u64::from(args.loops.max(1));
     let items = std::sync::Arc::new(items);
-    let signer = Signer::new(args.secret.as_bytes());
+    let signer = Signer::new(args.target.secret.as_bytes());
     let gens: Vec<Box<dyn Generator>> = (0..sockets)
         .map(|w| {
             Box::new(ReplayGen {
@@ -345,12 +309,12 @@ pub async fn execute_replay(args: &ReplayArgs) -> anyhow::Result<(Report, Captur
         dests,
         EngineRun {
             signer,
-            timeout: Duration::from_secs_f64(args.timeout.clamp(0.001, 3600.0)),
-            retries: args.retries,
+            timeout: Duration::from_secs_f64(args.run.timeout.clamp(0.001, 3600.0)),
+            retries: args.run.retries,
             duration: args.duration.map(Duration::from_secs_f64),
             requests: None,
             record: None,
-            expect: args.expect,
+            expect: args.run.expect,
             single_dest: None,
         },
         gens,
@@ -387,6 +351,6 @@ pub async fn run_replay(args: ReplayArgs) -> anyhow::Result<i32> {
             s.capture_secret_mismatch
         );
     }
-    report.print(args.json);
+    report.print(args.run.json);
     Ok(report.exit_code())
 }

@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
+use radius_proto::protocol::{Code, DecodeError, ReplyVector, Signer};
 use serde::Serialize;
 
-use super::sys::{self, MAX_DATAGRAM, RawAddr, RecvBatch};
-use super::wire::{BadReply, Signer};
+use crate::sys::{self, MAX_DATAGRAM, RawAddr, RecvBatch};
 
 /// One request a generator has written.
 pub(crate) struct Out<'a> {
@@ -231,6 +231,28 @@ fn answers(req: u8, reply: u8) -> bool {
     }
 }
 
+/// Does `reply` verify against the request (code `req_code`, authenticator `req_auth`) it
+/// answers? Layout, Response Authenticator, and the Message-Authenticator when present,
+/// over the vector FreeRADIUS uses ([`ReplyVector::for_request`]). Servers differ on an
+/// Accounting-Response's Message-Authenticator (RFC 2866 defines none), so there the
+/// other vector is accepted too.
+fn verify_reply(signer: &Signer, reply: &[u8], req_code: u8, req_auth: &[u8; 16]) -> bool {
+    let vector = ReplyVector::for_request(Code::from_u8(req_code));
+    match signer.verify_reply(reply, req_auth, vector) {
+        Ok(_) => true,
+        Err(DecodeError::BadMessageAuthenticator)
+            if reply.first() == Some(&Code::AccountingResponse.as_u8()) =>
+        {
+            let other = match vector {
+                ReplyVector::Request => ReplyVector::Zero,
+                ReplyVector::Zero => ReplyVector::Request,
+            };
+            signer.verify_reply(reply, req_auth, other).is_ok()
+        }
+        Err(_) => false,
+    }
+}
+
 /// Bind a socket for the destinations' address family.
 pub(crate) fn bind_client_socket(dests: &[SocketAddr]) -> std::io::Result<UdpSocket> {
     let v6 = dests.first().is_some_and(SocketAddr::is_ipv6);
@@ -415,14 +437,9 @@ pub(crate) fn run_worker(
                 counts.bad_replies += 1;
                 continue;
             }
-            match cfg.signer.verify_response(data, &slot.req_auth) {
-                Ok(()) => {}
-                Err(
-                    BadReply::Malformed | BadReply::Authenticator | BadReply::MessageAuthenticator,
-                ) => {
-                    counts.bad_replies += 1;
-                    continue;
-                }
+            if !verify_reply(&cfg.signer, data, slot.req_code, &slot.req_auth) {
+                counts.bad_replies += 1;
+                continue;
             }
             let us = rnow.duration_since(slot.first_sent).as_micros() as u64;
             let _ = hist.record(us.max(1));
@@ -558,5 +575,53 @@ fn record_sent(
             dst: dests.get(s.dest).copied().unwrap_or(local),
             data: s.buf[..s.len].to_vec(),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use radius_proto::protocol::{Packet, PacketBuilder};
+
+    use super::*;
+
+    fn reply(code: Code, vector: ReplyVector, signer: &Signer) -> Vec<u8> {
+        PacketBuilder::new(code, 9)
+            .with_message_authenticator()
+            .sign_response(&[3; 16], vector, signer)
+            .unwrap()
+    }
+
+    #[test]
+    fn signed_reply_verifies_and_tampering_is_caught() {
+        let s = Signer::new(b"secret");
+        let pkt = reply(Code::AccessAccept, ReplyVector::Request, &s);
+        assert!(verify_reply(&s, &pkt, 1, &[3; 16]));
+        assert!(!verify_reply(&s, &pkt, 1, &[4; 16]));
+        assert!(!verify_reply(&Signer::new(b"other"), &pkt, 1, &[3; 16]));
+        let mut bad = pkt.clone();
+        bad[25] ^= 1;
+        assert!(!verify_reply(&s, &bad, 1, &[3; 16]));
+        assert!(!verify_reply(&s, &pkt[..30], 1, &[3; 16]));
+        assert!(Packet::decode(&pkt).is_ok());
+    }
+
+    #[test]
+    fn accounting_response_accepts_either_vector_other_replies_one() {
+        let s = Signer::new(b"secret");
+        for vector in [ReplyVector::Zero, ReplyVector::Request] {
+            let pkt = reply(Code::AccountingResponse, vector, &s);
+            assert!(verify_reply(&s, &pkt, 4, &[3; 16]), "{vector:?}");
+            assert!(verify_reply(&s, &pkt, 12, &[3; 16]), "{vector:?}");
+        }
+        let zero = reply(Code::AccessAccept, ReplyVector::Zero, &s);
+        assert!(!verify_reply(&s, &zero, 1, &[3; 16]));
+    }
+
+    #[test]
+    fn answers_pairs_requests_with_their_replies() {
+        assert!(answers(1, 2) && answers(1, 3) && answers(1, 11));
+        assert!(answers(4, 5) && !answers(4, 2));
+        assert!(answers(12, 2) && answers(12, 5));
+        assert!(answers(40, 41) && answers(43, 45) && !answers(43, 41));
     }
 }

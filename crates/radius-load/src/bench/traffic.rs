@@ -1,0 +1,469 @@
+//! The requests `bench` sends: MikroTik-shaped Access-Requests (PAP, CHAP, MS-CHAPv2) and
+//! accounting sessions, written straight into the engine's per-identifier buffers.
+//!
+//! Per-request fields (identifier, authenticator, user, password or CHAP/MS-CHAPv2
+//! response, session fields, Message-Authenticator) are encoded in place with radius-proto's
+//! [`AttributeWriter`] and signed in place with its [`Signer`], so nothing is allocated per
+//! request. Every value's size is checked when the run starts, so writing cannot fail.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use radius_proto::auth::{chap, mschapv2};
+use radius_proto::protocol::attrs::{self, microsoft};
+use radius_proto::protocol::{
+    AcctStatus, AttributeWriter, Code, EncodeError, MAX_ATTR_VALUE_LEN, MAX_PASSWORD_LEN, Signer,
+};
+
+use super::{BenchArgs, HotspotAuth, Mode, UserOrder};
+use crate::engine::{Flow, Generator, Out};
+use crate::rng::FastRng;
+
+/// Users to log in as.
+#[derive(Debug)]
+struct Users {
+    names: Vec<String>,
+    passwords: Vec<String>,
+    nt_hashes: Vec<[u8; 16]>,
+}
+
+impl Users {
+    fn load(args: &BenchArgs) -> anyhow::Result<Self> {
+        let (mut names, mut passwords) = (Vec::new(), Vec::new());
+        if let Some(path) = &args.users_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading users file {}", path.display()))?;
+            for (n, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let Some((u, p)) = line.split_once(',') else {
+                    bail!("{}:{}: expected user,password", path.display(), n + 1);
+                };
+                if n == 0 && u.eq_ignore_ascii_case("user") && p.eq_ignore_ascii_case("password") {
+                    continue;
+                }
+                names.push(u.to_owned());
+                passwords.push(p.to_owned());
+            }
+        } else {
+            for i in 0..args.users {
+                names.push(format!("user{i}"));
+                passwords.push(format!("pass{i}"));
+            }
+        }
+        if names.is_empty() {
+            bail!("no users");
+        }
+        if names.iter().any(|n| n.len() > MAX_ATTR_VALUE_LEN) {
+            bail!("a user name is longer than {MAX_ATTR_VALUE_LEN} bytes");
+        }
+        if passwords.iter().any(|p| p.len() > MAX_PASSWORD_LEN) {
+            bail!("a password is longer than {MAX_PASSWORD_LEN} bytes");
+        }
+        let nt_hashes = if args.mode == Mode::Mschapv2 {
+            passwords
+                .iter()
+                .map(|p| mschapv2::nt_hash(p.as_bytes()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            names,
+            passwords,
+            nt_hashes,
+        })
+    }
+}
+
+/// Fields the same for every request of a run.
+#[derive(Debug)]
+struct Fixed {
+    mode: Mode,
+    hotspot_auth: HotspotAuth,
+    order: UserOrder,
+    interims: u32,
+    with_ma: bool,
+    nas_ip: [u8; 4],
+    nas_identifier: String,
+    called: String,
+}
+
+/// One generator per socket, sharing the users and the run's fixed fields.
+pub(super) fn generators(
+    args: &BenchArgs,
+    signer: &Signer,
+    sockets: usize,
+) -> anyhow::Result<Vec<Box<dyn Generator>>> {
+    let users = Arc::new(Users::load(args)?);
+    for (flag, value) in [
+        ("--nas-identifier", &args.nas_identifier),
+        ("--called-station-id", &args.called_station_id),
+    ] {
+        if value.len() > MAX_ATTR_VALUE_LEN {
+            bail!("{flag} is longer than {MAX_ATTR_VALUE_LEN} bytes");
+        }
+    }
+    let fixed = Arc::new(Fixed {
+        mode: args.mode,
+        hotspot_auth: args.hotspot_auth,
+        order: args.user_order,
+        interims: args.interims,
+        with_ma: !args.no_message_authenticator,
+        nas_ip: args.nas_ip.octets(),
+        nas_identifier: args.nas_identifier.clone(),
+        called: args.called_station_id.clone(),
+    });
+    let session_base = FastRng::from_os().next_u64() >> 8;
+    Ok((0..sockets)
+        .map(|w| {
+            Box::new(BenchGen {
+                fixed: fixed.clone(),
+                users: users.clone(),
+                signer: signer.clone(),
+                rng: FastRng::from_os(),
+                next_user: (w as u64) * (users.names.len() as u64) / sockets as u64,
+                next_session: w as u64,
+                session_step: sockets as u64,
+                session_base,
+            }) as Box<dyn Generator>
+        })
+        .collect())
+}
+
+/// One worker's generator.
+struct BenchGen {
+    fixed: Arc<Fixed>,
+    users: Arc<Users>,
+    signer: Signer,
+    rng: FastRng,
+    next_user: u64,
+    next_session: u64,
+    session_step: u64,
+    session_base: u64,
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+impl BenchGen {
+    fn pick_user(&mut self) -> u32 {
+        let n = self.users.names.len() as u64;
+        let i = match self.fixed.order {
+            UserOrder::Random => self.rng.below(n),
+            UserOrder::Sequential => {
+                let i = self.next_user % n;
+                self.next_user += 1;
+                i
+            }
+        };
+        i as u32
+    }
+
+    fn name(&self, flow: &Flow) -> &[u8] {
+        let user = usize::try_from(flow.item).unwrap_or(0);
+        self.users
+            .names
+            .get(user)
+            .map_or(&b""[..], |s| s.as_bytes())
+    }
+
+    /// Message-Authenticator (first, when sent) and the attributes every request of a
+    /// session carries.
+    fn common(
+        &self,
+        w: &mut AttributeWriter<'_>,
+        flow: &Flow,
+        pppoe: bool,
+    ) -> Result<(), EncodeError> {
+        if self.fixed.with_ma {
+            w.add_message_authenticator()?;
+        }
+        w.add(attrs::USER_NAME, self.name(flow))?;
+        w.add(attrs::NAS_IP_ADDRESS, &self.fixed.nas_ip)?;
+        let s = self.session_base.wrapping_add(flow.session);
+        w.add_u32(attrs::NAS_PORT, s as u32)?;
+        if pppoe {
+            w.add_u32(attrs::SERVICE_TYPE, 2)?; // Framed-User
+            w.add_u32(attrs::FRAMED_PROTOCOL, 1)?; // PPP
+            w.add_u32(attrs::NAS_PORT_TYPE, 15)?; // Ethernet
+        } else {
+            w.add_u32(attrs::SERVICE_TYPE, 1)?; // Login-User
+            w.add_u32(attrs::NAS_PORT_TYPE, 19)?; // Wireless-802.11
+        }
+        w.add(attrs::CALLED_STATION_ID, self.fixed.called.as_bytes())?;
+        let mut mac = *b"02:00:00:00:00:00";
+        for k in 0..5 {
+            let byte = (flow.session >> (8 * (4 - k))) as u8;
+            mac[3 + 3 * k] = HEX[usize::from(byte >> 4)];
+            mac[4 + 3 * k] = HEX[usize::from(byte & 15)];
+        }
+        w.add(attrs::CALLING_STATION_ID, &mac)?;
+        w.add(attrs::NAS_IDENTIFIER, self.fixed.nas_identifier.as_bytes())?;
+        let mut sid = [0u8; 16];
+        for (k, c) in sid.iter_mut().enumerate() {
+            *c = HEX[((s >> (60 - 4 * k)) & 15) as usize].to_ascii_lowercase();
+        }
+        w.add(attrs::ACCT_SESSION_ID, &sid)?;
+        let ip = [
+            10,
+            (flow.session >> 16) as u8,
+            (flow.session >> 8) as u8,
+            (flow.session as u8).max(1),
+        ];
+        w.add(attrs::FRAMED_IP_ADDRESS, &ip)?;
+        Ok(())
+    }
+
+    fn write_access(
+        &mut self,
+        id: u8,
+        flow: &Flow,
+        method: Mode,
+        out: &mut Out<'_>,
+    ) -> Result<(), EncodeError> {
+        let auth = self.rng.bytes16();
+        out.buf[4..20].copy_from_slice(&auth);
+        let user = usize::try_from(flow.item).unwrap_or(0);
+        let password = self
+            .users
+            .passwords
+            .get(user)
+            .map_or(&b""[..], |p| p.as_bytes());
+        let mut w = AttributeWriter::new(&mut out.buf[..]);
+        self.common(&mut w, flow, method == Mode::Mschapv2)?;
+        match method {
+            Mode::Chap => {
+                let challenge = self.rng.bytes16();
+                let ident = self.rng.byte();
+                let value = chap::chap_password(ident, password, &challenge);
+                w.add(attrs::CHAP_PASSWORD, &value)?;
+                w.add(attrs::CHAP_CHALLENGE, &challenge)?;
+            }
+            Mode::Mschapv2 => {
+                let challenge = self.rng.bytes16();
+                let response = mschapv2::Response {
+                    ident: self.rng.byte(),
+                    flags: 0,
+                    peer_challenge: self.rng.bytes16(),
+                    nt_response: [0; 24],
+                };
+                let nt = self.users.nt_hashes.get(user).copied().unwrap_or_default();
+                let response = mschapv2::Response {
+                    nt_response: mschapv2::nt_response(
+                        &challenge,
+                        &response.peer_challenge,
+                        self.name(flow),
+                        &nt,
+                    ),
+                    ..response
+                };
+                w.add_vendor(
+                    microsoft::VENDOR_ID,
+                    microsoft::MS_CHAP_CHALLENGE,
+                    &challenge,
+                )?;
+                w.add_vendor(
+                    microsoft::VENDOR_ID,
+                    microsoft::MS_CHAP2_RESPONSE,
+                    &response.encode(),
+                )?;
+            }
+            _ => {
+                w.add_user_password(password, &self.signer, &auth)?;
+            }
+        }
+        let len = w.finish(Code::AccessRequest, id);
+        self.signer.sign_access_request(&mut out.buf[..len]);
+        out.len = len;
+        out.dest = 0;
+        out.req_auth = auth;
+        Ok(())
+    }
+
+    fn write_acct(
+        &mut self,
+        id: u8,
+        flow: &Flow,
+        status: AcctStatus,
+        out: &mut Out<'_>,
+    ) -> Result<(), EncodeError> {
+        let mut w = AttributeWriter::new(&mut out.buf[..]);
+        self.common(&mut w, flow, false)?;
+        w.add_u32(attrs::ACCT_STATUS_TYPE, status.as_u32())?;
+        w.add_u32(attrs::ACCT_AUTHENTIC, 1)?; // RADIUS
+        w.add_u32(attrs::ACCT_DELAY_TIME, 0)?;
+        if status != AcctStatus::Start {
+            let t = flow.step.max(1);
+            w.add_u32(attrs::ACCT_SESSION_TIME, t * 60)?;
+            w.add_u32(attrs::ACCT_INPUT_OCTETS, t * 250_000)?;
+            w.add_u32(attrs::ACCT_OUTPUT_OCTETS, t * 2_000_000)?;
+            w.add_u32(attrs::ACCT_INPUT_GIGAWORDS, 0)?;
+            w.add_u32(attrs::ACCT_OUTPUT_GIGAWORDS, 0)?;
+            w.add_u32(attrs::ACCT_INPUT_PACKETS, t * 400)?;
+            w.add_u32(attrs::ACCT_OUTPUT_PACKETS, t * 1600)?;
+        }
+        if status == AcctStatus::Stop {
+            w.add_u32(attrs::ACCT_TERMINATE_CAUSE, 1)?; // User-Request
+        }
+        let len = w.finish(Code::AccountingRequest, id);
+        out.req_auth = self.signer.sign_computed_request(&mut out.buf[..len]);
+        out.len = len;
+        out.dest = 1;
+        Ok(())
+    }
+
+    /// Write accounting step `step` (0 = Start) of a session; false after the Stop.
+    fn acct_step(&mut self, id: u8, flow: &mut Flow, step: u32, out: &mut Out<'_>) -> bool {
+        let interims = self.fixed.interims;
+        let status = match step {
+            0 => AcctStatus::Start,
+            s if s <= interims => AcctStatus::InterimUpdate,
+            s if s == interims + 1 => AcctStatus::Stop,
+            _ => return false,
+        };
+        flow.step = step;
+        self.write_acct(id, flow, status, out).is_ok()
+    }
+}
+
+impl Generator for BenchGen {
+    fn start(&mut self, id: u8, flow: &mut Flow, out: &mut Out<'_>) -> bool {
+        *flow = Flow {
+            session: self.next_session,
+            item: self.pick_user(),
+            step: 0,
+            variant: 0,
+        };
+        self.next_session += self.session_step;
+        match self.fixed.mode {
+            Mode::Acct => self.acct_step(id, flow, 0, out),
+            Mode::Hotspot => {
+                let m = match self.fixed.hotspot_auth {
+                    HotspotAuth::Chap => Mode::Chap,
+                    HotspotAuth::Pap => Mode::Pap,
+                };
+                flow.variant = 1;
+                self.write_access(id, flow, m, out).is_ok()
+            }
+            m => self.write_access(id, flow, m, out).is_ok(),
+        }
+    }
+
+    fn advance(&mut self, id: u8, reply: Option<u8>, flow: &mut Flow, out: &mut Out<'_>) -> bool {
+        match self.fixed.mode {
+            Mode::Acct => self.acct_step(id, flow, flow.step + 1, out),
+            Mode::Hotspot if flow.variant == 1 => {
+                // Login answered: accounting only when accepted.
+                flow.variant = 2;
+                reply == Some(2) && self.acct_step(id, flow, 0, out)
+            }
+            Mode::Hotspot => self.acct_step(id, flow, flow.step + 1, out),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use radius_proto::auth::mschapv2;
+    use radius_proto::protocol::Packet;
+
+    use super::*;
+    use crate::sys::MAX_DATAGRAM;
+
+    /// The first request of one flow of `mode`, decoded checks run by the caller.
+    fn first_request(extra: &[&str], check: impl FnOnce(&Packet<'_>, &Signer, [u8; 16])) {
+        let mut words = vec!["bench", "--users", "3", "--secret", "s3cret"];
+        words.extend_from_slice(extra);
+        let args = BenchArgs::try_parse_from(words).unwrap();
+        let signer = Signer::new(b"s3cret");
+        let mut gens = generators(&args, &signer, 1).unwrap();
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let mut out = Out {
+            buf: &mut buf,
+            len: 0,
+            dest: 9,
+            req_auth: [0; 16],
+        };
+        let mut flow = Flow::default();
+        assert!(gens[0].start(42, &mut flow, &mut out));
+        let (len, req_auth) = (out.len, out.req_auth);
+        let packet = Packet::decode(&buf[..len]).unwrap();
+        assert_eq!(packet.identifier(), 42);
+        assert_eq!(packet.authenticator(), &req_auth);
+        let user = packet.attr_str(attrs::USER_NAME).unwrap();
+        assert_eq!(user, format!("user{}", flow.item));
+        check(&packet, &signer, req_auth);
+    }
+
+    #[test]
+    fn pap_request_carries_a_hidden_password_and_a_valid_message_authenticator() {
+        first_request(&["--mode", "pap"], |p, signer, _| {
+            assert_eq!(p.code(), Code::AccessRequest);
+            assert_eq!(p.verify_message_authenticator(signer, None), Ok(true));
+            let user = p.attr_str(attrs::USER_NAME).unwrap();
+            let password = p.user_password(signer).unwrap().unwrap();
+            assert_eq!(password.as_bytes(), user.replace("user", "pass").as_bytes());
+        });
+    }
+
+    #[test]
+    fn chap_and_mschapv2_responses_verify() {
+        first_request(&["--mode", "chap"], |p, _, _| {
+            let pass = p
+                .attr_str(attrs::USER_NAME)
+                .unwrap()
+                .replace("user", "pass");
+            let challenge = p.attr(attrs::CHAP_CHALLENGE).unwrap();
+            let value = p.attr(attrs::CHAP_PASSWORD).unwrap();
+            assert!(chap::verify(value, challenge, pass.as_bytes()));
+        });
+        first_request(
+            &["--mode", "mschapv2", "--no-message-authenticator"],
+            |p, signer, _| {
+                assert!(!p.has_message_authenticator());
+                assert_eq!(p.verify_message_authenticator(signer, None), Ok(false));
+                let user = p.attr(attrs::USER_NAME).unwrap();
+                let pass = String::from_utf8_lossy(user).replace("user", "pass");
+                let ms = |t| p.vendor_attr(microsoft::VENDOR_ID, t).unwrap();
+                let challenge: [u8; 16] = ms(microsoft::MS_CHAP_CHALLENGE).try_into().unwrap();
+                let r = mschapv2::Response::parse(ms(microsoft::MS_CHAP2_RESPONSE)).unwrap();
+                let hash = mschapv2::nt_hash(pass.as_bytes());
+                assert!(mschapv2::verify(
+                    &challenge,
+                    &r.peer_challenge,
+                    user,
+                    &hash,
+                    &r.nt_response
+                ));
+            },
+        );
+    }
+
+    #[test]
+    fn accounting_start_has_a_computed_request_authenticator() {
+        first_request(&["--mode", "acct"], |p, signer, req_auth| {
+            assert_eq!(p.code(), Code::AccountingRequest);
+            assert_eq!(p.acct_status(), Some(AcctStatus::Start));
+            p.verify_request_authenticator(signer).unwrap();
+            assert_eq!(
+                &signer.computed_request_authenticator(p.as_bytes()),
+                &req_auth
+            );
+            assert!(
+                p.verify_request_authenticator(&Signer::new(b"other"))
+                    .is_err()
+            );
+        });
+    }
+
+    #[test]
+    fn oversized_values_are_refused_up_front() {
+        let long = "x".repeat(254);
+        let args = BenchArgs::try_parse_from(["bench", "--nas-identifier", long.as_str()]).unwrap();
+        let err = generators(&args, &Signer::new(b"s"), 1).err().unwrap();
+        assert!(err.to_string().contains("--nas-identifier"), "{err}");
+    }
+}

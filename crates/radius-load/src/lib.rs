@@ -1,0 +1,38 @@
+//! RADIUS load tools: `bench` (synthetic MikroTik-like traffic), `replay` (captured traffic,
+//! re-signed for the target) and a trivial signing `responder` that measures the tools
+//! themselves. `hotspot-radius bench|replay|responder` are thin wrappers over this crate.
+//!
+//! The flow of one run:
+//! 1. [`args`]: the command line (target, pacing, reporting), parsed by clap;
+//! 2. [`bench`](mod@bench) or [`replay`] builds one request generator per socket (synthetic sessions,
+//!    or captured requests read by [`pcap`]);
+//! 3. `run` starts one `engine` worker thread per socket (a fixed in-flight table indexed
+//!    by identifier, batched system calls in `sys`, retransmission, verification of every
+//!    reply, a latency histogram), plus the progress line and Ctrl-C handling;
+//! 4. `report` merges the workers' counts into a [`Report`] (table or JSON).
+//!
+//! [`responder`] answers on its own threads with the same batched I/O.
+//!
+//! Every packet is written with radius-proto's attribute encoder and signed or verified
+//! with its [`Signer`](radius_proto::protocol::Signer), in place and without allocating:
+//! there is no second RADIUS codec here. The crate's only `unsafe` is in `sys`.
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod args;
+pub mod bench;
+mod engine;
+pub mod pcap;
+pub mod replay;
+mod report;
+pub mod responder;
+mod rng;
+mod run;
+mod sys;
+
+pub use args::{RunArgs, TargetArgs};
+pub use bench::{BenchArgs, execute_bench, run_bench};
+pub use engine::Counts;
+pub use replay::{CaptureSummary, ReplayArgs, execute_replay, run_replay};
+pub use report::{Expect, Latency, Report};
+pub use responder::{ResponderArgs, run_responder};
