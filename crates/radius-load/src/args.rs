@@ -4,8 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
-use anyhow::Context as _;
-
+use crate::error::LoadError;
 use crate::report::Expect;
 
 /// The RADIUS server a tool talks to (or, for the responder, where it listens).
@@ -32,12 +31,12 @@ pub struct TargetArgs {
 
 impl TargetArgs {
     /// The authentication address (`--server` resolved, `--auth-port`).
-    pub fn auth_addr(&self) -> anyhow::Result<SocketAddr> {
+    pub fn auth_addr(&self) -> Result<SocketAddr, LoadError> {
         resolve(&self.server, self.auth_port)
     }
 
     /// The authentication and accounting addresses (same IP).
-    pub fn auth_and_acct(&self) -> anyhow::Result<(SocketAddr, SocketAddr)> {
+    pub fn auth_and_acct(&self) -> Result<(SocketAddr, SocketAddr), LoadError> {
         let auth = self.auth_addr()?;
         Ok((auth, SocketAddr::new(auth.ip(), self.acct_port)))
     }
@@ -61,15 +60,18 @@ pub struct RunArgs {
 }
 
 /// `host:port` to a socket address: an IP literal as is, else the first DNS answer.
-pub(crate) fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+pub(crate) fn resolve(host: &str, port: u16) -> Result<SocketAddr, LoadError> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
     }
     (host, port)
         .to_socket_addrs()
-        .with_context(|| format!("resolving {host}"))?
+        .map_err(|source| LoadError::Resolve {
+            host: host.to_owned(),
+            source,
+        })?
         .next()
-        .with_context(|| format!("no address for {host}"))
+        .ok_or_else(|| LoadError::NoAddress(host.to_owned()))
 }
 
 /// Parse a tool's arguments on their own (tests, examples): `words` as on a command line,

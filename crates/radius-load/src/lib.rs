@@ -22,6 +22,7 @@
 pub mod args;
 pub mod bench;
 mod engine;
+mod error;
 pub mod pcap;
 pub mod replay;
 mod report;
@@ -32,7 +33,7 @@ mod sys;
 
 pub use args::{RunArgs, TargetArgs};
 pub use bench::{BenchArgs, execute_bench, run_bench};
-pub use engine::Counts;
+pub use error::LoadError;
 pub use replay::{CaptureSummary, ReplayArgs, execute_replay, run_replay};
-pub use report::{Expect, Latency, Report};
+pub use report::{Counts, Expect, Latency, Report};
 pub use responder::{ResponderArgs, run_responder};

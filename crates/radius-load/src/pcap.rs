@@ -12,10 +12,10 @@ use std::path::Path;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, UNIX_EPOCH};
 
-use anyhow::{Context as _, bail};
 use pcap_parser::{Block, Linktype, PcapBlockOwned, PcapError};
 
 use crate::engine::Record;
+use crate::error::LoadError;
 
 /// One UDP datagram found in a capture.
 #[derive(Debug, Clone)]
@@ -32,10 +32,14 @@ pub struct Datagram {
 
 /// Read every UDP datagram of a pcap or pcapng file whose source or destination port is in
 /// `ports`.
-pub fn read_udp(path: &Path, ports: &[u16]) -> anyhow::Result<Vec<Datagram>> {
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+pub fn read_udp(path: &Path, ports: &[u16]) -> Result<Vec<Datagram>, LoadError> {
+    let bad = |reason: String| LoadError::Capture {
+        path: path.to_owned(),
+        reason,
+    };
+    let file = File::open(path).map_err(LoadError::io(format!("opening {}", path.display())))?;
     let mut reader = pcap_parser::create_reader(1 << 20, file)
-        .map_err(|e| anyhow::anyhow!("{}: not a pcap or pcapng file ({e:?})", path.display()))?;
+        .map_err(|e| bad(format!("not a pcap or pcapng file ({e:?})")))?;
     let mut out = Vec::new();
     // Legacy pcap: one link type; pcapng: per interface (linktype, units per second, offset).
     let mut legacy: Option<(Linktype, bool)> = None;
@@ -98,10 +102,10 @@ pub fn read_udp(path: &Path, ports: &[u16]) -> anyhow::Result<Vec<Datagram>> {
             Err(PcapError::Eof) => break,
             Err(PcapError::Incomplete(_)) => {
                 if reader.refill().is_err() {
-                    bail!("{}: truncated capture", path.display());
+                    return Err(bad("truncated capture".into()));
                 }
             }
-            Err(e) => bail!("{}: bad capture: {e:?}", path.display()),
+            Err(e) => return Err(bad(format!("bad capture: {e:?}"))),
         }
     }
     Ok(out)
@@ -295,7 +299,7 @@ impl<W: Write> PcapWriter<W> {
 }
 
 /// Drain `rx` into a pcap file (the `--record` writer thread).
-pub(crate) fn write_records(file: File, rx: Receiver<Record>) -> anyhow::Result<()> {
+pub(crate) fn write_records(file: File, rx: Receiver<Record>) -> std::io::Result<()> {
     let mut w = PcapWriter::new(BufWriter::new(file))?;
     for r in rx {
         let t = r.time.duration_since(UNIX_EPOCH).unwrap_or_default();

@@ -14,11 +14,11 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::bail;
 use radius_proto::protocol::{Code, Packet, Password, Signer, attrs};
 
 use crate::args::{RunArgs, TargetArgs, parse_alone};
 use crate::engine::{Flow, Generator, Out, Pacing};
+use crate::error::LoadError;
 use crate::pcap;
 use crate::report::Report;
 use crate::rng::FastRng;
@@ -107,7 +107,7 @@ pub struct CaptureSummary {
 }
 
 /// Read the capture and prepare every request on `--ports` for re-signing.
-fn prepare(args: &ReplayArgs) -> anyhow::Result<(Vec<Prepared>, CaptureSummary)> {
+fn prepare(args: &ReplayArgs) -> Result<(Vec<Prepared>, CaptureSummary), LoadError> {
     let datagrams = pcap::read_udp(&args.file, &args.ports)?;
     let cap = Signer::new(
         args.capture_secret
@@ -268,17 +268,17 @@ impl Generator for ReplayGen {
 }
 
 /// Run the replay and return its report (no printing), with what the capture held.
-pub async fn execute_replay(args: &ReplayArgs) -> anyhow::Result<(Report, CaptureSummary)> {
+pub async fn execute_replay(args: &ReplayArgs) -> Result<(Report, CaptureSummary), LoadError> {
     let (items, summary) = prepare(args)?;
     if items.is_empty() {
-        bail!(
+        return Err(LoadError::Invalid(format!(
             "{}: no RADIUS requests on ports {:?}",
             args.file.display(),
             args.ports
-        );
+        )));
     }
     if args.speed.is_nan() || args.speed <= 0.0 {
-        bail!("--speed must be positive");
+        return Err(LoadError::Invalid("--speed must be positive".into()));
     }
     let (auth, acct) = args.target.auth_and_acct()?;
     let dests = vec![auth, acct, SocketAddr::new(auth.ip(), args.coa_port)];
@@ -329,7 +329,7 @@ pub async fn execute_replay(args: &ReplayArgs) -> anyhow::Result<(Report, Captur
 
 /// `hotspot-radius replay`: run, print notes on stderr and the report on stdout, return the
 /// exit code (1 when `--expect` failed).
-pub async fn run_replay(args: ReplayArgs) -> anyhow::Result<i32> {
+pub async fn run_replay(args: ReplayArgs) -> Result<i32, LoadError> {
     let (report, s) = execute_replay(&args).await?;
     eprintln!(
         "replay: {} requests from {} ({} other datagrams skipped)",

@@ -6,7 +6,65 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::engine::Counts;
+/// Outcome counts (the numbers both tools report).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    /// Requests sent (first transmissions).
+    pub sent: u64,
+    /// Retransmissions after a timeout.
+    pub retransmits: u64,
+    /// Verified replies matched to a request.
+    pub replies: u64,
+    /// Access-Accept.
+    pub accepts: u64,
+    /// Access-Reject.
+    pub rejects: u64,
+    /// Access-Challenge.
+    pub challenges: u64,
+    /// Accounting-Response.
+    pub acct_responses: u64,
+    /// CoA-ACK or Disconnect-ACK.
+    pub coa_acks: u64,
+    /// CoA-NAK or Disconnect-NAK.
+    pub coa_naks: u64,
+    /// Requests given up after the last retry.
+    pub timeouts: u64,
+    /// Replies that failed verification (authenticator, Message-Authenticator, layout,
+    /// a code that does not answer the request).
+    pub bad_replies: u64,
+    /// Replies for no outstanding request (late after a retransmit, duplicates, strangers).
+    pub unmatched: u64,
+    /// Send system-call failures.
+    pub send_errors: u64,
+    /// Open loop only: requests not sent on time because all 256 identifiers of a socket
+    /// were in flight.
+    pub skipped: u64,
+}
+
+impl Counts {
+    /// Add another worker's counts.
+    pub(crate) fn add(&mut self, o: &Self) {
+        self.sent += o.sent;
+        self.retransmits += o.retransmits;
+        self.replies += o.replies;
+        self.accepts += o.accepts;
+        self.rejects += o.rejects;
+        self.challenges += o.challenges;
+        self.acct_responses += o.acct_responses;
+        self.coa_acks += o.coa_acks;
+        self.coa_naks += o.coa_naks;
+        self.timeouts += o.timeouts;
+        self.bad_replies += o.bad_replies;
+        self.unmatched += o.unmatched;
+        self.send_errors += o.send_errors;
+        self.skipped += o.skipped;
+    }
+
+    /// Errors for the progress line: timeouts, bad replies, send errors.
+    pub fn errors(&self) -> u64 {
+        self.timeouts + self.bad_replies + self.send_errors
+    }
+}
 
 /// The outcome a run is expected to have (`--expect`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]

@@ -23,6 +23,7 @@ use radius_proto::protocol::{
 };
 
 use crate::args::TargetArgs;
+use crate::error::LoadError;
 use crate::sys::{self, BATCH, RecvBatch};
 
 /// Length of every reply: the header and a Message-Authenticator.
@@ -45,7 +46,7 @@ pub struct ResponderArgs {
 
 /// `hotspot-radius responder`: run the trivial responder until `--duration` passes or
 /// Ctrl-C, then print how many requests it answered. Returns the exit code (0).
-pub async fn run_responder(args: ResponderArgs) -> anyhow::Result<i32> {
+pub async fn run_responder(args: ResponderArgs) -> Result<i32, LoadError> {
     let (auth, acct) = args.target.auth_and_acct()?;
     let r = Responder::start(ResponderConfig {
         auth_addr: auth,
@@ -53,7 +54,10 @@ pub async fn run_responder(args: ResponderArgs) -> anyhow::Result<i32> {
         secret: args.target.secret.clone(),
         threads: args.threads,
         users: None,
-    })?;
+    })
+    .map_err(LoadError::io(format!(
+        "starting the responder on {auth} and {acct}"
+    )))?;
     eprintln!("responder on {} and {}", r.auth_addr(), r.acct_addr());
     match args.duration {
         Some(d) => {

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use radius_proto::protocol::Signer;
 
 use crate::engine::{self, Generator, Pacing, Shared, WorkerConfig};
+use crate::error::LoadError;
 use crate::pcap;
 use crate::report::{Expect, Report};
 
@@ -42,7 +42,7 @@ pub(crate) async fn run_engine(
     run: EngineRun,
     gens: Vec<Box<dyn Generator>>,
     pacing: impl Fn(usize) -> Pacing,
-) -> anyhow::Result<Report> {
+) -> Result<Report, LoadError> {
     let shared = Arc::new(Shared {
         budget: AtomicI64::new(
             run.requests
@@ -55,7 +55,7 @@ pub(crate) async fn run_engine(
         Some(path) => {
             let (tx, rx) = std::sync::mpsc::sync_channel::<engine::Record>(1 << 16);
             let file = std::fs::File::create(path)
-                .with_context(|| format!("creating {}", path.display()))?;
+                .map_err(LoadError::io(format!("creating {}", path.display())))?;
             let handle = std::thread::spawn(move || pcap::write_records(file, rx));
             (Some(tx), Some(handle))
         }
@@ -81,7 +81,7 @@ pub(crate) async fn run_engine(
             std::thread::Builder::new()
                 .name(format!("{tool}-{i}"))
                 .spawn(move || engine::run_worker(cfg, generator))
-                .context("spawning worker thread")?,
+                .map_err(LoadError::io("spawning a worker thread"))?,
         );
     }
     drop(record_tx);
@@ -99,13 +99,13 @@ pub(crate) async fn run_engine(
             .into_iter()
             .map(|h| {
                 h.join()
-                    .map_err(|_| anyhow::anyhow!("worker thread panicked"))?
-                    .map_err(anyhow::Error::from)
+                    .map_err(|_| LoadError::Panicked("a worker"))?
+                    .map_err(LoadError::io("running a worker"))
             })
-            .collect::<anyhow::Result<Vec<_>>>()
+            .collect::<Result<Vec<_>, _>>()
     })
     .await
-    .context("joining workers")?;
+    .map_err(|_| LoadError::Panicked("the worker-joining"))?;
     let elapsed = started.elapsed();
     shared.stop.store(true, Ordering::Relaxed);
     stopper.abort();
@@ -113,7 +113,8 @@ pub(crate) async fn run_engine(
     let results = joined?;
     if let Some(r) = recorder {
         r.join()
-            .map_err(|_| anyhow::anyhow!("pcap writer panicked"))??;
+            .map_err(|_| LoadError::Panicked("the pcap writer"))?
+            .map_err(LoadError::io("writing the --record file"))?;
     }
     let (counts, hist) = engine::merge(results);
     let target = dests.first().map(ToString::to_string).unwrap_or_default();

@@ -10,11 +10,11 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::bail;
 use radius_proto::protocol::Signer;
 
 use crate::args::{RunArgs, TargetArgs, parse_alone};
 use crate::engine::Pacing;
+use crate::error::LoadError;
 use crate::report::Report;
 use crate::responder::{self, ResponderArgs};
 use crate::run::{EngineRun, cores, run_engine};
@@ -130,14 +130,16 @@ impl BenchArgs {
 }
 
 /// Run the benchmark and return its report (no printing). This is what tests call.
-pub async fn execute_bench(args: &BenchArgs) -> anyhow::Result<Report> {
+pub async fn execute_bench(args: &BenchArgs) -> Result<Report, LoadError> {
     let (auth, acct) = args.target.auth_and_acct()?;
     let duration = match (args.duration, args.requests) {
         (None, None) => Some(10.0),
         (d, _) => d,
     };
     if !(args.run.timeout > 0.0 && args.run.timeout < 3600.0) {
-        bail!("--timeout must be between 0 and 3600 seconds");
+        return Err(LoadError::Invalid(
+            "--timeout must be between 0 and 3600 seconds".into(),
+        ));
     }
     let concurrency = args.concurrency.unwrap_or(64).max(1);
     let mut sockets = args.sockets.unwrap_or_else(cores).max(1);
@@ -178,7 +180,7 @@ pub async fn execute_bench(args: &BenchArgs) -> anyhow::Result<Report> {
 
 /// `hotspot-radius bench`: run, print the report (table or `--json`), return the exit code
 /// (1 when `--expect` failed). With `--responder`, run the trivial responder instead.
-pub async fn run_bench(args: BenchArgs) -> anyhow::Result<i32> {
+pub async fn run_bench(args: BenchArgs) -> Result<i32, LoadError> {
     if args.responder {
         return responder::run_responder(ResponderArgs {
             target: args.target,

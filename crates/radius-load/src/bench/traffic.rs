@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
 use radius_proto::auth::{chap, mschapv2};
 use radius_proto::protocol::attrs::{self, microsoft};
 use radius_proto::protocol::{
@@ -17,7 +16,13 @@ use radius_proto::protocol::{
 
 use super::{BenchArgs, HotspotAuth, Mode, UserOrder};
 use crate::engine::{Flow, Generator, Out};
+use crate::error::LoadError;
 use crate::rng::FastRng;
+
+/// An `Invalid` error.
+fn invalid(message: String) -> LoadError {
+    LoadError::Invalid(message)
+}
 
 /// Users to log in as.
 #[derive(Debug)]
@@ -28,18 +33,24 @@ struct Users {
 }
 
 impl Users {
-    fn load(args: &BenchArgs) -> anyhow::Result<Self> {
+    fn load(args: &BenchArgs) -> Result<Self, LoadError> {
         let (mut names, mut passwords) = (Vec::new(), Vec::new());
         if let Some(path) = &args.users_file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading users file {}", path.display()))?;
+            let text = std::fs::read_to_string(path).map_err(LoadError::io(format!(
+                "reading users file {}",
+                path.display()
+            )))?;
             for (n, line) in text.lines().enumerate() {
                 let line = line.trim();
                 if line.is_empty() || line.starts_with('#') {
                     continue;
                 }
                 let Some((u, p)) = line.split_once(',') else {
-                    bail!("{}:{}: expected user,password", path.display(), n + 1);
+                    return Err(invalid(format!(
+                        "{}:{}: expected user,password",
+                        path.display(),
+                        n + 1
+                    )));
                 };
                 if n == 0 && u.eq_ignore_ascii_case("user") && p.eq_ignore_ascii_case("password") {
                     continue;
@@ -54,13 +65,17 @@ impl Users {
             }
         }
         if names.is_empty() {
-            bail!("no users");
+            return Err(invalid("no users".into()));
         }
         if names.iter().any(|n| n.len() > MAX_ATTR_VALUE_LEN) {
-            bail!("a user name is longer than {MAX_ATTR_VALUE_LEN} bytes");
+            return Err(invalid(format!(
+                "a user name is longer than {MAX_ATTR_VALUE_LEN} bytes"
+            )));
         }
         if passwords.iter().any(|p| p.len() > MAX_PASSWORD_LEN) {
-            bail!("a password is longer than {MAX_PASSWORD_LEN} bytes");
+            return Err(invalid(format!(
+                "a password is longer than {MAX_PASSWORD_LEN} bytes"
+            )));
         }
         let nt_hashes = if args.mode == Mode::Mschapv2 {
             passwords
@@ -96,14 +111,16 @@ pub(super) fn generators(
     args: &BenchArgs,
     signer: &Signer,
     sockets: usize,
-) -> anyhow::Result<Vec<Box<dyn Generator>>> {
+) -> Result<Vec<Box<dyn Generator>>, LoadError> {
     let users = Arc::new(Users::load(args)?);
     for (flag, value) in [
         ("--nas-identifier", &args.nas_identifier),
         ("--called-station-id", &args.called_station_id),
     ] {
         if value.len() > MAX_ATTR_VALUE_LEN {
-            bail!("{flag} is longer than {MAX_ATTR_VALUE_LEN} bytes");
+            return Err(invalid(format!(
+                "{flag} is longer than {MAX_ATTR_VALUE_LEN} bytes"
+            )));
         }
     }
     let fixed = Arc::new(Fixed {

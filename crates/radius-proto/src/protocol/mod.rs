@@ -33,10 +33,7 @@ pub use secret::{MAX_PASSWORD_LEN, Password, Secret};
 pub use signer::{
     MAX_SALT_PLAINTEXT, ReplyVector, Signer, hidden_password_len, salt_encrypted_len,
 };
-pub use writer::{
-    AttributeWriter, MAX_VSA_VALUE_LEN, MESSAGE_AUTHENTICATOR_LEN, attribute_len, put_attribute,
-    put_user_password, put_vendor_attribute, vendor_attribute_len,
-};
+pub use writer::{AttributeWriter, MAX_VSA_VALUE_LEN, MESSAGE_AUTHENTICATOR_LEN};
 
 /// Length of the fixed RADIUS header (code, identifier, length, authenticator).
 pub const HEADER_LEN: usize = 20;

@@ -2,9 +2,9 @@
 //! buffer.
 //!
 //! The one attribute encoder: [`PacketBuilder`](super::PacketBuilder) appends through these
-//! functions, and the load tools write whole requests into fixed datagram buffers with
-//! [`AttributeWriter`], then sign them in place with [`Signer`]; neither allocates per
-//! packet.
+//! crate-private functions, and the load tools write whole requests into fixed datagram
+//! buffers with [`AttributeWriter`], then sign them in place with [`Signer`]; neither
+//! allocates per packet.
 
 use super::attrs::{MESSAGE_AUTHENTICATOR, USER_PASSWORD};
 use super::signer::hidden_password_len;
@@ -22,7 +22,7 @@ pub const MESSAGE_AUTHENTICATOR_LEN: usize = 2 + AUTHENTICATOR_LEN;
 
 /// Encoded size of a standard attribute with a `value_len`-byte value; `ValueTooLong`
 /// above 253.
-pub fn attribute_len(value_len: usize) -> Result<usize, EncodeError> {
+pub(crate) fn attribute_len(value_len: usize) -> Result<usize, EncodeError> {
     if value_len > MAX_ATTR_VALUE_LEN {
         return Err(EncodeError::ValueTooLong(value_len));
     }
@@ -30,8 +30,8 @@ pub fn attribute_len(value_len: usize) -> Result<usize, EncodeError> {
 }
 
 /// Encoded size of a Vendor-Specific attribute holding one sub-attribute with a
-/// `value_len`-byte value; `ValueTooLong` above [`MAX_VSA_VALUE_LEN`].
-pub fn vendor_attribute_len(value_len: usize) -> Result<usize, EncodeError> {
+/// `value_len`-byte value; `ValueTooLong` above `MAX_VSA_VALUE_LEN`.
+pub(crate) fn vendor_attribute_len(value_len: usize) -> Result<usize, EncodeError> {
     if value_len > MAX_VSA_VALUE_LEN {
         return Err(EncodeError::ValueTooLong(value_len));
     }
@@ -60,7 +60,7 @@ pub(crate) fn put_tlv(
 
 /// Write one standard attribute at the start of `dst`; returns its encoded length.
 /// `ValueTooLong` above 253 bytes of value, `PacketTooLong` when `dst` is too short.
-pub fn put_attribute(dst: &mut [u8], typ: u8, value: &[u8]) -> Result<usize, EncodeError> {
+pub(crate) fn put_attribute(dst: &mut [u8], typ: u8, value: &[u8]) -> Result<usize, EncodeError> {
     put_tlv(dst, typ, value.len(), |v| {
         v.copy_from_slice(value);
         Ok(())
@@ -89,7 +89,7 @@ pub(crate) fn put_vendor_tlv(
 /// Write a Vendor-Specific attribute holding one sub-attribute `(vendor, typ)` at the start
 /// of `dst`; returns its encoded length. `ValueTooLong` above [`MAX_VSA_VALUE_LEN`],
 /// `PacketTooLong` when `dst` is too short.
-pub fn put_vendor_attribute(
+pub(crate) fn put_vendor_attribute(
     dst: &mut [u8],
     vendor: u32,
     typ: u8,
@@ -103,7 +103,7 @@ pub fn put_vendor_attribute(
 
 /// Write a User-Password attribute hidden with `signer` and the request's `authenticator`
 /// (RFC 2865 §5.2) at the start of `dst`; returns its encoded length.
-pub fn put_user_password(
+pub(crate) fn put_user_password(
     dst: &mut [u8],
     password: &[u8],
     signer: &Signer,
