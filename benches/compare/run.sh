@@ -5,7 +5,7 @@
 #
 # Usage: benches/compare/run.sh [--targets "fr-sql fr-files ours"] [--users N]
 #          [--duration S] [--warmup S] [--loads "pap chap acct hotspot"] [--conc "16 64"]
-#          [--bin PATH] [--schema ours|freeradius] [--keep]
+#          [--bin PATH] [--fr-threads N] [--schema ours|freeradius] [--keep]
 # Environment: HR_BIN (default target/release/hotspot-radius), BENCH_CMD (default "$HR_BIN
 # bench"), OUR_SERVE_ARGS (extra flags for `serve`), PG_BIN (default
 # /usr/lib/postgresql/15/bin), FR_CONF (default /etc/freeradius/3.0).
@@ -23,7 +23,7 @@ SECRET=benchsecret
 HR_BIN=${HR_BIN:-target/release/hotspot-radius}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 FR_CONF=${FR_CONF:-/etc/freeradius/3.0}
-THREADS=16   # FreeRADIUS thread pool (start = max = 16) and rlm_sql pool (16 connections)
+THREADS=${FR_THREADS:-16}   # FreeRADIUS thread pool (start = max) and rlm_sql pool size
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -34,6 +34,7 @@ while [ $# -gt 0 ]; do
     --loads) LOADS=$2; shift 2 ;;
     --conc) CONC=$2; shift 2 ;;
     --bin) HR_BIN=$2; shift 2 ;;
+    --fr-threads) THREADS=$2; shift 2 ;;
     --schema) SCHEMA=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     -h|--help) sed -n '2,13p' "$0"; exit 0 ;;

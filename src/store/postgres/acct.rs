@@ -63,27 +63,47 @@ fn parse_net(text: Option<&str>) -> Option<IpNet> {
 }
 
 impl PgStore {
-    /// Writes one accounting record in one statement, idempotently (a retransmitted record
-    /// changes nothing), FreeRADIUS-compatible:
+    /// Writes one accounting record; see [`PgStore::write_accounting_batch`].
+    pub async fn write_accounting(&self, rec: &AcctRecord) -> Result<u64, StoreError> {
+        self.write_accounting_batch(std::slice::from_ref(rec)).await
+    }
+
+    /// Writes a batch of accounting records in ONE transaction (all or nothing),
+    /// idempotently (a retransmitted or replayed record changes nothing),
+    /// FreeRADIUS-compatible:
     /// - Start inserts the session (or, if a row exists and is still open, sets its start);
     /// - Interim-Update updates time and counters (inserting the session if no Start was
     ///   seen); an older or repeated interim does not move counters back;
     /// - Stop closes the session (inserting it if unseen); a closed session stays closed;
-    /// - Accounting-On/Off closes every open session of that NAS IP at the event time with
-    ///   terminate cause `NAS-Reboot`, and records the reboot in `nasreload`.
+    /// - Accounting-On/Off closes every open session of that NAS IP started before the
+    ///   event, with terminate cause `NAS-Reboot`, and records the reboot in `nasreload`.
     ///
-    /// Other status types are ignored. Returns the number of radacct rows written.
-    pub async fn write_accounting(&self, rec: &AcctRecord) -> Result<u64, StoreError> {
-        write_acct(&self.pool, rec).await
-    }
-
-    /// Writes several accounting records in one transaction, in order (each record is
-    /// still one statement; the batch is one commit). All or nothing.
+    /// The session records go in one multi-row statement per phase present (Starts, then
+    /// Interims, then Stops), each session once per statement: several Interims of one
+    /// session collapse into the newest, duplicate Starts into the last, duplicate Stops
+    /// into the first — what applying them one by one would leave. Accounting-On/Off runs
+    /// last, one statement each. Other status types are ignored. Returns the number of
+    /// radacct rows written.
     pub async fn write_accounting_batch(&self, recs: &[AcctRecord]) -> Result<u64, StoreError> {
+        let plan = Plan::of(recs);
+        if plan.is_empty() {
+            return Ok(0);
+        }
         let mut tx = self.pool.begin().await.map_err(failed("acct_batch"))?;
         let mut n = 0;
-        for rec in recs {
-            n += write_acct(&mut *tx, rec).await?;
+        for (phase, rows) in plan.sessions() {
+            sent(phase.query());
+            n += upsert_sessions(&mut *tx, phase, &rows)
+                .await
+                .map_err(failed(phase.query()))?
+                .rows_affected();
+        }
+        for rec in &plan.restarts {
+            sent("acct_on_off");
+            n += close_nas_sessions(&mut *tx, rec)
+                .await
+                .map_err(failed("acct_on_off"))?
+                .rows_affected();
         }
         tx.commit().await.map_err(failed("acct_batch"))?;
         Ok(n)
@@ -129,24 +149,90 @@ impl PgStore {
     }
 }
 
-/// One accounting record, one statement, on any executor (pool or transaction).
-async fn write_acct<'e, E>(ex: E, rec: &AcctRecord) -> Result<u64, StoreError>
-where
-    E: sqlx::PgExecutor<'e>,
-{
-    let (query, result) = match write_of(rec) {
-        Write::Session(phase) => (phase.query(), upsert_session(ex, rec, phase).await),
-        Write::NasRestart => ("acct_on_off", close_nas_sessions(ex, rec).await),
-        Write::Skip => return Ok(0),
-    };
-    sent(query);
-    result.map(|r| r.rows_affected()).map_err(failed(query))
+/// A batch sorted into what each statement writes.
+#[derive(Debug, Default)]
+struct Plan<'a> {
+    starts: Vec<&'a AcctRecord>,
+    interims: Vec<&'a AcctRecord>,
+    stops: Vec<&'a AcctRecord>,
+    restarts: Vec<&'a AcctRecord>,
+}
+
+impl<'a> Plan<'a> {
+    fn of(recs: &'a [AcctRecord]) -> Self {
+        let mut plan = Self::default();
+        for rec in recs {
+            match write_of(rec) {
+                Write::Session(Phase::Start) => plan.starts.push(rec),
+                Write::Session(Phase::Interim) => plan.interims.push(rec),
+                Write::Session(Phase::Stop) => plan.stops.push(rec),
+                Write::NasRestart => plan.restarts.push(rec),
+                Write::Skip => {}
+            }
+        }
+        // One row per session per statement (PostgreSQL refuses to update a row twice in
+        // one INSERT .. ON CONFLICT), keeping what sequential application would keep.
+        keep_one(&mut plan.starts, |_, _| true);
+        keep_one(&mut plan.interims, |kept, new| {
+            kept.is_none_or(|k| new.event_time >= k.event_time)
+        });
+        keep_one(&mut plan.stops, |kept, _| kept.is_none());
+        plan
+    }
+
+    fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+            && self.interims.is_empty()
+            && self.stops.is_empty()
+            && self.restarts.is_empty()
+    }
+
+    /// The non-empty session groups, in the order they are written.
+    fn sessions(&self) -> impl Iterator<Item = (Phase, Vec<&'a AcctRecord>)> + '_ {
+        [
+            (Phase::Start, &self.starts),
+            (Phase::Interim, &self.interims),
+            (Phase::Stop, &self.stops),
+        ]
+        .into_iter()
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(phase, rows)| (phase, rows.clone()))
+    }
+}
+
+/// Reduce `recs` (in arrival order) to one record per unique id: walking in order, `new`
+/// replaces the kept one when `replace(kept, new)` says so. Order of first appearance is
+/// preserved.
+fn keep_one<'a>(
+    recs: &mut Vec<&'a AcctRecord>,
+    replace: impl Fn(Option<&AcctRecord>, &AcctRecord) -> bool,
+) {
+    use std::collections::HashMap;
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(recs.len());
+    let mut out: Vec<&'a AcctRecord> = Vec::with_capacity(recs.len());
+    for &rec in recs.iter() {
+        match index.get(rec.unique_id.as_str()) {
+            Some(&i) => {
+                if replace(out.get(i).copied(), rec)
+                    && let Some(slot) = out.get_mut(i)
+                {
+                    *slot = rec;
+                }
+            }
+            None => {
+                index.insert(rec.unique_id.as_str(), out.len());
+                out.push(rec);
+            }
+        }
+    }
+    *recs = out;
 }
 
 type QueryResult = Result<sqlx::postgres::PgQueryResult, sqlx::Error>;
 
-/// The session upsert, keyed on `acctuniqueid`. One column list for all three phases; the
-/// phase (`$25`: 1 Start, 2 Stop, 3 Interim) decides what a conflicting row keeps:
+/// The session upsert, keyed on `acctuniqueid`, for many rows of one phase. One column
+/// list and one statement for all three phases; the phase (`$25`: 1 Start, 2 Stop,
+/// 3 Interim) decides what a conflicting row keeps:
 /// - Start sets the start time (the update time only moves forward), fills in
 ///   Acct-Authentic and the interval, and leaves time and counters alone;
 /// - Interim and Stop take the session time and counters; Stop also the stop time and
@@ -155,27 +241,11 @@ type QueryResult = Result<sqlx::postgres::PgQueryResult, sqlx::Error>;
 ///
 /// A first sight of the session inserts a complete row: for Interim/Stop without a Start,
 /// the start time is estimated as event time minus Acct-Session-Time.
-async fn upsert_session<'e, E>(ex: E, rec: &AcctRecord, phase: Phase) -> QueryResult
+async fn upsert_sessions<'e, E>(ex: E, phase: Phase, recs: &[&AcctRecord]) -> QueryResult
 where
     E: sqlx::PgExecutor<'e>,
 {
-    let event = timestamp(rec.event_time);
-    let session_time = rec.session_time.unwrap_or(0).max(0);
-    let (start, stop, session_time, input, output, cause) = match phase {
-        Phase::Start => (event, None, Some(0), Some(0), Some(0), None),
-        Phase::Interim | Phase::Stop => (
-            timestamp(rec.event_time.saturating_sub(session_time)),
-            (phase == Phase::Stop).then_some(event),
-            rec.session_time,
-            rec.input_octets,
-            rec.output_octets,
-            if phase == Phase::Stop {
-                rec.terminate_cause.as_deref()
-            } else {
-                None
-            },
-        ),
-    };
+    let c = Columns::of(phase, recs);
     sqlx::query!(
         r#"INSERT INTO radacct (
     acctsessionid, acctuniqueid, username, realm, nasipaddress, nasportid, nasporttype,
@@ -183,8 +253,10 @@ where
     acctinputoctets, acctoutputoctets, calledstationid, callingstationid, acctterminatecause,
     servicetype, framedprotocol, framedipaddress, framedipv6address, framedipv6prefix,
     delegatedipv6prefix, class, acctinterval)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-        $20, $21, $22, $23, $24, $26)
+SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::inet[], $6::text[],
+    $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::int8[],
+    $12::text[], $13::int8[], $14::int8[], $15::text[], $16::text[], $17::text[], $18::text[],
+    $19::text[], $20::inet[], $21::inet[], $22::inet[], $23::inet[], $24::text[], $26::int8[])
 ON CONFLICT (acctuniqueid) DO UPDATE SET
     acctstarttime = CASE WHEN $25 = 1 THEN EXCLUDED.acctstarttime
                          ELSE radacct.acctstarttime END,
@@ -220,35 +292,156 @@ WHERE radacct.acctstoptime IS NULL
   AND ($25 <> 3
        OR radacct.acctupdatetime IS NULL
        OR radacct.acctupdatetime <= EXCLUDED.acctupdatetime)"#,
-        rec.session_id,
-        rec.unique_id,
-        rec.username,
-        rec.realm,
-        IpNet::from(rec.nas_ip),
-        rec.nas_port_id,
-        rec.nas_port_type,
-        start,
-        event,
-        stop,
-        session_time,
-        rec.authentic,
-        input,
-        output,
-        rec.called_station_id,
-        rec.calling_station_id,
-        cause,
-        rec.service_type,
-        rec.framed_protocol,
-        rec.framed_ip.map(IpNet::from),
-        rec.framed_ipv6.map(IpNet::from),
-        parse_net(rec.framed_ipv6_prefix.as_deref()),
-        parse_net(rec.delegated_ipv6_prefix.as_deref()),
-        rec.class,
+        &c.session_id as &[&str],
+        &c.unique_id as &[&str],
+        &c.username as &[&str],
+        &c.realm as &[Option<&str>],
+        &c.nas_ip,
+        &c.nas_port_id as &[Option<&str>],
+        &c.nas_port_type as &[Option<&str>],
+        &c.start,
+        &c.update,
+        &c.stop as &[Option<DateTime<Utc>>],
+        &c.session_time as &[Option<i64>],
+        &c.authentic as &[Option<&str>],
+        &c.input as &[Option<i64>],
+        &c.output as &[Option<i64>],
+        &c.called as &[Option<&str>],
+        &c.calling as &[Option<&str>],
+        &c.cause as &[Option<&str>],
+        &c.service_type as &[Option<&str>],
+        &c.framed_protocol as &[Option<&str>],
+        &c.framed_ip as &[Option<IpNet>],
+        &c.framed_ipv6 as &[Option<IpNet>],
+        &c.framed_ipv6_prefix as &[Option<IpNet>],
+        &c.delegated_ipv6_prefix as &[Option<IpNet>],
+        &c.class as &[Option<&str>],
         phase as i32,
-        rec.interim_interval
+        &c.interval as &[Option<i64>]
     )
     .execute(ex)
     .await
+}
+
+/// The batch as one array per column (what `UNNEST` takes), with the phase's rules for
+/// the start time, stop time, counters and terminate cause applied.
+struct Columns<'a> {
+    session_id: Vec<&'a str>,
+    unique_id: Vec<&'a str>,
+    username: Vec<&'a str>,
+    realm: Vec<Option<&'a str>>,
+    nas_ip: Vec<IpNet>,
+    nas_port_id: Vec<Option<&'a str>>,
+    nas_port_type: Vec<Option<&'a str>>,
+    start: Vec<DateTime<Utc>>,
+    update: Vec<DateTime<Utc>>,
+    stop: Vec<Option<DateTime<Utc>>>,
+    session_time: Vec<Option<i64>>,
+    authentic: Vec<Option<&'a str>>,
+    input: Vec<Option<i64>>,
+    output: Vec<Option<i64>>,
+    called: Vec<Option<&'a str>>,
+    calling: Vec<Option<&'a str>>,
+    cause: Vec<Option<&'a str>>,
+    service_type: Vec<Option<&'a str>>,
+    framed_protocol: Vec<Option<&'a str>>,
+    framed_ip: Vec<Option<IpNet>>,
+    framed_ipv6: Vec<Option<IpNet>>,
+    framed_ipv6_prefix: Vec<Option<IpNet>>,
+    delegated_ipv6_prefix: Vec<Option<IpNet>>,
+    class: Vec<Option<&'a str>>,
+    interval: Vec<Option<i64>>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(phase: Phase, recs: &[&'a AcctRecord]) -> Self {
+        let col = |f: &dyn Fn(&'a AcctRecord) -> Option<&'a str>| -> Vec<Option<&'a str>> {
+            recs.iter().map(|r| f(r)).collect()
+        };
+        let start_stopped = matches!(phase, Phase::Start);
+        Self {
+            session_id: recs.iter().map(|r| r.session_id.as_str()).collect(),
+            unique_id: recs.iter().map(|r| r.unique_id.as_str()).collect(),
+            username: recs.iter().map(|r| r.username.as_str()).collect(),
+            realm: col(&|r| r.realm.as_deref()),
+            nas_ip: recs.iter().map(|r| IpNet::from(r.nas_ip)).collect(),
+            nas_port_id: col(&|r| r.nas_port_id.as_deref()),
+            nas_port_type: col(&|r| r.nas_port_type.as_deref()),
+            start: recs
+                .iter()
+                .map(|r| {
+                    if start_stopped {
+                        timestamp(r.event_time)
+                    } else {
+                        let secs = r.session_time.unwrap_or(0).max(0);
+                        timestamp(r.event_time.saturating_sub(secs))
+                    }
+                })
+                .collect(),
+            update: recs.iter().map(|r| timestamp(r.event_time)).collect(),
+            stop: recs
+                .iter()
+                .map(|r| (phase == Phase::Stop).then(|| timestamp(r.event_time)))
+                .collect(),
+            session_time: recs
+                .iter()
+                .map(|r| {
+                    if start_stopped {
+                        Some(0)
+                    } else {
+                        r.session_time
+                    }
+                })
+                .collect(),
+            authentic: col(&|r| r.authentic.as_deref()),
+            input: recs
+                .iter()
+                .map(|r| {
+                    if start_stopped {
+                        Some(0)
+                    } else {
+                        r.input_octets
+                    }
+                })
+                .collect(),
+            output: recs
+                .iter()
+                .map(|r| {
+                    if start_stopped {
+                        Some(0)
+                    } else {
+                        r.output_octets
+                    }
+                })
+                .collect(),
+            called: col(&|r| r.called_station_id.as_deref()),
+            calling: col(&|r| r.calling_station_id.as_deref()),
+            cause: col(&|r| {
+                if phase == Phase::Stop {
+                    r.terminate_cause.as_deref()
+                } else {
+                    None
+                }
+            }),
+            service_type: col(&|r| r.service_type.as_deref()),
+            framed_protocol: col(&|r| r.framed_protocol.as_deref()),
+            framed_ip: recs.iter().map(|r| r.framed_ip.map(IpNet::from)).collect(),
+            framed_ipv6: recs
+                .iter()
+                .map(|r| r.framed_ipv6.map(IpNet::from))
+                .collect(),
+            framed_ipv6_prefix: recs
+                .iter()
+                .map(|r| parse_net(r.framed_ipv6_prefix.as_deref()))
+                .collect(),
+            delegated_ipv6_prefix: recs
+                .iter()
+                .map(|r| parse_net(r.delegated_ipv6_prefix.as_deref()))
+                .collect(),
+            class: col(&|r| r.class.as_deref()),
+            interval: recs.iter().map(|r| r.interim_interval).collect(),
+        }
+    }
 }
 
 /// Accounting-On/Off: close the NAS's open sessions at the event time.
