@@ -18,7 +18,8 @@ use radius_proto::dictionary::{DictError, Dictionary};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::accounting::{self, PostAuthWriter};
+use crate::accounting::journal::{Journal, JournalError, JournalOptions};
+use crate::accounting::{BatchSettings, Batcher, PostAuthWriter};
 use crate::admin::{self, Readiness};
 use crate::clients::{ClientTable, Clients};
 use crate::config::{Config, NasConfig};
@@ -52,6 +53,15 @@ pub enum AppError {
         /// The cause.
         #[source]
         source: StoreError,
+    },
+    /// The accounting journal cannot be opened (`accounting.journal_dir`).
+    #[error("accounting.journal_dir {}: {source}", dir.display())]
+    Journal {
+        /// The configured directory.
+        dir: PathBuf,
+        /// The cause.
+        #[source]
+        source: JournalError,
     },
     /// The schema is not (fully) migrated.
     #[error("the database schema is missing or out of date: run `hotspot-radius migrate` first")]
@@ -119,6 +129,38 @@ fn redis(config: &Config) -> Result<Option<RedisTier>, AppError> {
     Ok(Some(
         RedisTier::connect_lazy(url, settings).map_err(store_step("Redis URL"))?,
     ))
+}
+
+/// The accounting journal the config names (recovered: torn tail cut, cursor found).
+fn open_journal(config: &Config) -> Result<Journal, AppError> {
+    let a = &config.accounting;
+    let (journal, recovery) = Journal::open(JournalOptions {
+        dir: a.journal_dir.clone(),
+        max_bytes: a.journal_max_bytes,
+        segment_bytes: a.journal_segment_bytes,
+    })
+    .map_err(|source| AppError::Journal {
+        dir: a.journal_dir.clone(),
+        source,
+    })?;
+    if recovery.torn_tail_bytes > 0 || recovery.corrupt_segments > 0 {
+        tracing::warn!(?recovery, dir = %a.journal_dir.display(), "accounting journal recovered");
+    } else if recovery.records > 0 {
+        tracing::info!(records = recovery.records, dir = %a.journal_dir.display(), "accounting journal holds records to replay");
+    }
+    Ok(journal)
+}
+
+fn batch_settings(config: &Config) -> BatchSettings {
+    let a = &config.accounting;
+    BatchSettings {
+        max_batch: a.max_batch,
+        max_wait: Duration::from_millis(a.max_wait_ms),
+        queue: a.queue,
+        writers: a.writers,
+        write_timeout: Duration::from_millis(a.write_timeout_ms),
+        retry_after: Duration::from_millis(a.retry_after_ms),
+    }
 }
 
 fn profile_options(config: &Config) -> ProfileOptions {
@@ -284,10 +326,20 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
     });
 
     let writer_cancel = CancellationToken::new();
-    let (post_auth, post_auth_task) = PostAuthWriter::spawn(pg.clone(), writer_cancel.clone());
+    let (post_auth, post_auth_task) =
+        PostAuthWriter::spawn(pg.clone(), config.postauth.log, writer_cancel.clone());
+    let journal = open_journal(&config)?;
+    let accounting_cancel = CancellationToken::new();
+    let (batcher, accounting_tasks) = Batcher::spawn(
+        pg.clone(),
+        journal,
+        batch_settings(&config),
+        post_auth,
+        accounting_cancel.clone(),
+    );
     let ctx = Context {
         users: profiles.clone(),
-        sink: accounting::Writer::new(pg.clone(), post_auth),
+        sink: batcher,
         dictionary: Arc::clone(&dict),
         reject_delay: Duration::from_millis(config.server.reject_delay_ms),
     };
@@ -341,6 +393,11 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
             tokio::spawn(async move { reload.reload_rows().await });
         });
     }
+    let retention_task = tokio::spawn(crate::accounting::postauth::retain(
+        pg.clone(),
+        config.postauth.retention_days,
+        background.clone(),
+    ));
     let health_task = tokio::spawn(health_loop(
         pg.clone(),
         Arc::clone(&readiness),
@@ -360,9 +417,13 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
                 // 2. finish in-flight requests
                 requests.close();
                 requests.wait().await;
-                // 3. background tasks, then flush the post-auth writer
+                // 3. background tasks; the accounting queue (to PostgreSQL or the journal)
+                //    and as much of the journal as PostgreSQL takes; the post-auth writer
                 background.cancel();
                 let _ = health_task.await;
+                let _ = retention_task.await;
+                accounting_cancel.cancel();
+                accounting_tasks.wait().await;
                 writer_cancel.cancel();
                 let _ = post_auth_task.await;
                 // 4. close the pool (Redis connections end with the last profile-cache

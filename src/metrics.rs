@@ -49,6 +49,29 @@ pub const DB_ERRORS_TOTAL: &str = "radius_db_errors_total";
 pub const REDIS_ERRORS_TOTAL: &str = "radius_redis_errors_total";
 /// 1 while Redis answers, 0 during an outage.
 pub const REDIS_UP: &str = "radius_redis_up";
+/// Accounting records waiting for a writer.
+pub const ACCT_QUEUE_DEPTH: &str = "radius_accounting_queue_depth";
+/// Records per committed accounting batch.
+pub const ACCT_BATCH_SIZE: &str = "radius_accounting_batch_size";
+/// Time to commit one accounting batch, seconds.
+pub const ACCT_COMMIT_SECONDS: &str = "radius_accounting_commit_seconds";
+/// Accounting records appended to the journal (PostgreSQL unavailable or behind).
+pub const ACCT_JOURNALED_TOTAL: &str = "radius_accounting_journaled_total";
+/// Records waiting in the journal.
+pub const ACCT_JOURNAL_RECORDS: &str = "radius_accounting_journal_records";
+/// Bytes waiting in the journal.
+pub const ACCT_JOURNAL_BYTES: &str = "radius_accounting_journal_bytes";
+/// Journal records written to PostgreSQL.
+pub const ACCT_REPLAYED_TOTAL: &str = "radius_accounting_replayed_total";
+/// Records PostgreSQL refused for good, parked in `radacct_deadletter`.
+pub const ACCT_DEADLETTER_TOTAL: &str = "radius_accounting_deadletter_total";
+/// Accounting-Requests not acknowledged because their record could not be made durable,
+/// by `reason` (queue_full, journal_full, journal_error).
+pub const ACCT_REFUSED_TOTAL: &str = "radius_accounting_refused_total";
+/// Accounting-Requests acknowledged without a write, by `reason` (unknown_status).
+pub const ACCT_IGNORED_TOTAL: &str = "radius_accounting_ignored_total";
+/// Values normalisation repaired, by `kind` (saturated counter, sanitised text).
+pub const ACCT_REPAIRED_TOTAL: &str = "radius_accounting_repaired_total";
 /// Post-auth (`radpostauth`) rows written.
 pub const POSTAUTH_WRITTEN_TOTAL: &str = "radius_postauth_written_total";
 /// Post-auth records dropped, by `reason` (queue_full, closed, write_failed).
@@ -78,11 +101,18 @@ pub mod reason {
     pub const ENCODE_FAILED: &str = "encode_failed";
     /// The request lacked something it must carry (e.g. User-Name).
     pub const MALFORMED_REQUEST: &str = "malformed_request";
+    /// A journal record could not be decoded on replay (skipped).
+    pub const JOURNAL_UNREADABLE: &str = "journal_unreadable";
 }
 
 /// Latency buckets, seconds: sub-millisecond cache hits up to NAS-timeout territory.
 pub const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// Batch-size buckets, records.
+pub const BATCH_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -98,6 +128,15 @@ pub fn install() -> Result<PrometheusHandle, String> {
             Matcher::Full(REQUEST_DURATION_SECONDS.to_owned()),
             LATENCY_BUCKETS,
         )
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full(ACCT_COMMIT_SECONDS.to_owned()),
+                LATENCY_BUCKETS,
+            )
+        })
+        .and_then(|b| {
+            b.set_buckets_for_metric(Matcher::Full(ACCT_BATCH_SIZE.to_owned()), BATCH_BUCKETS)
+        })
         .map_err(|e| e.to_string())?;
     let handle = match builder.install_recorder() {
         Ok(h) => h,

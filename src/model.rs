@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use ipnet::IpNet;
 use radius_proto::protocol::AcctStatus;
 use serde::{Deserialize, Serialize};
 
@@ -107,6 +108,9 @@ pub struct AcctRecord {
     pub realm: Option<String>,
     /// NAS-IP-Address, else the packet source address.
     pub nas_ip: IpAddr,
+    /// The network of the client entry (`[[nas]]` or `nas` row) the packet came from: the
+    /// session's owner. Only this client may update or close it (`radacct.nasclient`).
+    pub client: IpNet,
     /// NAS-Identifier.
     pub nas_identifier: Option<String>,
     /// NAS-Port-Id, else NAS-Port as text.

@@ -3,72 +3,60 @@
 //!
 //! - [`record`]: Accounting-Request → `AcctRecord` (pure normalisation, unique id);
 //! - [`AcctSink`]: the seam the accounting and access handlers write through;
-//! - [`Writer`]: today's sink over PostgreSQL (one committed upsert per Accounting-Request,
-//!   post-auth rows through [`postauth::PostAuthWriter`]'s batches).
+//! - [`Batcher`]: the server's sink: group commit into `radacct`, the fsync'd
+//!   [`journal`] while PostgreSQL is away, dead-lettering of refused records;
+//!   post-auth rows through [`postauth::PostAuthWriter`]'s batches.
 
+pub mod batcher;
+pub mod journal;
 pub mod postauth;
 pub mod record;
 
 use std::future::Future;
 
 use crate::model::{AcctRecord, PostAuthRecord};
-use crate::store::{PgStore, StoreError};
 
+pub use batcher::{BatchSettings, Batcher};
 pub use postauth::PostAuthWriter;
 
 /// Why an accounting record was not made durable (the request then gets no reply, so the
-/// NAS retries).
-#[derive(Debug, thiserror::Error)]
+/// NAS retries). Cheap to clone: one batch's outcome goes to every packet in it.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AcctError {
-    /// The database refused or could not be reached.
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    /// The queue to the writers is full (overload).
+    #[error("accounting queue full")]
+    QueueFull,
+    /// The writers have stopped (shutting down).
+    #[error("accounting writer stopped")]
+    Closed,
+    /// PostgreSQL was unavailable and the journal is at its size limit.
+    #[error("accounting journal full")]
+    JournalFull,
+    /// PostgreSQL was unavailable and the journal could not be written.
+    #[error("accounting journal: {0}")]
+    Journal(String),
 }
 
 impl AcctError {
-    /// Which backend failed, as a `radius_backend_unavailable_total` label.
+    /// What failed, as a `radius_backend_unavailable_total` label.
     pub fn backend(&self) -> &'static str {
         match self {
-            Self::Store(e) if e.is_unavailable() => "postgres",
-            Self::Store(_) => "store",
+            Self::QueueFull | Self::Closed => "accounting_queue",
+            Self::JournalFull | Self::Journal(_) => "journal",
         }
     }
 }
 
 /// What the handlers record.
 pub trait AcctSink: Send + Sync + 'static {
-    /// Make one accounting record durable; `Ok` only once it is committed.
+    /// Make one accounting record durable; `Ok` only once it is committed to PostgreSQL
+    /// or fsync'd to the journal.
     fn write_accounting(
         &self,
-        record: &AcctRecord,
+        record: AcctRecord,
     ) -> impl Future<Output = Result<(), AcctError>> + Send;
 
     /// Queue a post-auth record without blocking; `false` when it was dropped (counted by
     /// the sink).
     fn post_auth(&self, record: PostAuthRecord) -> bool;
-}
-
-/// The PostgreSQL sink: accounting written synchronously, post-auth batched.
-#[derive(Debug, Clone)]
-pub struct Writer {
-    pg: PgStore,
-    post_auth: PostAuthWriter,
-}
-
-impl Writer {
-    /// A sink over `pg`, with post-auth records going through `post_auth`.
-    pub fn new(pg: PgStore, post_auth: PostAuthWriter) -> Self {
-        Self { pg, post_auth }
-    }
-}
-
-impl AcctSink for Writer {
-    async fn write_accounting(&self, record: &AcctRecord) -> Result<(), AcctError> {
-        self.pg.write_accounting(record).await?;
-        Ok(())
-    }
-
-    fn post_auth(&self, record: PostAuthRecord) -> bool {
-        self.post_auth.submit(record)
-    }
 }

@@ -1,5 +1,6 @@
 //! Post-auth logging off the packet path: a bounded queue and one task writing batches
-//! into `radpostauth`.
+//! into `radpostauth` (gathered like accounting batches, by [`super::batcher::gather`]),
+//! what it keeps chosen by `[postauth] log`, and a retention task that deletes old rows.
 //!
 //! [`PostAuthWriter::submit`] never waits: when the queue is full the record is dropped
 //! and counted (an authentication log is not worth delaying a reply for).
@@ -9,6 +10,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::batcher::gather;
+use crate::config::PostAuthLog;
 use crate::metrics::{self as m, POSTAUTH_DROPPED_TOTAL, POSTAUTH_WRITTEN_TOTAL};
 use crate::model::PostAuthRecord;
 use crate::store::PgStore;
@@ -25,29 +28,43 @@ const GATHER: Duration = Duration::from_millis(20);
 #[derive(Debug, Clone)]
 pub struct PostAuthWriter {
     tx: mpsc::Sender<PostAuthRecord>,
+    log: PostAuthLog,
 }
 
 impl PostAuthWriter {
     /// Spawns the batching task. It writes what is queued and ends when `cancel` fires
     /// (after a final flush) or when every writer is dropped.
-    pub fn spawn(pg: PgStore, cancel: CancellationToken) -> (Self, tokio::task::JoinHandle<()>) {
-        Self::spawn_with(pg, cancel, QUEUE_CAPACITY)
+    pub fn spawn(
+        pg: PgStore,
+        log: PostAuthLog,
+        cancel: CancellationToken,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        Self::spawn_with(pg, log, cancel, QUEUE_CAPACITY)
     }
 
     /// [`PostAuthWriter::spawn`] with a chosen queue capacity.
     pub fn spawn_with(
         pg: PgStore,
+        log: PostAuthLog,
         cancel: CancellationToken,
         capacity: usize,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let task = tokio::spawn(run(pg, rx, cancel));
-        (Self { tx }, task)
+        (Self { tx, log }, task)
     }
 
-    /// Queues a record; `false` (and a metric) if it was dropped because the queue is full
-    /// or the writer has stopped.
+    /// Queues a record the `[postauth] log` setting keeps; `false` (and a metric) if it
+    /// was dropped because the queue is full or the writer has stopped.
     pub fn submit(&self, record: PostAuthRecord) -> bool {
+        let keep = match self.log {
+            PostAuthLog::All => true,
+            PostAuthLog::Rejects => record.reply != "Access-Accept",
+            PostAuthLog::Off => false,
+        };
+        if !keep {
+            return true;
+        }
         match self.tx.try_send(record) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -63,7 +80,6 @@ impl PostAuthWriter {
 }
 
 async fn run(pg: PgStore, mut rx: mpsc::Receiver<PostAuthRecord>, cancel: CancellationToken) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         let first = tokio::select! {
             () = cancel.cancelled() => None,
@@ -72,30 +88,16 @@ async fn run(pg: PgStore, mut rx: mpsc::Receiver<PostAuthRecord>, cancel: Cancel
         let Some(first) = first else {
             break;
         };
-        batch.push(first);
         // Let the batch gather without waking this task for every record (under load a
-        // wake per record is a cross-thread wakeup per request): sleep, then take what
+        // wake per record is a cross-thread wakeup per request): one sleep, then take what
         // has queued, in INSERTs of at most MAX_BATCH rows.
-        tokio::select! {
-            () = cancel.cancelled() => {}
-            () = tokio::time::sleep(GATHER) => {}
-        }
-        loop {
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(rec) => batch.push(rec),
-                    Err(_) => break,
-                }
-            }
-            let full = batch.len() >= MAX_BATCH;
-            write(&pg, &mut batch).await;
-            if !full {
-                break;
-            }
-        }
+        let mut batch = vec![first];
+        gather(&mut rx, &mut batch, MAX_BATCH, GATHER, &cancel).await;
+        write(&pg, &mut batch).await;
     }
     // Final flush: whatever is already queued.
     rx.close();
+    let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(rec) = rx.recv().await {
         batch.push(rec);
         if batch.len() >= MAX_BATCH {
@@ -103,6 +105,46 @@ async fn run(pg: PgStore, mut rx: mpsc::Receiver<PostAuthRecord>, cancel: Cancel
         }
     }
     write(&pg, &mut batch).await;
+}
+
+/// Rows deleted per retention statement (a bounded lock footprint).
+const PRUNE_BATCH: i64 = 10_000;
+/// How often retention runs.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes post-auth rows older than `days` days, hourly (first run a minute after start),
+/// in statements of at most [`PRUNE_BATCH`] rows, until `cancel` fires. `days == 0` keeps
+/// rows forever (the task returns at once).
+pub async fn retain(pg: PgStore, days: u32, cancel: CancellationToken) {
+    if days == 0 {
+        return;
+    }
+    let mut wait = Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        wait = PRUNE_EVERY;
+        let mut total = 0;
+        loop {
+            match pg.prune_post_auth(days, PRUNE_BATCH).await {
+                Ok(n) => {
+                    total += n;
+                    if n < PRUNE_BATCH as u64 || cancel.is_cancelled() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "post-auth retention failed; next try in an hour");
+                    break;
+                }
+            }
+        }
+        if total > 0 {
+            tracing::info!(rows = total, days, "post-auth rows past retention deleted");
+        }
+    }
 }
 
 async fn write(pg: &PgStore, batch: &mut Vec<PostAuthRecord>) {

@@ -6,8 +6,8 @@ use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AdminConfig, CacheConfig, Config, DatabaseConfig, LogConfig, NasConfig, RedisConfig,
-    ServerConfig,
+    AccountingConfig, AdminConfig, CacheConfig, Config, DatabaseConfig, LogConfig, NasConfig,
+    PostAuthConfig, RedisConfig, ServerConfig,
 };
 
 /// One problem found in a configuration file.
@@ -125,6 +125,34 @@ impl Config {
                 "must start with redis:// or rediss://".into(),
             );
         }
+        let a = &self.accounting;
+        if a.journal_dir.as_os_str().is_empty() {
+            bad("accounting.journal_dir".into(), "must not be empty".into());
+        }
+        if a.journal_segment_bytes < 4096 || a.journal_segment_bytes > a.journal_max_bytes {
+            bad(
+                "accounting.journal_segment_bytes".into(),
+                "must be at least 4096 and at most accounting.journal_max_bytes".into(),
+            );
+        }
+        for (key, value) in [
+            ("accounting.max_batch", a.max_batch),
+            ("accounting.queue", a.queue),
+            ("accounting.writers", a.writers),
+        ] {
+            if value == 0 {
+                bad(key.into(), "must be at least 1".into());
+            }
+        }
+        if a.writers > 64 {
+            bad("accounting.writers".into(), "must be at most 64".into());
+        }
+        if a.write_timeout_ms == 0 {
+            bad(
+                "accounting.write_timeout_ms".into(),
+                "must be at least 1".into(),
+            );
+        }
         if self.cache.l1_capacity == 0 {
             bad("cache.l1_capacity".into(), "must be at least 1".into());
         }
@@ -168,6 +196,8 @@ pub(super) fn prune_root(table: &mut toml::Table, file: &str, problems: &mut Vec
             "database" => prune_section::<DatabaseConfig>(table, &key, file, problems),
             "redis" => prune_section::<RedisConfig>(table, &key, file, problems),
             "cache" => prune_section::<CacheConfig>(table, &key, file, problems),
+            "accounting" => prune_section::<AccountingConfig>(table, &key, file, problems),
+            "postauth" => prune_section::<PostAuthConfig>(table, &key, file, problems),
             "log" => prune_section::<LogConfig>(table, &key, file, problems),
             "nas" => prune_nas(table, file, problems),
             _ => {

@@ -13,8 +13,10 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use serde::Deserialize;
 
+mod accounting;
 mod check;
 
+pub use accounting::{AccountingConfig, PostAuthConfig, PostAuthLog};
 pub use check::{ConfigError, Problem};
 
 /// The whole configuration file.
@@ -36,6 +38,12 @@ pub struct Config {
     /// `[cache]`: the in-process L1 cache and cache lifetimes.
     #[serde(default)]
     pub cache: CacheConfig,
+    /// `[accounting]`: group commit and the local journal.
+    #[serde(default)]
+    pub accounting: AccountingConfig,
+    /// `[postauth]`: the authentication log (`radpostauth`).
+    #[serde(default)]
+    pub postauth: PostAuthConfig,
     /// `[log]`: logging.
     #[serde(default)]
     pub log: LogConfig,

@@ -49,7 +49,9 @@ struct Shared<U, A> {
     ctx: Context<U, A>,
     clients: Arc<Clients>,
     dedup: DedupCache,
-    limit: Arc<Semaphore>,
+    /// Work budget per port: a slow database holding accounting requests never takes the
+    /// slots Access-Requests need (and the other way round).
+    limits: [Arc<Semaphore>; 2],
 }
 
 /// The bound RADIUS sockets, ready to run.
@@ -131,7 +133,7 @@ impl<U: UserSource, A: AcctSink> Server<U, A> {
                 ctx,
                 clients,
                 dedup: DedupCache::new(options.dedup_ttl, options.dedup_capacity),
-                limit: Arc::new(Semaphore::new(options.max_inflight.max(1))),
+                limits: [(); 2].map(|()| Arc::new(Semaphore::new(options.max_inflight.max(1)))),
             }),
         })
     }
@@ -250,7 +252,8 @@ async fn receive_loop<U: UserSource, A: AcctSink>(
             m::dropped(reason::PREFILTER);
             continue;
         }
-        let Ok(permit) = Arc::clone(&shared.limit).try_acquire_owned() else {
+        let limit = &shared.limits[usize::from(port == Port::Acct)];
+        let Ok(permit) = Arc::clone(limit).try_acquire_owned() else {
             m::dropped(reason::OVERLOAD);
             continue;
         };

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hotspot_radius::accounting::PostAuthWriter;
+use hotspot_radius::config::PostAuthLog;
 use hotspot_radius::model::{AcctRecord, GroupRows, NasRow, PostAuthRecord, RadRow};
 use hotspot_radius::policy::{Authorization, Profile};
 use hotspot_radius::profiles::{LookupError, ProfileOptions, Profiles};
@@ -703,6 +704,7 @@ fn acct(status: u32, unique: &str, event_time: i64) -> AcctRecord {
         username: "alice".into(),
         realm: None,
         nas_ip: "10.0.0.1".parse().unwrap(),
+        client: "10.0.0.1/32".parse().unwrap(),
         nas_identifier: Some("r1".into()),
         nas_port_id: Some("bridge-hotspot".into()),
         nas_port_type: Some("Wireless-802.11".into()),
@@ -1044,7 +1046,7 @@ async fn post_auth_writer_batches_and_flushes_on_cancel() {
     let (_, pool) = fresh_db().await;
     let pg = PgStore::from_pool(pool.clone());
     let cancel = CancellationToken::new();
-    let (writer, task) = PostAuthWriter::spawn(pg, cancel.clone());
+    let (writer, task) = PostAuthWriter::spawn(pg, PostAuthLog::All, cancel.clone());
     for i in 0..1200 {
         assert!(writer.submit(post_auth(&format!("u{i}"), "Access-Accept")));
     }
@@ -1077,7 +1079,7 @@ async fn post_auth_writer_drops_when_full_without_blocking() {
     let (_, pool) = fresh_db().await;
     let pg = PgStore::from_pool(pool.clone());
     let cancel = CancellationToken::new();
-    let (writer, task) = PostAuthWriter::spawn_with(pg, cancel.clone(), 4);
+    let (writer, task) = PostAuthWriter::spawn_with(pg, PostAuthLog::All, cancel.clone(), 4);
     // Submitting far more than the queue holds returns at once, dropping some.
     let accepted = (0..10_000)
         .filter(|i| writer.submit(post_auth(&format!("u{i}"), "Access-Accept")))

@@ -294,11 +294,11 @@ impl UserSource for MemoryBackend {
 }
 
 impl AcctSink for MemoryBackend {
-    async fn write_accounting(&self, record: &AcctRecord) -> Result<(), AcctError> {
+    async fn write_accounting(&self, record: AcctRecord) -> Result<(), AcctError> {
         if self.0.down.load(Ordering::SeqCst) {
-            return Err(down().into());
+            return Err(AcctError::JournalFull);
         }
-        self.0.accounting.lock().unwrap().push(record.clone());
+        self.0.accounting.lock().unwrap().push(record);
         Ok(())
     }
 

@@ -109,6 +109,46 @@ impl PgStore {
         Ok(n)
     }
 
+    /// Parks records PostgreSQL refused for good in `radacct_deadletter`, with the reason.
+    pub async fn park_accounting(
+        &self,
+        recs: &[AcctRecord],
+        reason: &str,
+    ) -> Result<u64, StoreError> {
+        if recs.is_empty() {
+            return Ok(0);
+        }
+        sent("acct_deadletter");
+        let json: Vec<serde_json::Value> = recs
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()?;
+        sqlx::query!(
+            "INSERT INTO radacct_deadletter (reason, record) SELECT $1, * FROM UNNEST($2::jsonb[])",
+            reason,
+            &json
+        )
+        .execute(&self.pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(failed("acct_deadletter"))
+    }
+
+    /// Deletes at most `limit` post-auth rows older than `days` days; returns how many.
+    pub async fn prune_post_auth(&self, days: u32, limit: i64) -> Result<u64, StoreError> {
+        sent("post_auth_prune");
+        sqlx::query!(
+            "DELETE FROM radpostauth WHERE id IN (SELECT id FROM radpostauth \
+             WHERE authdate < now() - make_interval(days => $1) LIMIT $2)",
+            i32::try_from(days).unwrap_or(i32::MAX),
+            limit
+        )
+        .execute(&self.pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(failed("post_auth_prune"))
+    }
+
     /// Inserts post-auth rows in one multi-row statement. `pass` is left NULL: passwords are
     /// never stored.
     pub async fn write_post_auth(&self, recs: &[PostAuthRecord]) -> Result<u64, StoreError> {
@@ -252,12 +292,14 @@ where
     acctstarttime, acctupdatetime, acctstoptime, acctsessiontime, acctauthentic,
     acctinputoctets, acctoutputoctets, calledstationid, callingstationid, acctterminatecause,
     servicetype, framedprotocol, framedipaddress, framedipv6address, framedipv6prefix,
-    delegatedipv6prefix, class, acctinterval)
+    delegatedipv6prefix, class, acctinterval, nasclient)
 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::inet[], $6::text[],
     $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::int8[],
     $12::text[], $13::int8[], $14::int8[], $15::text[], $16::text[], $17::text[], $18::text[],
-    $19::text[], $20::inet[], $21::inet[], $22::inet[], $23::inet[], $24::text[], $26::int8[])
+    $19::text[], $20::inet[], $21::inet[], $22::inet[], $23::inet[], $24::text[], $26::int8[],
+    $27::inet[])
 ON CONFLICT (acctuniqueid) DO UPDATE SET
+    nasclient = coalesce(radacct.nasclient, EXCLUDED.nasclient),
     acctstarttime = CASE WHEN $25 = 1 THEN EXCLUDED.acctstarttime
                          ELSE radacct.acctstarttime END,
     acctupdatetime = CASE WHEN $25 = 1
@@ -289,6 +331,7 @@ ON CONFLICT (acctuniqueid) DO UPDATE SET
                       radacct.acctinterval)
         ELSE radacct.acctinterval END
 WHERE radacct.acctstoptime IS NULL
+  AND (radacct.nasclient IS NULL OR radacct.nasclient = EXCLUDED.nasclient)
   AND ($25 <> 3
        OR radacct.acctupdatetime IS NULL
        OR radacct.acctupdatetime <= EXCLUDED.acctupdatetime)"#,
@@ -317,7 +360,8 @@ WHERE radacct.acctstoptime IS NULL
         &c.delegated_ipv6_prefix as &[Option<IpNet>],
         &c.class as &[Option<&str>],
         phase as i32,
-        &c.interval as &[Option<i64>]
+        &c.interval as &[Option<i64>],
+        &c.client
     )
     .execute(ex)
     .await
@@ -351,6 +395,7 @@ struct Columns<'a> {
     delegated_ipv6_prefix: Vec<Option<IpNet>>,
     class: Vec<Option<&'a str>>,
     interval: Vec<Option<i64>>,
+    client: Vec<IpNet>,
 }
 
 impl<'a> Columns<'a> {
@@ -440,11 +485,13 @@ impl<'a> Columns<'a> {
                 .collect(),
             class: col(&|r| r.class.as_deref()),
             interval: recs.iter().map(|r| r.interim_interval).collect(),
+            client: recs.iter().map(|r| r.client).collect(),
         }
     }
 }
 
-/// Accounting-On/Off: close the NAS's open sessions at the event time.
+/// Accounting-On/Off: close the NAS's open sessions (that client's, for that NAS-IP) that
+/// started before the event.
 async fn close_nas_sessions<'e, E>(ex: E, rec: &AcctRecord) -> QueryResult
 where
     E: sqlx::PgExecutor<'e>,
@@ -463,9 +510,11 @@ UPDATE radacct SET
     acctterminatecause = 'NAS-Reboot'
 WHERE nasipaddress = $1
   AND acctstoptime IS NULL
+  AND (nasclient IS NULL OR nasclient = $3)
   AND (acctstarttime IS NULL OR acctstarttime <= $2)"#,
         nas_ip,
-        event
+        event,
+        rec.client
     )
     .execute(ex)
     .await
