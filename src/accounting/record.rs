@@ -259,4 +259,109 @@ mod tests {
         assert_eq!(class_text(b"abc"), "abc");
         assert_eq!(class_text(&[0, 255]), "0x00ff");
     }
+
+    /// Vectors derived from FreeRADIUS 3.2's `acct_unique` policy: the MD5 input is
+    /// written out literally next to each expected hash (computed independently, with
+    /// Python's hashlib).
+    #[test]
+    fn unique_id_matches_the_freeradius_policy() {
+        let base = UniqueIdInput {
+            username: "alice",
+            session_id: "80f00001",
+            nas_ip: Some("10.5.50.1".parse().unwrap()),
+            nas_identifier: Some("hotspot1"),
+            ..UniqueIdInput::default()
+        };
+        // md5("alice,80f00001,10.5.50.1,hotspot1,,")
+        assert_eq!(unique_id(&base), "1ee52cf44ea3ffd22345c5593083199b");
+        // md5("alice,80f00001,10.5.50.1,hotspot1,bridge1,15728640")
+        let ports = UniqueIdInput {
+            nas_port_id: Some("bridge1"),
+            nas_port: Some(15_728_640),
+            ..base
+        };
+        assert_eq!(unique_id(&ports), "1719637c32ddb47e9f1f4a69388ffda8");
+        // md5("alice,80f00001,10.5.50.1,,,7"): NAS-Port alone, NAS-Identifier absent.
+        let port_only = UniqueIdInput {
+            nas_identifier: None,
+            nas_port: Some(7),
+            ..base
+        };
+        assert_eq!(unique_id(&port_only), "c2947e968092b04656a7d35440516c2a");
+        // md5("alice,80f00001,2001:db8::1,,,"): NAS-IPv6-Address wins over NAS-IP-Address.
+        let v6 = UniqueIdInput {
+            nas_ip: Some("2001:db8::1".parse().unwrap()),
+            nas_identifier: None,
+            ..base
+        };
+        assert_eq!(unique_id(&v6), "6f620d378e7b358ca4f83934bdf493bc");
+        // md5(",,,,,"): nothing present.
+        assert_eq!(
+            unique_id(&UniqueIdInput::default()),
+            "8daa390830619c3758c0f67ab6e59c22"
+        );
+    }
+
+    #[test]
+    fn unique_id_from_an_ai_class() {
+        let base = UniqueIdInput {
+            username: "alice",
+            session_id: "80f00001",
+            nas_ip: Some("10.5.50.1".parse().unwrap()),
+            ..UniqueIdInput::default()
+        };
+        // md5("0123456789abcdef0123456789ABCDEF,80f00001"): the 32 digits as sent (either
+        // case), then Acct-Session-Id; User-Name and the NAS do not matter any more.
+        let class = b"ai:0123456789abcdef0123456789ABCDEF";
+        let with = UniqueIdInput {
+            class: Some(class),
+            ..base
+        };
+        assert_eq!(unique_id(&with), "01044a5cfd840a4c789fd4f3bbc290f7");
+        let elsewhere = UniqueIdInput {
+            username: "bob",
+            nas_ip: Some("10.9.9.9".parse().unwrap()),
+            ..with
+        };
+        assert_eq!(unique_id(&elsewhere), unique_id(&with));
+        // Text after the 32 digits is allowed (the policy's regex is not anchored there).
+        let longer = UniqueIdInput {
+            class: Some(b"ai:0123456789abcdef0123456789ABCDEF-extra"),
+            ..base
+        };
+        assert_eq!(unique_id(&longer), "01044a5cfd840a4c789fd4f3bbc290f7");
+        // Not an issued class: the prefix is case-sensitive, the digits must be 32 hex.
+        for other in [
+            &b"AI:0123456789abcdef0123456789ABCDEF"[..],
+            b"ai:0123456789abcdef0123456789ABCDE",
+            b"ai:0123456789abcdef0123456789ABCDEG",
+            b"xai:0123456789abcdef0123456789ABCDEF",
+        ] {
+            let input = UniqueIdInput {
+                class: Some(other),
+                ..base
+            };
+            assert_eq!(unique_id(&input), unique_id(&base), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn counters_are_exact_then_saturate() {
+        assert_eq!(counter64(7, 0), (7, false));
+        assert_eq!(counter64(7, 5), (5 * (1 << 32) + 7, false));
+        // The largest bigint: 2^31 - 1 gigawords and 2^32 - 1 octets.
+        assert_eq!(counter64(u32::MAX, (1 << 31) - 1), (i64::MAX, false));
+        assert_eq!(counter64(0, 1 << 31), (i64::MAX, true));
+        assert_eq!(counter64(u32::MAX, u32::MAX), (i64::MAX, true));
+    }
+
+    #[test]
+    fn text_is_made_storable() {
+        assert_eq!(clean_text(b"alice"), ("alice".to_owned(), false));
+        assert_eq!(clean_text(b"al\0ice\0"), ("alice".to_owned(), true));
+        assert_eq!(clean_text(b"caf\xe9"), ("caf\u{fffd}".to_owned(), true));
+        let long = vec![b'x'; 400];
+        let (cut, changed) = clean_text(&long);
+        assert_eq!((cut.chars().count(), changed), (MAX_TEXT, true));
+    }
 }
