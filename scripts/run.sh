@@ -283,11 +283,16 @@ services_up() {
     redis_start
     REDIS_URL="redis://127.0.0.1:$REDIS_PORT/"
     export REDIS_URL
+    # The accounting journal (records fsync'd while PostgreSQL is away) lives with the
+    # demo's data, not under /var/lib.
+    HOTSPOT_RADIUS_JOURNAL_DIR="$RUN_DIR/journal"
+    export HOTSPOT_RADIUS_JOURNAL_DIR
     pg_create_db
     cat >"$RUN_DIR/env" <<ENV
 # Written by scripts/run.sh: the services it started under .run/
 export DATABASE_URL='$DATABASE_URL'
 export REDIS_URL='$REDIS_URL'
+export HOTSPOT_RADIUS_JOURNAL_DIR='$HOTSPOT_RADIUS_JOURNAL_DIR'
 ENV
 }
 

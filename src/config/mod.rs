@@ -416,13 +416,17 @@ impl Config {
         }
     }
 
-    /// Apply environment overrides (`DATABASE_URL`, `REDIS_URL`) from `lookup`.
+    /// Apply environment overrides (`DATABASE_URL`, `REDIS_URL`,
+    /// `HOTSPOT_RADIUS_JOURNAL_DIR`) from `lookup`.
     pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) {
         if let Some(url) = lookup("DATABASE_URL").filter(|u| !u.is_empty()) {
             self.database.url = Some(url);
         }
         if let Some(url) = lookup("REDIS_URL").filter(|u| !u.is_empty()) {
             self.redis.url = Some(url);
+        }
+        if let Some(dir) = lookup("HOTSPOT_RADIUS_JOURNAL_DIR").filter(|d| !d.is_empty()) {
+            self.accounting.journal_dir = dir.into();
         }
     }
 }

@@ -75,6 +75,17 @@ fn example_documents_every_key_with_its_default() {
         "name",
         "coa_port",
         "require_message_authenticator",
+        "journal_dir",
+        "journal_max_bytes",
+        "journal_segment_bytes",
+        "max_batch",
+        "max_wait_ms",
+        "queue",
+        "writers",
+        "write_timeout_ms",
+        "retry_after_ms",
+        "log",
+        "retention_days",
     ] {
         assert!(
             text.contains(&format!("{key} =")),

@@ -40,6 +40,7 @@ fn config(database_url: &str, redis_url: Option<String>) -> Config {
     c.database.pool_size = 4;
     c.redis.url = redis_url;
     c.server.shutdown_timeout_secs = 5;
+    c.accounting.journal_dir = harness::fresh_dir("journal");
     c
 }
 

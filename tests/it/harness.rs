@@ -56,6 +56,12 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// A free UDP port on 127.0.0.1 (bound, read, released).
+pub fn free_udp_port() -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp 127.0.0.1:0");
+    s.local_addr().expect("local_addr").port()
+}
+
 /// A free TCP port on 127.0.0.1 (bound, read, released).
 fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -84,14 +90,17 @@ fn sweep_stale(kind: &str) {
     }
 }
 
-/// A fresh, empty directory under the system temp dir.
-fn fresh_dir(kind: &str) -> PathBuf {
+/// A fresh, empty directory under the system temp dir (`hr-{kind}-<pid>-...`; left for
+/// inspection, swept once its test process is gone).
+pub fn fresh_dir(kind: &str) -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
     static SWEPT: std::sync::Once = std::sync::Once::new();
     SWEPT.call_once(|| {
         sweep_stale("pg");
         sweep_stale("redis");
         sweep_stale("pgtemplate-build");
+        sweep_stale("journal");
+        sweep_stale("sigkill");
     });
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -5,6 +5,7 @@
 // modules", which the crate-wide `unreachable_pub` lint would flag everywhere.
 #![allow(unreachable_pub)]
 
+mod accounting;
 mod config;
 mod decode_robustness;
 mod e2e;
