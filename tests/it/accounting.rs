@@ -134,8 +134,12 @@ impl Nas {
                 continue;
             }
             assert_eq!(p.code(), Code::AccountingResponse);
-            p.verify_response(&auth, ReplyVector::for_request(Code::AccountingRequest), &self.signer)
-                .expect("response verifies");
+            p.verify_response(
+                &auth,
+                ReplyVector::for_request(Code::AccountingRequest),
+                &self.signer,
+            )
+            .expect("response verifies");
             return true;
         }
     }
@@ -171,15 +175,19 @@ type Acked = Arc<Mutex<BTreeMap<String, Acct>>>;
 /// Sessions of Start, Interim, Stop from `nas`, each packet sent once (a NAS that gets no
 /// answer retries; unanswered ones are simply not counted as acknowledged), until
 /// `deadline`. Returns how many packets were sent.
-async fn load(nas: Nas, prefix: &str, acked: Acked, deadline: Instant) -> usize {
+async fn load(nas: Nas, prefix: String, acked: Acked, deadline: Instant) -> usize {
     let mut sent = 0;
     let mut n = 0;
     while Instant::now() < deadline {
         n += 1;
         let session = format!("{prefix}-{n}");
-        for (i, status) in [AcctStatus::Start, AcctStatus::InterimUpdate, AcctStatus::Stop]
-            .into_iter()
-            .enumerate()
+        for (i, status) in [
+            AcctStatus::Start,
+            AcctStatus::InterimUpdate,
+            AcctStatus::Stop,
+        ]
+        .into_iter()
+        .enumerate()
         {
             let rec = Acct {
                 input: 1000 * u32::try_from(i).unwrap() + 1,
@@ -198,7 +206,10 @@ async fn load(nas: Nas, prefix: &str, acked: Acked, deadline: Instant) -> usize 
 /// acknowledged Stop (or Interim) left its counters and stop time.
 async fn assert_all_durable(pool: &PgPool, acked: &Acked) {
     let acked = acked.lock().unwrap().clone();
-    assert!(!acked.is_empty(), "the load produced no acknowledgement at all");
+    assert!(
+        !acked.is_empty(),
+        "the load produced no acknowledgement at all"
+    );
     for (session, rec) in &acked {
         let row = row(pool, session)
             .await
@@ -206,7 +217,12 @@ async fn assert_all_durable(pool: &PgPool, acked: &Acked) {
         match rec.status {
             AcctStatus::Stop => assert_eq!(
                 row,
-                (true, true, Some(i64::from(rec.input)), Some("User-Request".into())),
+                (
+                    true,
+                    true,
+                    Some(i64::from(rec.input)),
+                    Some("User-Request".into())
+                ),
                 "{session}"
             ),
             AcctStatus::InterimUpdate => {
@@ -276,7 +292,8 @@ async fn start_interim_stop_unknown_status_and_saturation() {
         (true, true, Some(i64::MAX), Some("User-Request".into()))
     );
     // Unknown Acct-Status-Type: acknowledged, not written.
-    nas.send_acked(&Acct::new(AcctStatus::Unknown(15), "s2")).await;
+    nas.send_acked(&Acct::new(AcctStatus::Unknown(15), "s2"))
+        .await;
     assert_eq!(row(&pool, "s2").await, None);
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM radacct")
         .fetch_one(&pool)
@@ -301,14 +318,14 @@ async fn a_nas_cannot_touch_another_nas_sessions() {
         ..Acct::new(AcctStatus::Stop, "a-1")
     };
     b.send_acked(&forged).await;
-    assert_eq!(row(&pool, "a-1").await.unwrap().1, false, "B closed A's session");
+    assert!(!row(&pool, "a-1").await.unwrap().1, "B closed A's session");
     // B claims to be A and reboots: A's sessions stay open.
     let on = Acct::new(AcctStatus::AccountingOn, "");
     b.send_acked(&on).await;
-    assert_eq!(row(&pool, "a-1").await.unwrap().1, false, "B's Accounting-On");
+    assert!(!row(&pool, "a-1").await.unwrap().1, "B's Accounting-On");
     // A's own Accounting-On closes it.
     a.send_acked(&on).await;
-    assert_eq!(row(&pool, "a-1").await.unwrap().1, true);
+    assert!(row(&pool, "a-1").await.unwrap().1, "A's own Accounting-On");
     server.stop().await;
 }
 
@@ -327,7 +344,11 @@ async fn a_poison_record_is_parked_and_acknowledged() {
     for i in 0..8 {
         let nas = Arc::clone(&nas);
         let rec = Acct {
-            user: if i == 3 { "poison".into() } else { "alice".into() },
+            user: if i == 3 {
+                "poison".into()
+            } else {
+                "alice".into()
+            },
             ..Acct::new(AcctStatus::Start, &format!("p-{i}"))
         };
         tasks.push(tokio::spawn(async move {
@@ -341,12 +362,11 @@ async fn a_poison_record_is_parked_and_acknowledged() {
         assert!(row(&pool, &format!("p-{i}")).await.is_some(), "p-{i}");
     }
     assert_eq!(row(&pool, "p-3").await, None);
-    let (n, user): (i64, Option<String>) = sqlx::query_as(
-        "SELECT count(*), max(record->>'username') FROM radacct_deadletter",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let (n, user): (i64, Option<String>) =
+        sqlx::query_as("SELECT count(*), max(record->>'username') FROM radacct_deadletter")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!((n, user.as_deref()), (1, Some("poison")));
     server.stop().await;
 }
@@ -365,7 +385,12 @@ async fn postgres_outage_under_load_loses_nothing_acknowledged() {
     let mut loads = Vec::new();
     for (i, local) in ["127.0.0.1:0", "127.0.0.2:0"].into_iter().enumerate() {
         let nas = Nas::new(local, server.acct_addr).await;
-        loads.push(tokio::spawn(load(nas, &format!("o{i}"), Arc::clone(&acked), end)));
+        loads.push(tokio::spawn(load(
+            nas,
+            format!("o{i}"),
+            Arc::clone(&acked),
+            end,
+        )));
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = acked.lock().unwrap().len();
@@ -381,7 +406,9 @@ async fn postgres_outage_under_load_loses_nothing_acknowledged() {
     let sessions = acked.lock().unwrap().len();
     until_sessions(&pool, sessions, Duration::from_secs(60)).await;
     assert_all_durable(&pool, &acked).await;
-    eprintln!("outage test: {sent} packets sent, {sessions} sessions acknowledged, {during} during the outage");
+    eprintln!(
+        "outage test: {sent} packets sent, {sessions} sessions acknowledged, {during} during the outage"
+    );
     server.stop().await;
 }
 
@@ -427,7 +454,10 @@ async fn until_answering(acct: SocketAddr, dir: &Path) {
     let nas = Nas::new("127.0.0.1:0", acct).await;
     for _ in 0..100 {
         if nas
-            .send(&Acct::new(AcctStatus::Unknown(99), "probe"), Duration::from_millis(200))
+            .send(
+                &Acct::new(AcctStatus::Unknown(99), "probe"),
+                Duration::from_millis(200),
+            )
             .await
         {
             return;
@@ -452,18 +482,32 @@ async fn sigkill_and_a_torn_journal_tail_lose_nothing_acknowledged() {
     let acked: Acked = Arc::default();
     // Some records straight into PostgreSQL, then the rest into the journal.
     let nas = Nas::new("127.0.0.1:0", server.acct).await;
-    load(nas, "k0", Arc::clone(&acked), Instant::now() + Duration::from_secs(2)).await;
+    load(
+        nas,
+        "k0".into(),
+        Arc::clone(&acked),
+        Instant::now() + Duration::from_secs(2),
+    )
+    .await;
     pg.stop();
     let nas = Nas::new("127.0.0.1:0", server.acct).await;
     let killer = {
         let pid = server.child.id();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(6)).await;
-            // SAFETY-free: plain signal delivery to our own child.
-            Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+            Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status()
+                .unwrap();
         })
     };
-    load(nas, "k1", Arc::clone(&acked), Instant::now() + Duration::from_secs(8)).await;
+    load(
+        nas,
+        "k1".into(),
+        Arc::clone(&acked),
+        Instant::now() + Duration::from_secs(8),
+    )
+    .await;
     killer.await.unwrap();
     let _ = server.child.wait();
     let journaled = acked
@@ -472,10 +516,16 @@ async fn sigkill_and_a_torn_journal_tail_lose_nothing_acknowledged() {
         .keys()
         .filter(|s| s.starts_with("k1"))
         .count();
-    assert!(journaled > 0, "nothing was acknowledged while PostgreSQL was down");
+    assert!(
+        journaled > 0,
+        "nothing was acknowledged while PostgreSQL was down"
+    );
     // A crash mid-append leaves a partial frame: simulate one on the newest segment.
     let newest = newest_segment(&journal);
-    let mut f = std::fs::OpenOptions::new().append(true).open(&newest).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&newest)
+        .unwrap();
     std::io::Write::write_all(&mut f, &[0x40, 0, 0, 0, 1, 2]).unwrap();
     drop(f);
     pg.start_again();
@@ -485,7 +535,10 @@ async fn sigkill_and_a_torn_journal_tail_lose_nothing_acknowledged() {
     until_sessions(&pool, sessions, Duration::from_secs(60)).await;
     assert_all_durable(&pool, &acked).await;
     let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-    assert!(log.contains("torn_tail_bytes: 6"), "recovery not reported:\n{log}");
+    assert!(
+        log.contains("torn_tail_bytes: 6"),
+        "recovery not reported:\n{log}"
+    );
     let _ = server.child.kill();
     let _ = server.child.wait();
 }
