@@ -25,7 +25,8 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// `tracing` to stderr, filtered by `RUST_LOG` or else `default`.
+/// `tracing` to stderr (stdout is for what commands print), filtered by `RUST_LOG` or
+/// else `default`.
 fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(default))
@@ -33,5 +34,6 @@ fn init_tracing(default: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
         .try_init();
 }

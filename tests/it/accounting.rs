@@ -338,11 +338,11 @@ async fn a_poison_record_is_parked_and_acknowledged() {
         .unwrap();
     let journal = harness::fresh_dir("journal");
     let server = start(&url, &journal).await;
-    let nas = Arc::new(Nas::new("127.0.0.1:0", server.acct_addr).await);
-    // Send them together so they share a batch: the good ones must still be written.
+    // Send them together (one socket each) so they share a batch: the good ones must
+    // still be written.
     let mut tasks = Vec::new();
     for i in 0..8 {
-        let nas = Arc::clone(&nas);
+        let nas = Nas::new("127.0.0.1:0", server.acct_addr).await;
         let rec = Acct {
             user: if i == 3 {
                 "poison".into()
