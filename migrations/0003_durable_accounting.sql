@@ -19,3 +19,16 @@ CREATE TABLE IF NOT EXISTS radacct_deadletter (
 
 -- Post-auth retention deletes by age.
 CREATE INDEX IF NOT EXISTS radpostauth_authdate_idx ON radpostauth (authdate);
+
+-- Closed sessions older than `[accounting] history_after_days` move here in bulk (hourly,
+-- in batches), so the live radacct that every Start/Interim/Stop upserts into stays small
+-- (FreeRADIUS sites report PostgreSQL slowing past a few million rows). Same columns;
+-- `radacct_all` shows both for reports over long periods.
+CREATE TABLE IF NOT EXISTS radacct_history (LIKE radacct INCLUDING DEFAULTS);
+CREATE INDEX IF NOT EXISTS radacct_history_uniqueid_idx ON radacct_history (acctuniqueid);
+CREATE INDEX IF NOT EXISTS radacct_history_start_user_idx ON radacct_history (acctstarttime, username);
+CREATE INDEX IF NOT EXISTS radacct_history_stop_idx ON radacct_history (acctstoptime);
+-- Finding what to move: closed sessions by stop time.
+CREATE INDEX IF NOT EXISTS radacct_stop_idx ON radacct (acctstoptime) WHERE acctstoptime IS NOT NULL;
+CREATE OR REPLACE VIEW radacct_all AS
+    SELECT * FROM radacct UNION ALL SELECT * FROM radacct_history;

@@ -398,6 +398,11 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         config.postauth.retention_days,
         background.clone(),
     ));
+    let history_task = tokio::spawn(crate::accounting::history::run(
+        pg.clone(),
+        config.accounting.history_after_days,
+        background.clone(),
+    ));
     let health_task = tokio::spawn(health_loop(
         pg.clone(),
         Arc::clone(&readiness),
@@ -422,6 +427,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
                 background.cancel();
                 let _ = health_task.await;
                 let _ = retention_task.await;
+                let _ = history_task.await;
                 accounting_cancel.cancel();
                 accounting_tasks.wait().await;
                 writer_cancel.cancel();

@@ -8,6 +8,7 @@
 //!   post-auth rows through [`postauth::PostAuthWriter`]'s batches.
 
 pub mod batcher;
+pub mod history;
 pub mod journal;
 pub mod postauth;
 pub mod record;

@@ -39,6 +39,10 @@ pub struct AccountingConfig {
     /// before PostgreSQL is tried again.
     #[serde(default = "default_retry_after_ms")]
     pub retry_after_ms: u64,
+    /// Sessions closed more than this many days ago move from `radacct` to
+    /// `radacct_history` (hourly, in bulk); 0 keeps them in `radacct`.
+    #[serde(default = "default_history_after_days")]
+    pub history_after_days: u32,
 }
 
 fn default_journal_dir() -> PathBuf {
@@ -65,6 +69,9 @@ fn default_write_timeout_ms() -> u64 {
 fn default_retry_after_ms() -> u64 {
     1000
 }
+fn default_history_after_days() -> u32 {
+    90
+}
 
 impl Default for AccountingConfig {
     fn default() -> Self {
@@ -78,6 +85,7 @@ impl Default for AccountingConfig {
             writers: default_writers(),
             write_timeout_ms: default_write_timeout_ms(),
             retry_after_ms: default_retry_after_ms(),
+            history_after_days: default_history_after_days(),
         }
     }
 }

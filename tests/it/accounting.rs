@@ -553,3 +553,40 @@ fn newest_segment(journal: &Path) -> PathBuf {
     segs.sort();
     segs.pop().expect("a journal segment")
 }
+
+#[tokio::test]
+async fn closed_sessions_move_to_history_in_bulk() {
+    let (_, pool) = harness::fresh_db().await;
+    for (session, stop) in [
+        ("old", Some("now() - interval '100 days'")),
+        ("recent", Some("now() - interval '1 day'")),
+        ("open", None),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, \
+             acctstarttime, acctstoptime) VALUES ('{session}', 'u-{session}', 'alice', \
+             '10.0.0.1', now() - interval '200 days', {})",
+            stop.unwrap_or("NULL")
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let pg = hotspot_radius::store::PgStore::from_pool(pool.clone());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    assert_eq!(
+        hotspot_radius::accounting::history::move_all(&pg, 30, &cancel).await,
+        1
+    );
+    assert_eq!(row(&pool, "old").await, None);
+    assert!(row(&pool, "recent").await.is_some());
+    assert!(row(&pool, "open").await.is_some());
+    let (history, all): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM radacct_history WHERE acctsessionid = 'old'), \
+                (SELECT count(*) FROM radacct_all)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((history, all), (1, 3));
+}

@@ -84,6 +84,7 @@ fn example_documents_every_key_with_its_default() {
         "writers",
         "write_timeout_ms",
         "retry_after_ms",
+        "history_after_days",
         "log",
         "retention_days",
     ] {

@@ -134,6 +134,27 @@ impl PgStore {
         .map_err(failed("acct_deadletter"))
     }
 
+    /// Moves at most `limit` sessions that closed more than `days` days ago from `radacct`
+    /// to `radacct_history`, in one statement; returns how many.
+    pub async fn move_closed_sessions(&self, days: u32, limit: i64) -> Result<u64, StoreError> {
+        sent("acct_history");
+        sqlx::query!(
+            "WITH moved AS ( \
+                 DELETE FROM radacct WHERE radacctid IN ( \
+                     SELECT radacctid FROM radacct \
+                     WHERE acctstoptime < now() - make_interval(days => $1) \
+                     ORDER BY acctstoptime LIMIT $2) \
+                 RETURNING *) \
+             INSERT INTO radacct_history SELECT * FROM moved",
+            i32::try_from(days).unwrap_or(i32::MAX),
+            limit
+        )
+        .execute(&self.pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(failed("acct_history"))
+    }
+
     /// Deletes at most `limit` post-auth rows older than `days` days; returns how many.
     pub async fn prune_post_auth(&self, days: u32, limit: i64) -> Result<u64, StoreError> {
         sent("post_auth_prune");
