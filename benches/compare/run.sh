@@ -197,9 +197,10 @@ start_target() { # $1 = target name
         redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
         REDIS_PID=$!; PIDS+=("$REDIS_PID")
       fi
-      local admin; admin=$(free_port)
-      REDIS_URL="redis://127.0.0.1:$REDISPORT" RADIUS_SECRET="$SECRET" "$HR_BIN" serve \
-        --auth-addr "127.0.0.1:$AUTHPORT" --acct-addr "127.0.0.1:$ACCTPORT" --admin-addr "127.0.0.1:$admin" \
+      OUR_ADMIN=$(free_port)
+      REDIS_URL="redis://127.0.0.1:$REDISPORT" RADIUS_SECRET="$SECRET" \
+        HOTSPOT_RADIUS_JOURNAL_DIR="$WORK/journal" "$HR_BIN" serve \
+        --auth-addr "127.0.0.1:$AUTHPORT" --acct-addr "127.0.0.1:$ACCTPORT" --admin-addr "127.0.0.1:$OUR_ADMIN" \
         ${OUR_SERVE_ARGS:-} >"$WORK/ours.log" 2>&1 &
       SERVER_PID=$! ;;
     *) echo "unknown target $1" >&2; exit 2 ;;
@@ -222,11 +223,17 @@ sql_calls() {
       AND query NOT ILIKE '%pg_stat_statements%'"
 }
 HZ=$(getconf CLK_TCK)
+# Our accounting batches: "<sum> <count>" of radius_accounting_batch_size so far.
+batch_stats() {
+  curl -s "http://127.0.0.1:$OUR_ADMIN/metrics" 2>/dev/null | awk '
+    /^radius_accounting_batch_size_sum/ { s = $2 } /^radius_accounting_batch_size_count/ { c = $2 }
+    END { printf "%s %s\n", s + 0, c + 0 }'
+}
 
 RESULTS="$WORK/results.md"
 {
-  echo "| server | load | outstanding | req/s | p50 ms | p99 ms | SQL/req | CPU % | RSS MB | errors |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| server | load | outstanding | req/s | p50 ms | p99 ms | SQL/req | CPU % | CPU µs/req | RSS MB | errors |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } >"$RESULTS"
 
 for target in $TARGETS; do
@@ -244,6 +251,7 @@ for target in $TARGETS; do
               --secret "$SECRET" --users "$USERS" --concurrency "$c" --timeout 2)
       "${BENCH[@]}" "${common[@]}" --duration "$WARMUP" --json >/dev/null 2>&1 || true
       psql_ -d radius -At -c "SELECT pg_stat_statements_reset()" >/dev/null
+      [ "$target" = ours ] && b0=$(batch_stats)
       t0=$(cpu_ticks "$SERVER_PID"); s0=$(date +%s.%N)
       out="$WORK/$target-$load-$c.json"
       "${BENCH[@]}" "${common[@]}" --duration "$DURATION" --json >"$out" 2>/dev/null || true
@@ -255,9 +263,15 @@ for target in $TARGETS; do
       awk -v t="$target" -v l="$load" -v c="$c" -v tp="$tput" -v p50="$p50" -v p99="$p99" \
           -v calls="$calls" -v rep="$replies" -v dt=$((t1 - t0)) -v hz="$HZ" -v s0="$s0" -v s1="$s1" \
           -v rss="$(rss_mb "$SERVER_PID")" -v e="$errs" 'BEGIN {
-        printf "| %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.0f | %s | %s |\n",
-          t, l, c, tp, p50 / 1000, p99 / 1000, (rep > 0 ? calls / rep : 0), 100 * dt / hz / (s1 - s0), rss, e }' >>"$RESULTS"
+        printf "| %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.0f | %.1f | %s | %s |\n",
+          t, l, c, tp, p50 / 1000, p99 / 1000, (rep > 0 ? calls / rep : 0), 100 * dt / hz / (s1 - s0),
+          (rep > 0 ? 1e6 * dt / hz / rep : 0), rss, e }' >>"$RESULTS"
       log "$target $load c=$c: $(tail -1 "$RESULTS")"
+      if [ "$target" = ours ]; then
+        read -r bs0 bc0 <<<"$b0"; read -r bs1 bc1 <<<"$(batch_stats)"
+        awk -v s="$((bs1 - bs0))" -v c="$((bc1 - bc0))" 'BEGIN { if (c > 0)
+          printf "    ours: %d accounting batches, %.1f records per batch\n", c, s / c }' | tee -a "$WORK/batches.txt"
+      fi
     done
   done
   stop_target
