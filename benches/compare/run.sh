@@ -269,8 +269,8 @@ for target in $TARGETS; do
       log "$target $load c=$c: $(tail -1 "$RESULTS")"
       if [ "$target" = ours ]; then
         read -r bs0 bc0 <<<"$b0"; read -r bs1 bc1 <<<"$(batch_stats)"
-        awk -v s="$((bs1 - bs0))" -v c="$((bc1 - bc0))" 'BEGIN { if (c > 0)
-          printf "    ours: %d accounting batches, %.1f records per batch\n", c, s / c }' | tee -a "$WORK/batches.txt"
+        awk -v s0="$bs0" -v s1="$bs1" -v c0="$bc0" -v c1="$bc1" 'BEGIN { c = c1 - c0; if (c > 0)
+          printf "    ours: %d accounting batches, %.1f records per batch\n", c, (s1 - s0) / c }'
       fi
     done
   done
