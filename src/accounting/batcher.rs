@@ -131,6 +131,9 @@ impl Shared {
 
     /// Append `records` to the journal (one fsync), off the async workers.
     async fn journal(self: &Arc<Self>, records: &[AcctRecord]) -> Result<(), AcctError> {
+        if records.is_empty() {
+            return Ok(());
+        }
         let payloads: Vec<Vec<u8>> = records
             .iter()
             .map(serde_json::to_vec)
