@@ -288,19 +288,36 @@ async fn postgres_down_answers_cached_and_never_false_rejects() {
             .is_none(),
         "no reply while PostgreSQL is down"
     );
-    // Accounting is not acknowledged either.
+    // Accounting keeps being acknowledged: the record is fsync'd to the journal first (the
+    // NAS must not drop it after its retries), and reaches radacct once PostgreSQL is back.
     let acct = Nas::new(server.acct_addr, SECRET).await;
     let req = acct.accounting_request("alice", "80f00009", 1, (0, 0, 0));
     assert!(
         acct.exchange_within(&req, Duration::from_secs(3))
             .await
-            .is_none()
+            .is_some(),
+        "Accounting-Request acknowledged while PostgreSQL is down"
     );
     pg.start_again();
     assert!(
         answered_eventually(&nas, "carol", "singer", Code::AccessAccept).await,
         "answered again once PostgreSQL is back"
     );
+    let pool = PgPool::connect(&url).await.unwrap();
+    let mut replayed = false;
+    for _ in 0..100 {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM radacct WHERE acctsessionid = '80f00009'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if n == 1 {
+            replayed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(replayed, "the journaled record reached radacct");
     server.stop().await;
 }
 
