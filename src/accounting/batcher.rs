@@ -75,7 +75,7 @@ impl Default for BatchSettings {
             max_batch: 1000,
             max_wait: Duration::ZERO,
             queue: 20_000,
-            writers: 4,
+            writers: 2,
             write_timeout: Duration::from_secs(2),
             retry_after: Duration::from_secs(1),
         }
@@ -444,8 +444,10 @@ async fn replay(shared: Arc<Shared>, writers: TaskTracker, cancel: CancellationT
             () = tokio::time::sleep(tick) => false,
         };
         if stop {
-            // Let the collector finish its drain first, then empty what we can.
+            // Let the collector finish its drain first, then empty what we can: one more
+            // try at PostgreSQL even inside a backoff (the drain has its own time limit).
             writers.wait().await;
+            shared.retry_at_ms.store(0, Ordering::Release);
             drain_journal(&shared).await;
             return;
         }

@@ -61,7 +61,7 @@ fn default_queue() -> usize {
     20_000
 }
 fn default_writers() -> usize {
-    4
+    2
 }
 fn default_write_timeout_ms() -> u64 {
     2000

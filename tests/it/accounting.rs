@@ -590,3 +590,30 @@ async fn closed_sessions_move_to_history_in_bulk() {
     .unwrap();
     assert_eq!((history, all), (1, 3));
 }
+
+/// SIGTERM (a graceful stop) empties the journal into PostgreSQL before the process ends,
+/// even while the writers would still be backing off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_stop_drains_the_journal() {
+    let mut pg = Postgres::start();
+    let (url, pool) = harness::fresh_db_on(&pg).await;
+    let journal = harness::fresh_dir("journal");
+    let mut c = config(&url, &journal);
+    // Without the drain, nothing would be replayed for a minute.
+    c.accounting.retry_after_ms = 60_000;
+    let server = app::start(c, None).await.expect("server starts");
+    let nas = Nas::new("127.0.0.1:0", server.acct_addr).await;
+    pg.stop();
+    for i in 0..5 {
+        nas.send_acked(&Acct::new(AcctStatus::Start, &format!("d-{i}")))
+            .await;
+    }
+    pg.start_again();
+    server.stop().await;
+    for i in 0..5 {
+        assert!(
+            row(&pool, &format!("d-{i}")).await.is_some(),
+            "d-{i} drained"
+        );
+    }
+}
