@@ -5,7 +5,12 @@
 #
 # Usage: benches/compare/run.sh [--targets "fr-sql fr-files ours"] [--users N]
 #          [--duration S] [--warmup S] [--loads "pap chap acct hotspot"] [--conc "16 64"]
-#          [--bin PATH] [--fr-threads N] [--schema ours|freeradius] [--keep]
+#          [--bin PATH] [--fr-threads "4 8 16 32"] [--rounds N] [--sockets N]
+#          [--schema ours|freeradius] [--keep]
+# --fr-threads takes a list: every FreeRADIUS target runs at each thread-pool size (logging
+# off), and ours is compared with FreeRADIUS at its best per load and round. --rounds
+# repeats everything back to back and reports the median and spread of the ratio.
+# --sockets is the number of client sockets `bench` sends from (1 = one NAS source port).
 # Environment: HR_BIN (default target/release/hotspot-radius), BENCH_CMD (default "$HR_BIN
 # bench"), OUR_SERVE_ARGS (extra flags for `serve`), PG_BIN (default
 # /usr/lib/postgresql/15/bin), FR_CONF (default /etc/freeradius/3.0).
@@ -24,6 +29,9 @@ HR_BIN=${HR_BIN:-target/release/hotspot-radius}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 FR_CONF=${FR_CONF:-/etc/freeradius/3.0}
 THREADS=${FR_THREADS:-16}   # FreeRADIUS thread pool (start = max) and rlm_sql pool size
+FR_THREAD_LIST=""
+ROUNDS=1
+SOCKETS=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -34,7 +42,9 @@ while [ $# -gt 0 ]; do
     --loads) LOADS=$2; shift 2 ;;
     --conc) CONC=$2; shift 2 ;;
     --bin) HR_BIN=$2; shift 2 ;;
-    --fr-threads) THREADS=$2; shift 2 ;;
+    --fr-threads) FR_THREAD_LIST=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --sockets) SOCKETS=$2; shift 2 ;;
     --schema) SCHEMA=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
@@ -184,12 +194,14 @@ wait_ready() { # retry one accepted PAP request for up to 60 s
   echo "server not answering after 60 s" >&2; KEEP=1; return 1
 }
 
-start_target() { # $1 = target name
+start_target() { # $1 = target name, fr-* optionally with @THREADS
   AUTHPORT=$(free_port); ACCTPORT=$(free_port)
-  case "$1" in
+  local name=${1%@*}
+  if [ "$name" != "$1" ]; then THREADS=${1#*@}; fi
+  case "$name" in
     fr-sql|fr-files)
       local d="$WORK/$1"
-      make_fr_conf "$d" "${1#fr-}" "$AUTHPORT" "$ACCTPORT"
+      make_fr_conf "$d" "${name#fr-}" "$AUTHPORT" "$ACCTPORT"
       freeradius -f -d "$d" -l "$d/log/radius.log" &
       SERVER_PID=$! ;;
     ours)
@@ -230,14 +242,29 @@ batch_stats() {
     END { printf "%s %s\n", s + 0, c + 0 }'
 }
 
+# Expand FreeRADIUS targets over the thread-pool sizes asked for.
+if [ -n "$FR_THREAD_LIST" ]; then
+  expanded=""
+  for t in $TARGETS; do
+    case "$t" in
+      fr-*) for n in $FR_THREAD_LIST; do expanded="$expanded $t@$n"; done ;;
+      *) expanded="$expanded $t" ;;
+    esac
+  done
+  TARGETS=$expanded
+fi
+SOCKET_ARGS=()
+[ -n "$SOCKETS" ] && SOCKET_ARGS=(--sockets "$SOCKETS")
+
 RESULTS="$WORK/results.md"
 {
-  echo "| server | load | outstanding | req/s | p50 ms | p99 ms | SQL/req | CPU % | CPU µs/req | RSS MB | errors |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| round | server | load | outstanding | req/s | p50 ms | p99 ms | SQL/req | CPU % | CPU µs/req | RSS MB | errors |"
+  echo "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } >"$RESULTS"
 
+for round in $(seq 1 "$ROUNDS"); do
 for target in $TARGETS; do
-  log "starting $target"
+  log "round $round: starting $target"
   start_target "$target"
   # Warm every target once with each user (sequential PAP): the issue measures warm caches,
   # and FreeRADIUS gets the same pass (it warms PostgreSQL's buffers for rlm_sql).
@@ -248,7 +275,7 @@ for target in $TARGETS; do
   for load in $LOADS; do
     for c in $CONC; do
       common=(--mode "$load" --server 127.0.0.1 --auth-port "$AUTHPORT" --acct-port "$ACCTPORT"
-              --secret "$SECRET" --users "$USERS" --concurrency "$c" --timeout 2)
+              --secret "$SECRET" --users "$USERS" --concurrency "$c" --timeout 2 "${SOCKET_ARGS[@]}")
       "${BENCH[@]}" "${common[@]}" --duration "$WARMUP" --json >/dev/null 2>&1 || true
       psql_ -d radius -At -c "SELECT pg_stat_statements_reset()" >/dev/null
       [ "$target" = ours ] && b0=$(batch_stats)
@@ -260,11 +287,11 @@ for target in $TARGETS; do
       replies=$(jget replies "$out"); tput=$(jget throughput "$out")
       p50=$(jget p50 "$out"); p99=$(jget p99 "$out")
       errs=$(( $(jget timeouts "$out") + $(jget bad_replies "$out") ))
-      awk -v t="$target" -v l="$load" -v c="$c" -v tp="$tput" -v p50="$p50" -v p99="$p99" \
+      awk -v r="$round" -v t="$target" -v l="$load" -v c="$c" -v tp="$tput" -v p50="$p50" -v p99="$p99" \
           -v calls="$calls" -v rep="$replies" -v dt=$((t1 - t0)) -v hz="$HZ" -v s0="$s0" -v s1="$s1" \
           -v rss="$(rss_mb "$SERVER_PID")" -v e="$errs" 'BEGIN {
-        printf "| %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.0f | %.1f | %s | %s |\n",
-          t, l, c, tp, p50 / 1000, p99 / 1000, (rep > 0 ? calls / rep : 0), 100 * dt / hz / (s1 - s0),
+        printf "| %s | %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.0f | %.1f | %s | %s |\n",
+          r, t, l, c, tp, p50 / 1000, p99 / 1000, (rep > 0 ? calls / rep : 0), 100 * dt / hz / (s1 - s0),
           (rep > 0 ? 1e6 * dt / hz / rep : 0), rss, e }' >>"$RESULTS"
       log "$target $load c=$c: $(tail -1 "$RESULTS")"
       if [ "$target" = ours ]; then
@@ -276,7 +303,34 @@ for target in $TARGETS; do
   done
   stop_target
 done
+done
 
 echo
-echo "users=$USERS duration=${DURATION}s warmup=${WARMUP}s cores=$(nproc) FreeRADIUS threads=$THREADS"
+echo "users=$USERS duration=${DURATION}s warmup=${WARMUP}s cores=$(nproc) rounds=$ROUNDS sockets=${SOCKETS:-bench default} FreeRADIUS threads=${FR_THREAD_LIST:-$THREADS}"
 cat "$RESULTS"
+# Ours against each FreeRADIUS backend at its best thread pool, per round, load and
+# concurrency; then the median and spread of the ratios over the rounds.
+echo
+awk -F'|' 'NR > 2 {
+    r = $2 + 0; t = $3; l = $4; c = $5 + 0; tp = $6 + 0; cpu = $11 + 0
+    gsub(/ /, "", t); gsub(/ /, "", l)
+    k = l SUBSEP c
+    if (t == "ours") { ours[r, k] = tp; ourcpu[r, k] = cpu; keys[k] = 1; rounds[r] = 1 }
+    else { split(t, a, "@"); b = a[1]
+      if (tp > best[r, b, k]) { best[r, b, k] = tp; bestcpu[r, b, k] = cpu; bestt[r, b, k] = a[2] }
+      backends[b] = 1 }
+  }
+  END {
+    for (b in backends) for (k in keys) {
+      n = 0; line = ""
+      for (r in rounds) if (best[r, b, k] > 0 && ours[r, k] > 0) {
+        x[++n] = ours[r, k] / best[r, b, k]
+        line = line sprintf(" r%d: %.2fx (%.0f vs %.0f/s at %s threads; CPU %.1f vs %.1f us/req)", r, x[n], ours[r, k], best[r, b, k], bestt[r, b, k], ourcpu[r, k], bestcpu[r, b, k])
+      }
+      if (n == 0) continue
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { y = x[i]; x[i] = x[j]; x[j] = y }
+      med = (n % 2) ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+      split(k, kk, SUBSEP)
+      printf "ours / best %s, %s c=%s: median %.2fx, range %.2f-%.2fx over %d round(s);%s\n", b, kk[1], kk[2], med, x[1], x[n], n, line
+    }
+  }' "$RESULTS"
