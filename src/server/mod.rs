@@ -8,7 +8,6 @@
 //! `debug` per packet.
 
 pub mod dedup;
-mod spread;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -107,12 +106,6 @@ fn bind_group(addr: SocketAddr, n: usize, what: &str) -> std::io::Result<Vec<std
             target = socket.local_addr().map_err(wrap)?;
         }
         sockets.push(socket);
-    }
-    if sockets.len() > 1
-        && let Some(first) = sockets.first()
-        && let Err(e) = spread::spread_evenly(first, sockets.len())
-    {
-        tracing::info!(error = %e, socket = what, "datagrams go to receive threads by address hash (one router's packets stay on one thread)");
     }
     Ok(sockets)
 }
