@@ -617,3 +617,48 @@ async fn graceful_stop_drains_the_journal() {
         );
     }
 }
+
+/// With PostgreSQL down and the journal at its size limit, Accounting-Requests are not
+/// answered (the NAS keeps them and retries) and the refusal is counted; once PostgreSQL
+/// is back, replay makes room and they are acknowledged again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_journal_stops_acknowledging_instead_of_dropping() {
+    let mut pg = Postgres::start();
+    let (url, pool) = harness::fresh_db_on(&pg).await;
+    let journal = harness::fresh_dir("journal");
+    let mut c = config(&url, &journal);
+    c.accounting.journal_max_bytes = 4096;
+    c.accounting.journal_segment_bytes = 4096;
+    let server = app::start(c, None).await.expect("server starts");
+    let nas = Nas::new("127.0.0.1:0", server.acct_addr).await;
+    pg.stop();
+    let mut acked = Vec::new();
+    let mut refused = None;
+    for i in 0..200 {
+        let session = format!("f-{i}");
+        if nas
+            .send(
+                &Acct::new(AcctStatus::Start, &session),
+                Duration::from_secs(2),
+            )
+            .await
+        {
+            acked.push(session);
+        } else {
+            refused = Some(session);
+            break;
+        }
+    }
+    let refused = refused.expect("a 4 KiB journal filled up and stopped acknowledging");
+    assert!(!acked.is_empty(), "some records fit before it was full");
+    pg.start_again();
+    // The NAS retries the refused record; it is acknowledged once replay made room.
+    nas.send_acked(&Acct::new(AcctStatus::Start, &refused))
+        .await;
+    acked.push(refused);
+    until_sessions(&pool, acked.len(), Duration::from_secs(60)).await;
+    for session in &acked {
+        assert!(row(&pool, session).await.is_some(), "{session}");
+    }
+    server.stop().await;
+}
