@@ -239,7 +239,14 @@ impl Compiler<'_> {
         };
         let control = match special {
             Special::Credential(kind) => Control::Credential(kind, credential(kind, text)?),
-            Special::AuthType => Control::AuthType(auth_type(text)?),
+            Special::AuthType => match auth_type(text) {
+                Ok(t) => Control::AuthType(t),
+                Err(e) => {
+                    // Fail closed: FreeRADIUS fails a request whose Auth-Type it cannot run.
+                    level.broken = true;
+                    return Err(e);
+                }
+            },
             Special::Expiration => match parse_expiration(text) {
                 Some(t) => Control::Expiration(t),
                 None => {
@@ -429,7 +436,7 @@ fn auth_type(text: &str) -> Result<AuthType, String> {
     {
         Ok(AuthType::Normal)
     } else {
-        Err("Auth-Type value not supported; ignored".into())
+        Err("Auth-Type value not supported; requests reaching it are rejected".into())
     }
 }
 

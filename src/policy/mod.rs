@@ -18,7 +18,9 @@
 //!    overrides the user's value and a group's `=` does not (FreeRADIUS order). Reply items
 //!    are identified by (vendor, type); tags are not told apart. Single-valued items
 //!    (passwords, Auth-Type, Expiration, Simultaneous-Use, Session-Timeout) treat `+=` as `=`.
-//! 4. **Result**: no level matched ⇒ `Deny(CheckItemsFailed)`; `Auth-Type := Reject` ⇒
+//! 4. **Result**: the walk reached a level with a comparison that could not be compiled
+//!    or an unknown `Auth-Type` ⇒ `Deny(BrokenRow)` (fail closed, as FreeRADIUS fails the
+//!    request); no level matched ⇒ `Deny(CheckItemsFailed)`; `Auth-Type := Reject` ⇒
 //!    `Deny(AuthTypeReject)`; `Expiration` at or before `now` ⇒ `Deny(Expired)`, later ⇒
 //!    `session_timeout` is at most the seconds left; `Auth-Type := Accept` ⇒ no password
 //!    check; otherwise no credential ⇒ `Deny(NoCredential)`, or `Deny(CheckItemsFailed)` if
@@ -37,8 +39,9 @@
 //! - `!=` and `!~` pass when the request lacks the attribute (see `check`).
 //! - Rows FreeRADIUS would refuse outright (unknown attribute, bad value) make it fail the
 //!   whole request; here they are skipped and reported by `problems()`, except that an
-//!   unusable *comparison* makes its check list never match and an unreadable `Expiration`
-//!   counts as expired — a broken restriction never turns into no restriction.
+//!   unusable *comparison* or an unknown `Auth-Type` fails every request that reaches its
+//!   level (`BrokenRow`) and an unreadable `Expiration` counts as expired — a broken
+//!   restriction never turns into no restriction.
 //! - Zone-less `Expiration` text is UTC (see `date`).
 //!
 //! # Enforced elsewhere
@@ -98,6 +101,10 @@ pub enum DenyReason {
     CheckItemsFailed,
     /// No credential and no `Auth-Type := Accept`.
     NoCredential,
+    /// A level the walk reached holds a comparison that could not be compiled, or an
+    /// `Auth-Type` we do not know: the request fails (FreeRADIUS does the same), rather
+    /// than skipping a restriction and letting the next group accept.
+    BrokenRow,
 }
 
 impl DenyReason {
@@ -108,6 +115,7 @@ impl DenyReason {
             Self::Expired => "expired",
             Self::CheckItemsFailed => "check_items_failed",
             Self::NoCredential => "no_credential",
+            Self::BrokenRow => "broken_row",
         }
     }
 }
@@ -191,6 +199,8 @@ struct Walk {
     matched_any: bool,
     /// The user had radcheck rows and their comparisons failed.
     user_failed: bool,
+    /// The walk reached a level with a broken comparison: fail the request.
+    broken: bool,
 }
 
 impl Profile {
@@ -314,8 +324,13 @@ impl Profile {
         let mut walk = Walk {
             matched_any: false,
             user_failed: false,
+            broken: false,
         };
         let mut fall_through = None;
+        if self.user.broken {
+            walk.broken = true;
+            return walk;
+        }
         if self.user.has_check_rows {
             if matches(&self.user) {
                 walk.matched_any = true;
@@ -329,6 +344,11 @@ impl Profile {
             return walk;
         }
         for group in &self.groups {
+            if group.broken {
+                // Reached but not understood: never skip a restriction.
+                walk.broken = true;
+                break;
+            }
             if !matches(group) {
                 continue;
             }
@@ -385,6 +405,9 @@ impl Profile {
                 }
             },
         );
+        if walk.broken {
+            return Authorization::Deny(DenyReason::BrokenRow);
+        }
         if !walk.matched_any {
             return Authorization::Deny(DenyReason::CheckItemsFailed);
         }

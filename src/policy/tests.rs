@@ -684,10 +684,7 @@ fn regex_checks() {
     let p = with("=~", "(unclosed");
     assert_eq!(p.problems().len(), 1, "{:?}", p.problems());
     assert!(p.problems()[0].contains("Calling-Station-Id"));
-    assert_eq!(
-        deny(&p, &mac("(unclosed"), NOW),
-        DenyReason::CheckItemsFailed
-    );
+    assert_eq!(deny(&p, &mac("(unclosed"), NOW), DenyReason::BrokenRow);
 }
 
 #[test]
@@ -762,7 +759,6 @@ fn bad_rows_are_reported_and_skipped() {
             ("Cleartext-Password", ":=", "pw"),
             ("No-Such-Attribute", ":=", "1"),
             ("Simultaneous-Use", ":=", "many"),
-            ("Auth-Type", ":=", "EAP"),
             ("Framed-IP-Address", ":=", "10.0.0.1"),
         ],
         &[
@@ -779,7 +775,7 @@ fn bad_rows_are_reported_and_skipped() {
         ],
         vec![],
     );
-    assert_eq!(p.problems().len(), 13, "{:#?}", p.problems());
+    assert_eq!(p.problems().len(), 12, "{:#?}", p.problems());
     assert!(
         p.problems()
             .iter()
@@ -813,10 +809,66 @@ fn unusable_comparisons_fail_closed() {
         assert_eq!(p.problems().len(), 1, "{attribute}: {:?}", p.problems());
         assert_eq!(
             deny(&p, &plain(), NOW),
-            DenyReason::CheckItemsFailed,
+            DenyReason::BrokenRow,
             "{attribute} {op}"
         );
     }
+}
+
+#[test]
+fn unknown_auth_type_and_broken_groups_fail_the_request() {
+    // An Auth-Type we cannot run (a typo, EAP, "Deny") rejects, at user and group level.
+    for value in ["Deny", "EAP", "Rejct"] {
+        let p = user(
+            &[
+                ("Cleartext-Password", ":=", "pw"),
+                ("Auth-Type", ":=", value),
+            ],
+            &[],
+            vec![],
+        );
+        assert_eq!(deny(&p, &plain(), NOW), DenyReason::BrokenRow, "{value}");
+        let p = user(
+            &[("Cleartext-Password", ":=", "pw")],
+            &[],
+            vec![group("blocked", 1, &[("Auth-Type", ":=", value)], &[])],
+        );
+        assert_eq!(
+            deny(&p, &plain(), NOW),
+            DenyReason::BrokenRow,
+            "group {value}"
+        );
+    }
+    // A deny group whose comparison cannot be compiled is not skipped in favour of the
+    // next, permissive group.
+    let p = user(
+        &[("Cleartext-Password", ":=", "pw")],
+        &[],
+        vec![
+            group(
+                "deny-night",
+                1,
+                &[
+                    ("Calling-Station-Id", "=~", "(unclosed"),
+                    ("Auth-Type", ":=", "Reject"),
+                ],
+                &[],
+            ),
+            group("everyone", 2, &[], &[("Class", ":=", "open")]),
+        ],
+    );
+    assert_eq!(deny(&p, &plain(), NOW), DenyReason::BrokenRow);
+    // A broken group the walk never reaches (an earlier group matched without
+    // Fall-Through) changes nothing.
+    let p = user(
+        &[("Cleartext-Password", ":=", "pw")],
+        &[],
+        vec![
+            group("first", 1, &[], &[("Class", ":=", "first")]),
+            group("unreached", 2, &[("NAS-Port", "<", "many")], &[]),
+        ],
+    );
+    assert_eq!(proceed(&p, &plain(), NOW).reply, [&class("first")[..]]);
 }
 
 #[test]
