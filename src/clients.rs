@@ -169,11 +169,34 @@ impl ClientTable {
 
     fn insert(&mut self, client: Arc<Client>) {
         let net = client.network;
-        if net.prefix_len() == net.max_prefix_len() {
-            // First one wins: config entries are inserted before database rows.
-            self.exact.entry(net.addr()).or_insert(client);
-        } else if !self.networks.iter().any(|c| c.network == net) {
+        // First one wins: config entries are inserted before database rows, rows in id
+        // order. A second *row* for the same address is an admin mistake that would
+        // silently keep the older secret: say so.
+        let existing = if net.prefix_len() == net.max_prefix_len() {
+            match self.exact.entry(net.addr()) {
+                std::collections::hash_map::Entry::Occupied(e) => Some(Arc::clone(e.get())),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(client);
+                    return;
+                }
+            }
+        } else if let Some(c) = self.networks.iter().find(|c| c.network == net) {
+            Some(Arc::clone(c))
+        } else {
             self.networks.push(client);
+            return;
+        };
+        if let Some(kept) = existing
+            && kept.source == ClientSource::Database
+            && client.source == ClientSource::Database
+        {
+            tracing::warn!(
+                network = %net,
+                kept = %kept.name,
+                ignored = %client.name,
+                "the nas table has more than one row for this address; the oldest is used \
+                 (`hotspot-radius nas add` replaces rows instead of adding twins)"
+            );
         }
     }
 

@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use hotspot_radius::app;
 use hotspot_radius::config::{Config, MessageAuthenticatorPolicy, parse_network};
 use hotspot_radius::model::NasRow;
+use hotspot_radius::store::NasWrite;
 
 /// `nas` subcommands.
 #[derive(Subcommand, Debug)]
@@ -70,8 +71,14 @@ async fn add(pg: &hotspot_radius::store::PgStore, a: NasAddArgs) -> anyhow::Resu
         coa_port: i32::from(a.coa_port),
         require_message_authenticator: policy.as_str().to_owned(),
     };
-    pg.add_nas(&row).await.context("adding the nas row")?;
-    println!("added NAS {}", a.address);
+    match pg.add_nas(&row).await.context("adding the nas row")? {
+        NasWrite::Added { .. } => println!("added NAS {}", a.address),
+        NasWrite::Replaced { rows: 1, .. } => println!("replaced NAS {}", a.address),
+        NasWrite::Replaced { rows, .. } => println!(
+            "replaced NAS {} ({rows} rows had that address; all now carry the new secret)",
+            a.address
+        ),
+    }
     Ok(())
 }
 

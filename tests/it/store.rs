@@ -665,7 +665,9 @@ async fn nas_add_list_remove() {
         coa_port: 1700,
         require_message_authenticator: "require".into(),
     };
-    let id = pg.add_nas(&nas).await.unwrap();
+    let hotspot_radius::store::NasWrite::Added { id } = pg.add_nas(&nas).await.unwrap() else {
+        panic!("a new address is added");
+    };
     let listed = pg.list_nas().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, id);
@@ -683,6 +685,25 @@ async fn nas_add_list_remove() {
         })
         .await
         .is_err()
+    );
+    // Adding the same address again replaces it (one row, the new secret), never a second
+    // row whose older twin would keep winning.
+    let again = pg
+        .add_nas(&NasRow {
+            secret: "n3w".into(),
+            ..nas.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        hotspot_radius::store::NasWrite::Replaced { id, rows: 1 }
+    );
+    let rows = pg.load_nas().await.unwrap();
+    assert_eq!(
+        (rows.len(), rows[0].secret.as_str()),
+        (1, "n3w"),
+        "replaced in place"
     );
     assert_eq!(pg.remove_nas("10.1.0.0/24").await.unwrap(), 1);
     assert_eq!(pg.remove_nas("10.1.0.0/24").await.unwrap(), 0);

@@ -10,6 +10,8 @@ mod acct;
 mod nas;
 mod users;
 
+pub use nas::NasWrite;
+
 use std::str::FromStr;
 use std::time::Duration;
 

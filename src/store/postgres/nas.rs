@@ -5,6 +5,23 @@ use crate::model::{NasEntry, NasRow};
 
 use super::{PgStore, StoreError, failed, sent};
 
+/// What [`PgStore::add_nas`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NasWrite {
+    /// A new row, with its id.
+    Added {
+        /// `nas.id`.
+        id: i32,
+    },
+    /// Existing rows with that `nasname` were updated.
+    Replaced {
+        /// The first updated row's `nas.id`.
+        id: i32,
+        /// How many rows had that `nasname` (more than 1: duplicates made by hand).
+        rows: usize,
+    },
+}
+
 impl PgStore {
     /// All NAS rows, in id order.
     pub async fn load_nas(&self) -> Result<Vec<NasRow>, StoreError> {
@@ -44,22 +61,41 @@ impl PgStore {
             .collect())
     }
 
-    /// Inserts a NAS (`shortname` defaults to `nasname`); returns its id.
-    pub async fn add_nas(&self, nas: &NasRow) -> Result<i32, StoreError> {
+    /// Adds a NAS, or replaces the secret, name and our columns of the rows that already
+    /// have this `nasname` (the FreeRADIUS schema has no unique index there, so a plain
+    /// INSERT would leave two rows, the older one winning). One statement. `shortname`
+    /// defaults to `nasname`.
+    pub async fn add_nas(&self, nas: &NasRow) -> Result<NasWrite, StoreError> {
         sent("add_nas");
         let shortname = nas.shortname.as_deref().unwrap_or(&nas.nasname);
-        sqlx::query_scalar!(
-            "INSERT INTO nas (nasname, shortname, secret, coa_port, require_message_authenticator) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        let rows = sqlx::query!(
+            r#"WITH updated AS (
+    UPDATE nas SET shortname = $2, secret = $3, coa_port = $4,
+                   require_message_authenticator = $5
+    WHERE nasname = $1 RETURNING id
+), inserted AS (
+    INSERT INTO nas (nasname, shortname, secret, coa_port, require_message_authenticator)
+    SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM updated)
+    RETURNING id
+)
+SELECT id AS "id!", false AS "inserted!" FROM updated
+UNION ALL SELECT id, true FROM inserted"#,
             nas.nasname,
             shortname,
             nas.secret,
             nas.coa_port,
             nas.require_message_authenticator
         )
-        .fetch_one(&self.pool)
+        .fetch_all(&self.pool)
         .await
-        .map_err(failed("add_nas"))
+        .map_err(failed("add_nas"))?;
+        let replaced = rows.iter().filter(|r| !r.inserted).count();
+        let id = rows.first().map_or(0, |r| r.id);
+        Ok(if replaced > 0 {
+            NasWrite::Replaced { id, rows: replaced }
+        } else {
+            NasWrite::Added { id }
+        })
     }
 
     /// Deletes the NAS rows with this `nasname`; returns how many were deleted.
