@@ -22,7 +22,14 @@
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use regex_lite::Regex;
+use regex_lite::{Regex, RegexBuilder};
+
+/// Most memory one compiled `=~`/`!~` comparison may take: rows come from an admin app,
+/// and a pathological pattern must not cost the server megabytes per cached profile (it
+/// becomes a broken comparison instead, which fails closed).
+const REGEX_SIZE_LIMIT: usize = 64 << 10;
+/// Deepest nesting of groups/repetitions accepted in such a pattern.
+const REGEX_NEST_LIMIT: u32 = 64;
 
 use super::op::CmpOp;
 use radius_proto::dictionary::{AttrDef, AttrType, Dictionary, Encrypt};
@@ -103,8 +110,11 @@ impl Check {
             CmpOp::Present => Test::Present,
             CmpOp::Absent => Test::Absent,
             CmpOp::RegexMatch | CmpOp::RegexNoMatch => {
-                let re =
-                    Regex::new(text).map_err(|e| format!("invalid regular expression: {e}"))?;
+                let re = RegexBuilder::new(text)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .nest_limit(REGEX_NEST_LIMIT)
+                    .build()
+                    .map_err(|e| format!("invalid or too large regular expression: {e}"))?;
                 Test::Regex {
                     re: Box::new(re),
                     negate: op == CmpOp::RegexNoMatch,

@@ -685,6 +685,11 @@ fn regex_checks() {
     assert_eq!(p.problems().len(), 1, "{:?}", p.problems());
     assert!(p.problems()[0].contains("Calling-Station-Id"));
     assert_eq!(deny(&p, &mac("(unclosed"), NOW), DenyReason::BrokenRow);
+    // A pattern that would compile to far more than 64 KiB is refused, and fails closed.
+    let p = with("=~", "a{20000}");
+    assert_eq!(p.problems().len(), 1, "{:?}", p.problems());
+    assert!(p.problems()[0].contains("size limit"), "{:?}", p.problems());
+    assert_eq!(deny(&p, &mac("a"), NOW), DenyReason::BrokenRow);
 }
 
 #[test]
