@@ -238,6 +238,15 @@ impl Compiler<'_> {
             }
         };
         let control = match special {
+            Special::Credential(CredKind::Crypt) => {
+                if let Err(e) = radius_proto::auth::crypt::check_work_factor(text.trim()) {
+                    // Fail closed: a hash too costly to check is a broken row, not a
+                    // login that burns the server's CPU.
+                    level.broken = true;
+                    return Err(e);
+                }
+                Control::Credential(CredKind::Crypt, credential(CredKind::Crypt, text)?)
+            }
             Special::Credential(kind) => Control::Credential(kind, credential(kind, text)?),
             Special::AuthType => match auth_type(text) {
                 Ok(t) => Control::AuthType(t),

@@ -877,6 +877,28 @@ fn unknown_auth_type_and_broken_groups_fail_the_request() {
 }
 
 #[test]
+fn crypt_hashes_too_costly_to_check_fail_closed() {
+    let p = user(
+        &[("Crypt-Password", ":=", "$6$rounds=999999999$salt$abc")],
+        &[],
+        vec![],
+    );
+    assert_eq!(p.problems().len(), 1, "{:?}", p.problems());
+    assert_eq!(deny(&p, &plain(), NOW), DenyReason::BrokenRow);
+    let p = user(
+        &[(
+            "Crypt-Password",
+            ":=",
+            "$2y$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
+        )],
+        &[],
+        vec![],
+    );
+    assert!(p.problems().is_empty(), "{:?}", p.problems());
+    assert!(proceed(&p, &plain(), NOW).credential.is_some());
+}
+
+#[test]
 fn secrets_never_leak() {
     let secret = "hunter2-secret";
     let p = user(

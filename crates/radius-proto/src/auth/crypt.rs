@@ -38,6 +38,45 @@ impl Scheme {
     }
 }
 
+/// Highest bcrypt cost accepted (2^13 rounds, about 0.8 s of CPU per check; PHP and
+/// Laravel default to 10).
+pub const MAX_BCRYPT_COST: u32 = 13;
+/// Most SHA-crypt rounds accepted (glibc's default is 5,000; Python passlib's 656,000).
+pub const MAX_SHA_ROUNDS: u64 = 1_000_000;
+
+/// Whether checking a password against `hash` costs a bounded amount of work: a bcrypt cost
+/// above [`MAX_BCRYPT_COST`] or SHA-crypt rounds above [`MAX_SHA_ROUNDS`] (a row that would
+/// let one login burn seconds to hours of CPU) is an error naming the limit. Other formats
+/// have a fixed cost (or never verify) and pass.
+pub fn check_work_factor(hash: &str) -> Result<(), String> {
+    match Scheme::detect(hash.as_bytes()) {
+        Some(Scheme::Bcrypt) => {
+            let cost = hash.get(4..6).and_then(|c| c.parse::<u32>().ok());
+            match cost {
+                Some(c) if c <= MAX_BCRYPT_COST => Ok(()),
+                Some(c) => Err(format!(
+                    "bcrypt cost {c} is above the limit {MAX_BCRYPT_COST}"
+                )),
+                None => Ok(()), // malformed: never verifies, costs nothing
+            }
+        }
+        Some(Scheme::Sha512 | Scheme::Sha256) => {
+            let rounds = hash
+                .split('$')
+                .nth(2)
+                .and_then(|f| f.strip_prefix("rounds="))
+                .and_then(|n| n.parse::<u64>().ok());
+            match rounds {
+                Some(r) if r > MAX_SHA_ROUNDS => Err(format!(
+                    "SHA-crypt rounds {r} are above the limit {MAX_SHA_ROUNDS}"
+                )),
+                _ => Ok(()),
+            }
+        }
+        Some(Scheme::Md5) | None => Ok(()),
+    }
+}
+
 /// Does `password` match the stored crypt `hash`? Unknown or malformed hashes ⇒ `false`.
 pub fn verify(password: &[u8], hash: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(hash) else {
@@ -198,6 +237,25 @@ fn to64(mut v: u32, out: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn work_factor_is_capped() {
+        let ok = "$2y$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy";
+        assert_eq!(check_work_factor(ok), Ok(()));
+        let heavy = "$2b$31$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy";
+        assert!(
+            check_work_factor(heavy)
+                .unwrap_err()
+                .contains("bcrypt cost 31")
+        );
+        assert_eq!(check_work_factor("$6$saltsalt$abc"), Ok(()));
+        assert_eq!(check_work_factor("$6$rounds=656000$salt$abc"), Ok(()));
+        let rounds = "$6$rounds=999999999$salt$abc";
+        assert!(check_work_factor(rounds).unwrap_err().contains("999999999"));
+        assert!(check_work_factor("$5$rounds=1000001$salt$abc").is_err());
+        assert_eq!(check_work_factor("$1$salt$abc"), Ok(()));
+        assert_eq!(check_work_factor("plain"), Ok(()));
+    }
 
     /// Generated on the build machine with `openssl passwd -1 -salt SALT PASSWORD`.
     const MD5_VECTORS: &[(&str, &str)] = &[
