@@ -8,7 +8,8 @@ use radius_proto::protocol::AcctStatus;
 use serde::{Deserialize, Serialize};
 
 /// One radcheck / radreply / radgroupcheck / radgroupreply row: `attribute op value`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` redacts the value of any attribute that holds a password or key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RadRow {
     /// Attribute name (`Cleartext-Password`, `Mikrotik-Rate-Limit`, ...).
     pub attribute: String,
@@ -16,6 +17,31 @@ pub struct RadRow {
     pub op: String,
     /// Value as text.
     pub value: String,
+}
+
+impl RadRow {
+    /// Whether the value is a secret (a password, a hash of one, or a key): never shown.
+    pub fn is_secret(&self) -> bool {
+        let a = self.attribute.to_ascii_lowercase();
+        ["password", "secret", "key", "-hash"]
+            .iter()
+            .any(|needle| a.contains(needle))
+    }
+}
+
+impl std::fmt::Debug for RadRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value: &dyn std::fmt::Debug = if self.is_secret() {
+            &"<redacted>"
+        } else {
+            &self.value
+        };
+        f.debug_struct("RadRow")
+            .field("attribute", &self.attribute)
+            .field("op", &self.op)
+            .field("value", value)
+            .finish()
+    }
 }
 
 /// A group the user belongs to (radusergroup), with its rows.
@@ -179,5 +205,35 @@ mod status_number {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<AcctStatus, D::Error> {
         u32::deserialize(d).map(AcctStatus::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RadRow;
+
+    #[test]
+    fn debug_never_shows_a_password() {
+        for attribute in [
+            "Cleartext-Password",
+            "NT-Password",
+            "Crypt-Password",
+            "MS-MPPE-Send-Key",
+        ] {
+            let row = RadRow {
+                attribute: attribute.into(),
+                op: ":=".into(),
+                value: "hunter2".into(),
+            };
+            let shown = format!("{row:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains(attribute), "{shown}");
+        }
+        let rate = RadRow {
+            attribute: "Mikrotik-Rate-Limit".into(),
+            op: ":=".into(),
+            value: "2M/5M".into(),
+        };
+        assert!(format!("{rate:?}").contains("2M/5M"));
     }
 }

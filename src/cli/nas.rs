@@ -22,8 +22,8 @@ pub(crate) enum NasCommand {
     },
 }
 
-/// `nas add` arguments.
-#[derive(Args, Debug)]
+/// `nas add` arguments. `Debug` redacts the secret.
+#[derive(Args)]
 pub(crate) struct NasAddArgs {
     /// IP address or CIDR network of the NAS.
     #[arg(long)]
@@ -40,6 +40,21 @@ pub(crate) struct NasAddArgs {
     /// Message-Authenticator policy: require, auto or off.
     #[arg(long, default_value = "auto")]
     require_message_authenticator: String,
+}
+
+impl std::fmt::Debug for NasAddArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NasAddArgs")
+            .field("address", &self.address)
+            .field("secret", &"<redacted>")
+            .field("name", &self.name)
+            .field("coa_port", &self.coa_port)
+            .field(
+                "require_message_authenticator",
+                &self.require_message_authenticator,
+            )
+            .finish()
+    }
 }
 
 /// Run one `nas` subcommand against the configured database.

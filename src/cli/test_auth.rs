@@ -41,7 +41,7 @@ pub(crate) enum TestMethod {
 }
 
 /// `test-auth` arguments.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Clone)]
 pub(crate) struct TestAuthArgs {
     /// Server address (`host:port`; port 1812 when omitted).
     #[arg(long, default_value = "127.0.0.1:1812")]
@@ -100,6 +100,20 @@ pub(crate) async fn run(args: &TestAuthArgs, dict: &Dictionary) -> i32 {
             eprintln!("test-auth: {e}");
             2
         }
+    }
+}
+
+/// `Debug` without the secret and the password.
+impl std::fmt::Debug for TestAuthArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestAuthArgs")
+            .field("server", &self.server)
+            .field("secret", &"<redacted>")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("method", &self.method)
+            .field("nas_ip", &self.nas_ip)
+            .finish_non_exhaustive()
     }
 }
 
