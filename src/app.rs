@@ -193,10 +193,18 @@ struct Reloader {
     rows: Mutex<Vec<NasRow>>,
     pg: PgStore,
     config_path: Option<PathBuf>,
+    /// Held while the table is rebuilt.
+    rebuilding: Mutex<()>,
+    /// A `nas` NOTIFY arrived: the reload task reloads (a burst coalesces into one or two
+    /// reloads, run one after the other).
+    nas_changed: tokio::sync::Notify,
 }
 
 impl Reloader {
     fn rebuild(&self) {
+        // One rebuild at a time, each reading the newest config list and rows: a SIGHUP and
+        // a table reload can never install an older snapshot over a newer one.
+        let _one_at_a_time = self.rebuilding.lock();
         let config_nas = self
             .config_nas
             .lock()
@@ -323,6 +331,8 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         rows: Mutex::new(rows),
         pg: pg.clone(),
         config_path,
+        rebuilding: Mutex::new(()),
+        nas_changed: tokio::sync::Notify::new(),
     });
 
     let writer_cancel = CancellationToken::new();
@@ -388,11 +398,23 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
     });
     {
         let reload = Arc::clone(&reload);
-        profiles.spawn_listener(background.clone(), move || {
-            let reload = Arc::clone(&reload);
-            tokio::spawn(async move { reload.reload_rows().await });
-        });
+        let notify = Arc::clone(&reload);
+        profiles.spawn_listener(background.clone(), move || notify.nas_changed.notify_one());
     }
+    // The single NAS-table reload task: reloads never overlap, so an older snapshot can
+    // never replace a newer one.
+    let nas_reload_task = tokio::spawn({
+        let reload = Arc::clone(&reload);
+        let cancel = background.clone();
+        async move {
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = reload.nas_changed.notified() => reload.reload_rows().await,
+                }
+            }
+        }
+    });
     let retention_task = tokio::spawn(crate::accounting::postauth::retain(
         pg.clone(),
         config.postauth.retention_days,
@@ -427,6 +449,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
                 background.cancel();
                 let _ = health_task.await;
                 let _ = retention_task.await;
+                let _ = nas_reload_task.await;
                 let _ = history_task.await;
                 accounting_cancel.cancel();
                 accounting_tasks.wait().await;
