@@ -90,6 +90,8 @@ fn io_step(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> AppError {
 
 /// How often the database health check runs (feeds `/readyz`).
 const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+/// How long start-up waits for the change-notification listener before serving anyway.
+const LISTEN_WAIT: Duration = Duration::from_secs(5);
 /// Bound on each Redis operation (a slow Redis only costs L2 hits).
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 
@@ -313,27 +315,45 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         config.admin.ready_db_max_age_secs,
     )));
     readiness.db_ok();
-    let rows = pg
-        .load_nas()
-        .await
-        .map_err(store_step("loading the nas table"))?;
-    let clients = Arc::new(Clients::new(ClientTable::build(&config.nas, &rows, None)));
-    let table_len = clients.snapshot().len();
-    m::gauge_set(CLIENTS, table_len as f64);
-    if table_len == 0 {
-        tracing::warn!(
-            "no NAS clients defined ([[nas]] or the nas table): every request will be dropped"
-        );
-    }
+    let background = CancellationToken::new();
+    let clients = Arc::new(Clients::new(ClientTable::build(&config.nas, &[], None)));
     let reload = Arc::new(Reloader {
         clients: Arc::clone(&clients),
         config_nas: Mutex::new(config.nas.clone()),
-        rows: Mutex::new(rows),
+        rows: Mutex::new(Vec::new()),
         pg: pg.clone(),
         config_path,
         rebuilding: Mutex::new(()),
         nas_changed: tokio::sync::Notify::new(),
     });
+    // LISTEN first, then read the NAS table: a change made after the read is then always
+    // notified (a NOTIFY racing the read only causes one extra reload).
+    let (_listener_task, listening) = {
+        let notify = Arc::clone(&reload);
+        profiles.spawn_listener_with_ready(background.clone(), move || {
+            notify.nas_changed.notify_one();
+        })
+    };
+    if tokio::time::timeout(LISTEN_WAIT, listening).await.is_err() {
+        tracing::warn!(
+            "change notifications not established yet; serving anyway (once the listener \
+             connects it flushes the caches and reloads the NAS table)"
+        );
+    }
+    let rows = pg
+        .load_nas()
+        .await
+        .map_err(store_step("loading the nas table"))?;
+    if let Ok(mut g) = reload.rows.lock() {
+        *g = rows;
+    }
+    reload.rebuild();
+    let table_len = clients.snapshot().len();
+    if table_len == 0 {
+        tracing::warn!(
+            "no NAS clients defined ([[nas]] or the nas table): every request will be dropped"
+        );
+    }
 
     let writer_cancel = CancellationToken::new();
     let (post_auth, post_auth_task) =
@@ -384,7 +404,6 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
     tracing::info!(%auth_addr, %acct_addr, admin = ?admin_addr, clients = table_len, "hotspot-radius serving");
 
     let cancel = CancellationToken::new();
-    let background = CancellationToken::new();
     let requests = TaskTracker::new();
     let server_task = tokio::spawn(server.run(cancel.clone(), requests.clone()));
     let admin_cancel = CancellationToken::new();
@@ -396,11 +415,6 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
             admin_cancel.clone(),
         ))
     });
-    {
-        let reload = Arc::clone(&reload);
-        let notify = Arc::clone(&reload);
-        profiles.spawn_listener(background.clone(), move || notify.nas_changed.notify_one());
-    }
     // The single NAS-table reload task: reloads never overlap, so an older snapshot can
     // never replace a newer one.
     let nas_reload_task = tokio::spawn({

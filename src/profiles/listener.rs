@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgListener, PgNotification};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::Profiles;
@@ -31,11 +32,30 @@ impl Profiles {
         cancel: CancellationToken,
         on_nas_change: impl Fn() + Send + Sync + 'static,
     ) -> tokio::task::JoinHandle<()> {
-        let profiles = self.clone();
-        tokio::spawn(async move { profiles.listen(cancel, on_nas_change).await })
+        self.spawn_listener_with_ready(cancel, on_nas_change).0
     }
 
-    async fn listen(&self, cancel: CancellationToken, on_nas_change: impl Fn()) {
+    /// [`Profiles::spawn_listener`], plus a signal sent once the first LISTEN is in place:
+    /// the server reads what it caches (the NAS table) only after that, so no change can
+    /// fall between its read and the start of listening.
+    pub fn spawn_listener_with_ready(
+        &self,
+        cancel: CancellationToken,
+        on_nas_change: impl Fn() + Send + Sync + 'static,
+    ) -> (tokio::task::JoinHandle<()>, oneshot::Receiver<()>) {
+        let profiles = self.clone();
+        let (ready, listening) = oneshot::channel();
+        let task = tokio::spawn(async move { profiles.listen(cancel, on_nas_change, ready).await });
+        (task, listening)
+    }
+
+    async fn listen(
+        &self,
+        cancel: CancellationToken,
+        on_nas_change: impl Fn(),
+        ready: oneshot::Sender<()>,
+    ) {
+        let mut ready = Some(ready);
         let mut first = true;
         let mut backoff = BACKOFF_MIN;
         let outage = Outage::new();
@@ -61,6 +81,9 @@ impl Profiles {
                 }
             };
             backoff = BACKOFF_MIN;
+            if let Some(ready) = ready.take() {
+                let _ = ready.send(());
+            }
             if outage.recovered() {
                 tracing::info!("cache invalidation listener connected again");
             }
