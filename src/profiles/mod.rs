@@ -6,7 +6,11 @@
 //! as a negative. PostgreSQL being unreachable is [`LookupError::Unavailable`] (the
 //! handler then sends no reply, so the NAS retries or fails over: never a false reject);
 //! Redis being unreachable only costs L2 hits. A load that raced an invalidation of the
-//! same user (per-user generation buckets) is used once and not kept.
+//! same user (per-user generation buckets) is used once and not kept. A profile that has
+//! left L1 (its TTL ran out) is kept as a fallback for `stale_ttl` and served only when
+//! reloading it fails because PostgreSQL is unavailable (`tier="stale"` in the lookup
+//! metric); every invalidation drops it too, so an outage longer than the L1 TTL does not
+//! turn into "no reply" for users the server already knew.
 
 pub mod listener;
 
@@ -72,6 +76,9 @@ pub struct ProfileOptions {
     /// L1 lifetime of an unknown user's negative entry (L2 has its own, in
     /// `RedisSettings`).
     pub negative_ttl: Duration,
+    /// How long a found profile is kept as a fallback after it left L1: used only when
+    /// reloading it fails because PostgreSQL is unavailable (serve stale on error).
+    pub stale_ttl: Duration,
 }
 
 impl Default for ProfileOptions {
@@ -80,6 +87,7 @@ impl Default for ProfileOptions {
             l1_capacity: 100_000,
             l1_ttl: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(10),
+            stale_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -126,6 +134,9 @@ struct Inner {
     pg: PgStore,
     l2: Option<RedisTier>,
     l1: Cache<String, Option<Arc<Profile>>>,
+    /// Every profile loaded, kept past its L1 lifetime: the fallback while PostgreSQL is
+    /// unavailable. Invalidated exactly like L1.
+    stale: moka::sync::Cache<String, Arc<Profile>>,
     dict: Arc<Dictionary>,
     /// Invalidation counters: a load that overlaps an invalidation of its user (its bucket)
     /// or a flush / group change (`epoch`) is not kept. Per-bucket, so a burst of changes
@@ -188,11 +199,16 @@ impl Profiles {
                 negative: opts.negative_ttl,
             })
             .build();
+        let stale = moka::sync::Cache::builder()
+            .max_capacity(opts.l1_capacity)
+            .time_to_live(opts.stale_ttl)
+            .build();
         Self {
             inner: Arc::new(Inner {
                 pg,
                 l2,
                 l1,
+                stale,
                 dict,
                 epoch: AtomicU64::new(0),
                 buckets: (0..GENERATION_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
@@ -236,7 +252,30 @@ impl Profiles {
         let loaded_here = loaded_here.load(Ordering::Relaxed);
         let label = if loaded_here { "miss" } else { "hit" };
         m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "l1"), ("result", label)], 1);
-        let value = result.map_err(|e| (*e).clone())?;
+        let value = match result {
+            Ok(v) => v,
+            Err(e) => {
+                // PostgreSQL unavailable and the entry gone from L1: serve the last known
+                // profile rather than nothing (it is dropped by any invalidation).
+                if let LookupError::Unavailable(store) = &*e
+                    && store.is_unavailable()
+                    && let Some(profile) = inner.stale.get(username)
+                {
+                    m::inc(
+                        CACHE_LOOKUPS_TOTAL,
+                        &[("tier", "stale"), ("result", "hit")],
+                        1,
+                    );
+                    return Ok(Some(profile));
+                }
+                return Err((*e).clone());
+            }
+        };
+        if let Some(profile) = &value
+            && loaded_here
+        {
+            inner.stale.insert(username.to_owned(), Arc::clone(profile));
+        }
         if loaded_here && inner.generation(username) != generation {
             // An invalidation raced with this load: the value may predate the change. Use
             // it for this request but do not keep it.
@@ -304,6 +343,7 @@ impl Profiles {
         for name in usernames {
             self.inner.bucket(name).fetch_add(1, Ordering::AcqRel);
             self.inner.l1.invalidate(name.as_str()).await;
+            self.inner.stale.invalidate(name.as_str());
         }
         m::inc(
             CACHE_INVALIDATIONS_TOTAL,
@@ -324,6 +364,7 @@ impl Profiles {
             Ok(members) => {
                 for name in &members {
                     self.inner.l1.invalidate(name.as_str()).await;
+                    self.inner.stale.invalidate(name.as_str());
                 }
                 if let Some(l2) = &self.inner.l2 {
                     l2.delete(&members).await;
@@ -341,6 +382,8 @@ impl Profiles {
         self.bump();
         m::inc(CACHE_INVALIDATIONS_TOTAL, &[("kind", "flush")], 1);
         self.inner.l1.invalidate_all();
+        // Changes may have been missed: the fallback could be just as stale.
+        self.inner.stale.invalidate_all();
     }
 
     /// Drops every L1 and L2 user entry.

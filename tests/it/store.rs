@@ -650,6 +650,56 @@ async fn postgres_outage_serves_cached_users_and_reports_uncached_as_unavailable
     task.await.unwrap();
 }
 
+/// An outage longer than the L1 lifetime: the expired profile is served from the stale
+/// fallback (only because the reload failed), and an invalidation drops it.
+#[tokio::test]
+async fn postgres_outage_longer_than_l1_ttl_serves_stale_profiles() {
+    let mut pg = Postgres::start();
+    let (url, pool) = fresh_db_on(&pg).await;
+    add_user(&pool, "alice", "pw").await;
+    let store = PgStore::connect_lazy(
+        &url,
+        PoolSettings {
+            size: 2,
+            ..PoolSettings::default()
+        },
+    )
+    .unwrap();
+    let opts = ProfileOptions {
+        l1_ttl: Duration::from_millis(500),
+        ..ProfileOptions::default()
+    };
+    let profiles = Profiles::new(store, None, &opts, Arc::new(Dictionary::builtin()));
+    assert_eq!(
+        current_password(&profiles, "alice").await.as_deref(),
+        Some("pw")
+    );
+    pg.stop();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    profiles.run_pending_tasks().await;
+    assert_eq!(
+        current_password(&profiles, "alice").await.as_deref(),
+        Some("pw"),
+        "served from the stale fallback after its L1 lifetime"
+    );
+    assert!(
+        matches!(
+            profiles.user("nobody-known").await,
+            Err(LookupError::Unavailable(_))
+        ),
+        "an unknown user is still 'unavailable', never a false reject"
+    );
+    profiles.invalidate_user("alice").await;
+    assert!(
+        matches!(
+            profiles.user("alice").await,
+            Err(LookupError::Unavailable(_))
+        ),
+        "an invalidation drops the fallback too"
+    );
+    pg.start_again();
+}
+
 // ---------------------------------------------------------------------------------------
 // NAS table
 // ---------------------------------------------------------------------------------------
