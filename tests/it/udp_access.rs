@@ -217,7 +217,16 @@ impl Nas {
     /// verify (Response Authenticator and Message-Authenticator, which must be present).
     pub async fn exchange_within(&self, req: &Request, wait: Duration) -> Option<Vec<u8>> {
         self.send(&req.bytes).await;
-        let reply = self.recv(wait).await?;
+        // A late answer to an earlier request (one we stopped waiting for) is skipped, as
+        // a NAS skips replies whose identifier it no longer waits on.
+        let deadline = tokio::time::Instant::now() + wait;
+        let reply = loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let reply = self.recv(left).await?;
+            if reply.get(1) == req.bytes.get(1) {
+                break reply;
+            }
+        };
         let p = Packet::decode(&reply).expect("reply decodes");
         assert_eq!(p.identifier(), req.bytes[1], "reply identifier");
         p.verify_response(&req.authenticator, ReplyVector::Request, &self.signer)
