@@ -6,7 +6,7 @@
 //! networks from most to least specific. On a tie (same network in both sources) the config
 //! file wins. Unknown sources are dropped by the server before any parsing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -43,6 +43,10 @@ pub struct Client {
     pub source: ClientSource,
     /// `auto` policy: a Message-Authenticator has been seen from this client.
     ma_seen: AtomicBool,
+    /// `auto` policy on a network entry: the source addresses that sent one. The latch is
+    /// per router, so the first RouterOS 7.15+ router in a range does not make every older
+    /// router of that range be dropped.
+    ma_seen_from: RwLock<HashSet<IpAddr>>,
 }
 
 impl Client {
@@ -63,6 +67,7 @@ impl Client {
             policy,
             source,
             ma_seen: AtomicBool::new(false),
+            ma_seen_from: RwLock::new(HashSet::new()),
         }
     }
 
@@ -72,22 +77,52 @@ impl Client {
         &self.signer
     }
 
-    /// Whether an Access-Request without a Message-Authenticator must be dropped.
-    pub fn requires_message_authenticator(&self) -> bool {
+    /// Whether the entry covers a single address (a host) rather than a network.
+    fn is_host(&self) -> bool {
+        self.network.prefix_len() == self.network.max_prefix_len()
+    }
+
+    /// Whether an Access-Request from `source` without a Message-Authenticator must be
+    /// dropped.
+    pub fn requires_message_authenticator(&self, source: IpAddr) -> bool {
         match self.policy {
             MessageAuthenticatorPolicy::Require => true,
-            MessageAuthenticatorPolicy::Auto => self.ma_seen.load(Ordering::Relaxed),
+            MessageAuthenticatorPolicy::Auto if self.is_host() => {
+                self.ma_seen.load(Ordering::Relaxed)
+            }
+            MessageAuthenticatorPolicy::Auto => self
+                .ma_seen_from
+                .read()
+                .map(|seen| seen.contains(&source.to_canonical()))
+                .unwrap_or(true),
             MessageAuthenticatorPolicy::Off => false,
         }
     }
 
-    /// Record that a valid Message-Authenticator arrived from this client (`auto` policy
-    /// then requires it from now on).
-    pub fn saw_message_authenticator(&self) {
-        if self.policy == MessageAuthenticatorPolicy::Auto && !self.ma_seen.load(Ordering::Relaxed)
+    /// Record that a valid Message-Authenticator arrived from `source` (`auto` policy then
+    /// requires it from that router from now on).
+    pub fn saw_message_authenticator(&self, source: IpAddr) {
+        if self.policy != MessageAuthenticatorPolicy::Auto {
+            return;
+        }
+        if self.is_host() {
+            if !self.ma_seen.load(Ordering::Relaxed) {
+                self.ma_seen.store(true, Ordering::Relaxed);
+                tracing::info!(nas = %self.name, "Message-Authenticator seen; now required (auto policy)");
+            }
+            return;
+        }
+        let source = source.to_canonical();
+        let known = self
+            .ma_seen_from
+            .read()
+            .map(|seen| seen.contains(&source))
+            .unwrap_or(true);
+        if !known
+            && let Ok(mut seen) = self.ma_seen_from.write()
+            && seen.insert(source)
         {
-            self.ma_seen.store(true, Ordering::Relaxed);
-            tracing::info!(nas = %self.name, "Message-Authenticator seen; now required (auto policy)");
+            tracing::info!(nas = %self.name, %source, "Message-Authenticator seen from this router; now required from it (auto policy)");
         }
     }
 
@@ -154,9 +189,15 @@ impl ClientTable {
         for client in candidates {
             if let Some(prev) = previous.and_then(|p| p.get_exact_network(&client.network))
                 && prev.signer.secret() == client.signer.secret()
-                && prev.ma_seen.load(Ordering::Relaxed)
             {
-                client.ma_seen.store(true, Ordering::Relaxed);
+                if prev.ma_seen.load(Ordering::Relaxed) {
+                    client.ma_seen.store(true, Ordering::Relaxed);
+                }
+                if let (Ok(old), Ok(mut new)) =
+                    (prev.ma_seen_from.read(), client.ma_seen_from.write())
+                {
+                    new.extend(old.iter().copied());
+                }
             }
             table.insert(Arc::new(client));
         }
@@ -340,15 +381,35 @@ mod tests {
         n.require_message_authenticator = MessageAuthenticatorPolicy::Auto;
         let clients = Clients::new(ClientTable::build(std::slice::from_ref(&n), &[], None));
         let c = clients.lookup(ip("127.0.0.1")).unwrap();
-        assert!(!c.requires_message_authenticator());
-        c.saw_message_authenticator();
-        assert!(c.requires_message_authenticator());
+        assert!(!c.requires_message_authenticator(ip("127.0.0.1")));
+        c.saw_message_authenticator(ip("127.0.0.1"));
+        assert!(c.requires_message_authenticator(ip("127.0.0.1")));
         clients.rebuild(std::slice::from_ref(&n), &[]);
         assert!(
             clients
                 .lookup(ip("127.0.0.1"))
                 .unwrap()
-                .requires_message_authenticator()
+                .requires_message_authenticator(ip("127.0.0.1"))
         );
+    }
+
+    #[test]
+    fn auto_policy_latches_per_router_in_a_network_entry() {
+        let mut n = nas("10.8.0.0/16", "s", "c");
+        n.require_message_authenticator = MessageAuthenticatorPolicy::Auto;
+        let clients = Clients::new(ClientTable::build(std::slice::from_ref(&n), &[], None));
+        let c = clients.lookup(ip("10.8.1.1")).unwrap();
+        // A RouterOS 7.15+ router sends one: required from it...
+        c.saw_message_authenticator(ip("10.8.1.1"));
+        assert!(c.requires_message_authenticator(ip("10.8.1.1")));
+        // ...but an older router of the same range is not dropped for it.
+        assert!(!c.requires_message_authenticator(ip("10.8.2.2")));
+        clients.rebuild(std::slice::from_ref(&n), &[]);
+        let c = clients.lookup(ip("10.8.1.1")).unwrap();
+        assert!(
+            c.requires_message_authenticator(ip("10.8.1.1")),
+            "survives a rebuild"
+        );
+        assert!(!c.requires_message_authenticator(ip("10.8.2.2")));
     }
 }

@@ -29,7 +29,7 @@ pub async fn handle<U: UserSource, A: AcctSink>(
     source: SocketAddr,
     packet: &Packet<'_>,
 ) -> Outcome {
-    if let Err(why) = check_message_authenticator(client, packet, MaRule::NasPolicy) {
+    if let Err(why) = check_message_authenticator(client, source.ip(), packet, MaRule::NasPolicy) {
         return Outcome::Drop(why);
     }
     let method = Method::detect(packet);

@@ -36,7 +36,7 @@ pub async fn handle<U, A: AcctSink>(
     {
         return Outcome::Drop(reason::BAD_REQUEST_AUTHENTICATOR);
     }
-    if let Err(why) = check_message_authenticator(client, packet, MaRule::Never) {
+    if let Err(why) = check_message_authenticator(client, source.ip(), packet, MaRule::Never) {
         return Outcome::Drop(why);
     }
     let Some((record, repairs)) = record::from_packet(

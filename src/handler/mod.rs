@@ -11,7 +11,7 @@ pub mod access;
 pub mod accounting;
 pub mod status;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,7 +89,7 @@ pub async fn dispatch<U: UserSource, A: AcctSink>(
         (Code::AccountingRequest, Port::Acct) => {
             accounting::handle(ctx, client, source, packet).await
         }
-        (Code::StatusServer, _) => status::handle(client, port, packet),
+        (Code::StatusServer, _) => status::handle(client, source.ip(), port, packet),
         _ => Outcome::Drop(crate::metrics::reason::WRONG_PORT),
     }
 }
@@ -111,6 +111,7 @@ pub enum MaRule {
 /// (Accounting) are checked over a zero authenticator, as FreeRADIUS does.
 pub fn check_message_authenticator(
     client: &Client,
+    source: IpAddr,
     packet: &Packet<'_>,
     rule: MaRule,
 ) -> Result<(), &'static str> {
@@ -118,13 +119,13 @@ pub fn check_message_authenticator(
     match packet.verify_message_authenticator(client.signer(), None) {
         Ok(true) => {
             if rule == MaRule::NasPolicy {
-                client.saw_message_authenticator();
+                client.saw_message_authenticator(source);
             }
             Ok(())
         }
         Ok(false) => match rule {
             MaRule::Always => Err(reason::MISSING_MESSAGE_AUTHENTICATOR),
-            MaRule::NasPolicy if client.requires_message_authenticator() => {
+            MaRule::NasPolicy if client.requires_message_authenticator(source) => {
                 Err(reason::MISSING_MESSAGE_AUTHENTICATOR)
             }
             MaRule::NasPolicy | MaRule::Never => Ok(()),

@@ -5,11 +5,13 @@
 use crate::clients::Client;
 use radius_proto::protocol::{Code, Packet, PacketBuilder};
 
+use std::net::IpAddr;
+
 use super::{MaRule, Outcome, Port, check_message_authenticator};
 
 /// Answer a Status-Server.
-pub fn handle(client: &Client, port: Port, packet: &Packet<'_>) -> Outcome {
-    if let Err(why) = check_message_authenticator(client, packet, MaRule::Always) {
+pub fn handle(client: &Client, source: IpAddr, port: Port, packet: &Packet<'_>) -> Outcome {
+    if let Err(why) = check_message_authenticator(client, source, packet, MaRule::Always) {
         return Outcome::Drop(why);
     }
     let code = match port {
