@@ -177,11 +177,28 @@ impl Shard {
     /// Drop expired entries from the front of the queue, and the oldest ones beyond
     /// `capacity`. Queue items whose generation no longer matches are stale and skipped.
     fn expire(&mut self, now: Instant, capacity: usize) {
+        // Over capacity, an in-progress request is never evicted (its retransmission would
+        // then be processed a second time): it goes to the back of the queue instead. The
+        // in-flight limit bounds how many there can be; `rotations` bounds this loop.
+        let mut rotations = self.order.len();
         while let Some(&(key, generation)) = self.order.front() {
-            let current = self.map.get(&key).map(|e| (e.generation, e.expires));
+            let current = self.map.get(&key).map(|e| {
+                (
+                    e.generation,
+                    e.expires,
+                    matches!(e.state, State::InProgress),
+                )
+            });
             match current {
-                Some((g, expires)) if g == generation => {
-                    if expires <= now || self.map.len() >= capacity {
+                Some((g, expires, in_progress)) if g == generation => {
+                    if expires <= now {
+                        self.map.remove(&key);
+                        self.order.pop_front();
+                    } else if self.map.len() >= capacity && in_progress && rotations > 0 {
+                        rotations -= 1;
+                        self.order.pop_front();
+                        self.order.push_back((key, generation));
+                    } else if self.map.len() >= capacity && !in_progress {
                         self.map.remove(&key);
                         self.order.pop_front();
                     } else {
@@ -206,6 +223,25 @@ impl Shard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_in_progress_request_is_never_evicted_for_room() {
+        let c = DedupCache::new(Duration::from_secs(5), 1);
+        let t = Instant::now();
+        let first = key(1, 1);
+        assert_eq!(c.begin(first, t), Begin::New);
+        // A flood of other (answered) requests fills every shard many times over.
+        for id in 0..=255u8 {
+            for auth in 2..10u8 {
+                let k = key(id, auth);
+                if c.begin(k, t) == Begin::New {
+                    c.complete(&k, Some(Arc::from(&b"reply"[..])), t);
+                }
+            }
+        }
+        // The first one is still being processed: its retransmission must not start again.
+        assert_eq!(c.begin(first, t), Begin::InProgress);
+    }
 
     fn key(id: u8, auth: u8) -> Key {
         Key {
