@@ -120,8 +120,10 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::runtime()?.block_on(nas::run(&config, cmd))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::TestAuth(args) => {
+        Command::TestAuth(mut args) => {
             crate::init_tracing("warn");
+            args.secret = secret_value(&args.secret)?;
+            args.password = secret_value(&args.password)?;
             let dict = Dictionary::builtin();
             Ok(exit(
                 crate::runtime()?.block_on(test_auth::run(&args, &dict)),
@@ -146,6 +148,28 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ))
         }
     }
+}
+
+/// A secret given on the command line: `-` reads it from standard input and `@PATH` from a
+/// file (the first line, without its line ending), so it need not appear in `ps` output or
+/// shell history; anything else is the value itself.
+pub(crate) fn secret_value(arg: &str) -> anyhow::Result<String> {
+    let text = match arg {
+        "-" => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading a secret from standard input")?;
+            line
+        }
+        _ if arg.starts_with('@') && arg.len() > 1 => {
+            let path = &arg[1..];
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading a secret from {path}"))?
+        }
+        _ => return Ok(arg.to_owned()),
+    };
+    Ok(text.lines().next().unwrap_or_default().to_owned())
 }
 
 fn exit(code: i32) -> ExitCode {
@@ -193,6 +217,17 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_from_a_file() {
+        let path = std::env::temp_dir().join(format!("hr-secret-{}", std::process::id()));
+        std::fs::write(&path, "s3cret\nignored\n").unwrap();
+        let from_file = secret_value(&format!("@{}", path.display())).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(from_file, "s3cret");
+        assert_eq!(secret_value("plain").unwrap(), "plain");
+        assert!(secret_value("@/nonexistent/secret").is_err());
+    }
 
     #[test]
     fn cli_parses() {

@@ -28,7 +28,7 @@ pub(crate) struct NasAddArgs {
     /// IP address or CIDR network of the NAS.
     #[arg(long)]
     address: String,
-    /// Shared secret.
+    /// Shared secret (`-` reads it from standard input, `@PATH` from a file).
     #[arg(long)]
     secret: String,
     /// Short name.
@@ -76,13 +76,14 @@ async fn add(pg: &hotspot_radius::store::PgStore, a: NasAddArgs) -> anyhow::Resu
     let Some(policy) = MessageAuthenticatorPolicy::parse(&a.require_message_authenticator) else {
         bail!("--require-message-authenticator must be require, auto or off");
     };
-    if a.secret.is_empty() {
+    let secret = super::secret_value(&a.secret)?;
+    if secret.is_empty() {
         bail!("--secret must not be empty");
     }
     let row = NasRow {
         nasname: a.address.clone(),
         shortname: a.name.clone(),
-        secret: a.secret.clone(),
+        secret,
         coa_port: i32::from(a.coa_port),
         require_message_authenticator: policy.as_str().to_owned(),
     };

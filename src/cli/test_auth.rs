@@ -46,13 +46,13 @@ pub(crate) struct TestAuthArgs {
     /// Server address (`host:port`; port 1812 when omitted).
     #[arg(long, default_value = "127.0.0.1:1812")]
     pub(crate) server: String,
-    /// Shared secret.
+    /// Shared secret (`-` reads it from standard input, `@PATH` from a file).
     #[arg(long)]
     pub(crate) secret: String,
     /// User-Name.
     #[arg(long)]
     pub(crate) user: String,
-    /// Password.
+    /// Password (`-` reads it from standard input, `@PATH` from a file).
     #[arg(long)]
     pub(crate) password: String,
     /// Authentication method.
