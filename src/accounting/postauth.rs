@@ -109,8 +109,6 @@ async fn run(pg: PgStore, mut rx: mpsc::Receiver<PostAuthRecord>, cancel: Cancel
 
 /// Rows deleted per retention statement (a bounded lock footprint).
 const PRUNE_BATCH: i64 = 10_000;
-/// How often retention runs.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Deletes post-auth rows older than `days` days, hourly (first run a minute after start),
 /// in statements of at most [`PRUNE_BATCH`] rows, until `cancel` fires. `days == 0` keeps
@@ -119,32 +117,13 @@ pub async fn retain(pg: PgStore, days: u32, cancel: CancellationToken) {
     if days == 0 {
         return;
     }
-    let mut wait = Duration::from_secs(60);
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(wait) => {}
-        }
-        wait = PRUNE_EVERY;
-        let mut total = 0;
-        loop {
-            match pg.prune_post_auth(days, PRUNE_BATCH).await {
-                Ok(n) => {
-                    total += n;
-                    if n < PRUNE_BATCH as u64 || cancel.is_cancelled() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "post-auth retention failed; next try in an hour");
-                    break;
-                }
-            }
-        }
-        if total > 0 {
-            tracing::info!(rows = total, days, "post-auth rows past retention deleted");
-        }
-    }
+    super::history::hourly_in_batches(
+        &cancel,
+        PRUNE_BATCH,
+        "post-auth rows past retention deleted",
+        || pg.prune_post_auth(days, PRUNE_BATCH),
+    )
+    .await;
 }
 
 async fn write(pg: &PgStore, batch: &mut Vec<PostAuthRecord>) {
