@@ -35,7 +35,8 @@ pub const ACCOUNTING_WRITTEN_TOTAL: &str = "radius_accounting_written_total";
 pub const CLIENTS: &str = "radius_clients";
 /// NAS table reloads, by `source` (config, database).
 pub const CLIENT_RELOADS_TOTAL: &str = "radius_client_reloads_total";
-/// Profile lookups per cache tier: `tier` = `l1|l2|db`, `result` = `hit|miss`.
+/// Profile lookups per cache tier: `tier` = `l1|l2|db|stale` (`stale`: an expired profile
+/// served because PostgreSQL is unavailable), `result` = `hit|miss`.
 pub const CACHE_LOOKUPS_TOTAL: &str = "radius_cache_lookups_total";
 /// Cache invalidations, by `kind` (user, group, flush).
 pub const CACHE_INVALIDATIONS_TOTAL: &str = "radius_cache_invalidations_total";
@@ -178,7 +179,7 @@ pub fn describe() {
     describe_counter!(CLIENT_RELOADS_TOTAL, "NAS table reloads by source");
     describe_counter!(
         CACHE_LOOKUPS_TOTAL,
-        "User profile lookups by cache tier (l1, l2, db) and result (hit, miss)"
+        "User profile lookups by cache tier (l1, l2, db, stale) and result (hit, miss)"
     );
     describe_counter!(
         CACHE_INVALIDATIONS_TOTAL,
