@@ -412,10 +412,18 @@ async fn postgres_outage_under_load_loses_nothing_acknowledged() {
     server.stop().await;
 }
 
-/// The server process, started from the built binary with a config file.
+/// The server process, started from the built binary with a config file. Killed when
+/// dropped, so a failing test leaves no server behind.
 struct Process {
     child: Child,
     acct: SocketAddr,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn spawn_server(dir: &Path, database_url: &str, journal: &Path) -> Process {
@@ -529,7 +537,7 @@ async fn sigkill_and_a_torn_journal_tail_lose_nothing_acknowledged() {
     std::io::Write::write_all(&mut f, &[0x40, 0, 0, 0, 1, 2]).unwrap();
     drop(f);
     pg.start_again();
-    let mut server = spawn_server(&dir, &url, &journal);
+    let server = spawn_server(&dir, &url, &journal);
     until_answering(server.acct, &dir).await;
     let sessions = acked.lock().unwrap().len();
     until_sessions(&pool, sessions, Duration::from_secs(60)).await;
@@ -539,8 +547,7 @@ async fn sigkill_and_a_torn_journal_tail_lose_nothing_acknowledged() {
         log.contains("torn_tail_bytes: 6"),
         "recovery not reported:\n{log}"
     );
-    let _ = server.child.kill();
-    let _ = server.child.wait();
+    drop(server);
 }
 
 fn newest_segment(journal: &Path) -> PathBuf {
