@@ -658,6 +658,17 @@ async fn a_full_journal_stops_acknowledging_instead_of_dropping() {
     }
     let refused = refused.expect("a 4 KiB journal filled up and stopped acknowledging");
     assert!(!acked.is_empty(), "some records fit before it was full");
+    // The silence is the full journal's refusal, not a slow server: it is counted so.
+    let metrics = hotspot_radius::metrics::handle()
+        .expect("the server installed the metrics recorder")
+        .render();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("radius_accounting_refused_total")
+                && l.contains("reason=\"journal_full\"")),
+        "refusal not counted as journal_full:\n{metrics}"
+    );
     pg.start_again();
     // The NAS retries the refused record; it is acknowledged once replay made room.
     nas.send_acked(&Acct::new(AcctStatus::Start, &refused))
