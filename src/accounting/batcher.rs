@@ -342,7 +342,7 @@ async fn collect(
         };
         // More may have queued while every writer was busy.
         gather(&mut rx, &mut batch, max, Duration::ZERO, &cancel).await;
-        writers.spawn(write(Arc::clone(&shared), batch, permit));
+        writers.spawn(write(Arc::clone(&shared), batch, Some(permit)));
     }
     // Drain: whatever is queued is written (or journaled) before the collector ends.
     rx.close();
@@ -351,7 +351,7 @@ async fn collect(
         rest.push(job);
         if rest.len() >= max {
             let permit = Arc::clone(&permits).acquire_owned().await.ok();
-            writers.spawn(write_opt(
+            writers.spawn(write(
                 Arc::clone(&shared),
                 std::mem::take(&mut rest),
                 permit,
@@ -360,7 +360,7 @@ async fn collect(
     }
     if !rest.is_empty() {
         let permit = Arc::clone(&permits).acquire_owned().await.ok();
-        writers.spawn(write_opt(Arc::clone(&shared), rest, permit));
+        writers.spawn(write(Arc::clone(&shared), rest, permit));
     }
     writers.close();
     writers.wait().await;
@@ -395,12 +395,8 @@ pub(super) async fn gather<T>(
     take(rx, batch);
 }
 
-async fn write_opt(shared: Arc<Shared>, jobs: Vec<Job>, permit: Option<OwnedSemaphorePermit>) {
-    let _permit = permit;
-    write_jobs(&shared, jobs).await;
-}
-
-async fn write(shared: Arc<Shared>, jobs: Vec<Job>, permit: OwnedSemaphorePermit) {
+/// A writer task: one batch, holding a writer slot (`None` only if the slots are gone).
+async fn write(shared: Arc<Shared>, jobs: Vec<Job>, permit: Option<OwnedSemaphorePermit>) {
     let _permit = permit;
     write_jobs(&shared, jobs).await;
 }
