@@ -175,6 +175,65 @@ pub struct AcctRecord {
     pub interim_interval: Option<i64>,
 }
 
+/// One open session, as the session store keeps it (from Start/Interim accounting).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// `AcctRecord::unique_id` (radacct.acctuniqueid).
+    pub unique_id: String,
+    /// Acct-Session-Id (what a Disconnect/CoA-Request names).
+    pub session_id: String,
+    /// User-Name.
+    pub username: String,
+    /// NAS-IP-Address, else the packet source.
+    pub nas_ip: IpAddr,
+    /// The client entry that owns the session (`AcctRecord::client`).
+    pub client: IpNet,
+    /// NAS-Port-Id (or NAS-Port as text).
+    pub nas_port_id: Option<String>,
+    /// Calling-Station-Id (the device's MAC on a hotspot).
+    pub mac: Option<String>,
+    /// Framed-IP-Address.
+    pub framed_ip: Option<IpAddr>,
+    /// Start time (Unix seconds).
+    pub start: i64,
+    /// Last Start/Interim seen (Unix seconds).
+    pub last_update: i64,
+    /// Acct-Interim-Interval in force, if known (seconds).
+    pub interim: Option<i64>,
+    /// Acct-Session-Time at the last update.
+    pub session_time: i64,
+    /// Input octets at the last update (64-bit, gigawords folded in).
+    pub input_octets: i64,
+    /// Output octets at the last update.
+    pub output_octets: i64,
+}
+
+/// What one user has used, as the session store counts it (open sessions included, from
+/// their latest Interim). `day`/`month` name the local period the day and month counters
+/// belong to (`YYYYMMDD`, `YYYYMM` in the configured time zone); counters for another period
+/// than the current one count as zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Seconds of session time, all time.
+    pub total_seconds: u64,
+    /// Octets in + out, all time.
+    pub total_octets: u64,
+    /// The local day `day_*` are for (`YYYYMMDD`).
+    pub day: u32,
+    /// Seconds on `day`.
+    pub day_seconds: u64,
+    /// Octets on `day`.
+    pub day_octets: u64,
+    /// The local month `month_*` are for (`YYYYMM`).
+    pub month: u32,
+    /// Seconds in `month`.
+    pub month_seconds: u64,
+    /// Octets in `month`.
+    pub month_octets: u64,
+    /// First login ever seen (Unix seconds): the start of `Expire-After`.
+    pub first_login: Option<i64>,
+}
+
 /// One radpostauth row. Never holds a password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostAuthRecord {
