@@ -28,6 +28,10 @@ use crate::metrics::{self as m, CLIENT_RELOADS_TOTAL, CLIENTS};
 use crate::model::NasRow;
 use crate::profiles::{ProfileOptions, Profiles};
 use crate::server::{Server, ServerOptions};
+use crate::sessions::actions::{Dynauth, spawn_actions, spawn_change_watcher};
+use crate::sessions::{
+    MemorySessions, RedisSessions, SessionRules, SessionStore, Sessions, StaleRule, housekeeping,
+};
 use crate::store::{PgStore, PoolSettings, RedisSettings, RedisTier, StoreError};
 
 /// Why the server could not start (or a command could not reach its database).
@@ -63,6 +67,9 @@ pub enum AppError {
         #[source]
         source: JournalError,
     },
+    /// The session store cannot be set up (`redis.url`).
+    #[error("session store: {0}")]
+    Sessions(#[source] crate::sessions::SessionError),
     /// The schema is not (fully) migrated.
     #[error("the database schema is missing or out of date: run `hotspot-radius migrate` first")]
     NotMigrated,
@@ -94,6 +101,8 @@ const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 const LISTEN_WAIT: Duration = Duration::from_secs(5);
 /// Bound on each Redis operation (a slow Redis only costs L2 hits).
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+/// Bound on each session-store operation in Redis (a rebuild's bulk writes included).
+const SESSION_REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The dictionary named by the config, or the built-in one.
 pub fn dictionary(config: &Config) -> Result<Dictionary, AppError> {
@@ -368,11 +377,22 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         post_auth,
         accounting_cancel.clone(),
     );
+    let sessions_cancel = CancellationToken::new();
+    let (rules, session_tasks) = session_layer(
+        &config,
+        &pg,
+        &profiles,
+        &clients,
+        &batcher,
+        &sessions_cancel,
+    )
+    .await?;
     let ctx = Context {
         users: profiles.clone(),
         sink: batcher,
         dictionary: Arc::clone(&dict),
         reject_delay: Duration::from_millis(config.server.reject_delay_ms),
+        sessions: Some(rules),
     };
     let options = ServerOptions {
         receivers: config.server.receivers,
@@ -466,6 +486,10 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
                 let _ = retention_task.await;
                 let _ = nas_reload_task.await;
                 let _ = history_task.await;
+                sessions_cancel.cancel();
+                for t in session_tasks {
+                    let _ = t.await;
+                }
                 accounting_cancel.cancel();
                 accounting_tasks.wait().await;
                 writer_cancel.cancel();
@@ -493,6 +517,82 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         reload,
         done,
     })
+}
+
+/// Capacity of the automatic-action queue and of the user-change channel.
+const ACTION_QUEUE: usize = 4_096;
+
+/// The session store the config names (Redis when configured, else in process), loaded
+/// from `radacct` when empty, with its housekeeping, automatic actions and change watcher.
+async fn session_layer(
+    config: &Config,
+    pg: &PgStore,
+    profiles: &Profiles,
+    clients: &Arc<Clients>,
+    sink: &Batcher,
+    cancel: &CancellationToken,
+) -> Result<(SessionRules, Vec<tokio::task::JoinHandle<()>>), AppError> {
+    let s = &config.sessions;
+    let store = match config.redis.url.as_deref() {
+        Some(url) => Sessions::Redis(
+            RedisSessions::connect_lazy(url, SESSION_REDIS_TIMEOUT).map_err(AppError::Sessions)?,
+        ),
+        None => Sessions::Memory(Arc::new(MemorySessions::new())),
+    };
+    let tz = s.tz();
+    let stale = StaleRule {
+        default_interim: i64::from(s.interim_interval_secs.max(60)),
+        grace: i64::from(s.stale_grace_secs),
+    };
+    // Load before serving, so the first logins already see who is online; a failure here
+    // is retried by housekeeping (logins meanwhile are not held to the limits).
+    let now = chrono::Utc::now().timestamp();
+    match store.is_loaded().await {
+        Ok(true) => {}
+        Ok(false) => match housekeeping::rebuild(&store, pg, stale, tz, now).await {
+            Ok(n) => tracing::info!(store = store.kind(), open_sessions = n, "session store loaded from radacct"),
+            Err(e) => tracing::warn!(error = %e, "session store not loaded yet; retrying in the background"),
+        },
+        Err(e) => tracing::warn!(error = %e, "session store unavailable at start-up; retrying in the background"),
+    }
+    let mut tasks = vec![tokio::spawn(housekeeping::run(
+        store.clone(),
+        pg.clone(),
+        sink.clone(),
+        stale,
+        tz,
+        Duration::from_secs(s.housekeeping_secs),
+        cancel.clone(),
+    ))];
+    let actions = if s.automatic_actions {
+        let timing = crate::client::Timing {
+            timeout: Duration::from_millis(s.dynauth_timeout_ms),
+            attempts: s.dynauth_attempts,
+        };
+        let dynauth = Arc::new(Dynauth::new(Arc::clone(clients), timing));
+        let (queue, task) = spawn_actions(dynauth, ACTION_QUEUE, cancel.clone());
+        tasks.push(task);
+        tasks.push(spawn_change_watcher(
+            profiles.clone(),
+            store.clone(),
+            queue.clone(),
+            profiles.watch_changes(ACTION_QUEUE),
+            tz,
+            cancel.clone(),
+        ));
+        Some(queue)
+    } else {
+        None
+    };
+    let rules = SessionRules {
+        store,
+        tz,
+        stale,
+        interim_interval: s.interim_interval_secs,
+        max_session_timeout: Some(s.max_session_timeout_secs).filter(|t| *t > 0),
+        actions,
+    };
+    Ok((rules, tasks))
 }
 
 async fn health_loop(pg: PgStore, readiness: Arc<Readiness>, cancel: CancellationToken) {

@@ -258,6 +258,11 @@ impl ClientTable {
         self.networks.iter().find(|c| c.network.contains(&addr))
     }
 
+    /// Every entry (host entries, then networks).
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Client>> {
+        self.exact.values().chain(self.networks.iter())
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.exact.len() + self.networks.len()

@@ -31,4 +31,5 @@ pub mod outage; // log a dependency's outage once, not once per packet
 pub mod policy; // pure authorization: check items, reply items, compiled profiles
 pub mod profiles; // the compiled-profile cache (L1) and its NOTIFY invalidation
 pub mod server; // the UDP sockets, receive threads and duplicate cache
+pub mod sessions; // who is online and what each user used: Simultaneous-Use, quotas, stale sessions
 pub mod store; // PostgreSQL and Redis: rows in, rows out

@@ -50,6 +50,15 @@ pub const DB_ERRORS_TOTAL: &str = "radius_db_errors_total";
 pub const REDIS_ERRORS_TOTAL: &str = "radius_redis_errors_total";
 /// 1 while Redis answers, 0 during an outage.
 pub const REDIS_UP: &str = "radius_redis_up";
+/// Open sessions per NAS, by `nas` (NAS-IP), from the session store.
+pub const SESSIONS_ONLINE: &str = "radius_sessions_online";
+/// Sessions closed by the server, by `reason` (stale, lost_stop, nas_reboot).
+pub const SESSIONS_CLOSED_TOTAL: &str = "radius_sessions_closed_total";
+/// Failed session-store operations, by `op`.
+pub const SESSION_STORE_ERRORS_TOTAL: &str = "radius_session_store_errors_total";
+/// Disconnect-Request and CoA-Request sent, by `kind` (disconnect, coa), `trigger`
+/// (quota, admin, cli) and `result` (ack, nak, timeout, error).
+pub const DYNAUTH_TOTAL: &str = "radius_dynauth_requests_total";
 /// Accounting records waiting for a writer.
 pub const ACCT_QUEUE_DEPTH: &str = "radius_accounting_queue_depth";
 /// Records per committed accounting batch.
@@ -164,6 +173,22 @@ pub fn describe() {
         "Time from receiving a request to sending its reply"
     );
     describe_counter!(DROPPED_TOTAL, "Datagrams dropped, by reason");
+    describe_gauge!(
+        SESSIONS_ONLINE,
+        "Open sessions per NAS (NAS-IP), from the session store"
+    );
+    describe_counter!(
+        SESSIONS_CLOSED_TOTAL,
+        "Sessions closed by the server, by reason (stale, lost_stop, nas_reboot)"
+    );
+    describe_counter!(
+        SESSION_STORE_ERRORS_TOTAL,
+        "Failed session-store operations, by op"
+    );
+    describe_counter!(
+        DYNAUTH_TOTAL,
+        "Disconnect-Request and CoA-Request sent, by kind, trigger and result"
+    );
     describe_counter!(
         DUPLICATES_TOTAL,
         "Retransmissions answered from the duplicate cache or dropped while in progress"
@@ -323,6 +348,15 @@ pub fn gauge_add(name: &'static str, delta: f64) {
     if cached.is_none() {
         metrics::gauge!(name).increment(delta);
     }
+}
+
+/// Set a gauge with owned label values (rare: housekeeping, not per packet).
+pub fn gauge_set_labels(name: &'static str, labels: &[(&'static str, String)], value: f64) {
+    let labels: Vec<Label> = labels
+        .iter()
+        .map(|(k, v)| Label::new(*k, v.clone()))
+        .collect();
+    metrics::gauge!(name, labels).set(value);
 }
 
 /// Set an unlabelled gauge (rarely called: not cached).

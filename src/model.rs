@@ -141,6 +141,10 @@ pub struct AcctRecord {
     pub nas_identifier: Option<String>,
     /// NAS-Port-Id, else NAS-Port as text.
     pub nas_port_id: Option<String>,
+    /// NAS-Port (MikroTik numbers each session's port; the session store's lost-Stop rule
+    /// keys on it). Absent in journals written before it existed.
+    #[serde(default)]
+    pub nas_port: Option<u32>,
     /// NAS-Port-Type rendered by name (`Wireless-802.11`).
     pub nas_port_type: Option<String>,
     /// Acct-Session-Time (seconds).
@@ -190,6 +194,8 @@ pub struct Session {
     pub client: IpNet,
     /// NAS-Port-Id (or NAS-Port as text).
     pub nas_port_id: Option<String>,
+    /// NAS-Port.
+    pub nas_port: Option<u32>,
     /// Calling-Station-Id (the device's MAC on a hotspot).
     pub mac: Option<String>,
     /// Framed-IP-Address.

@@ -106,6 +106,7 @@ pub fn from_packet(
         client,
         nas_identifier,
         nas_port_id: nas_port_id_attr.or_else(|| nas_port.map(|p| p.to_string())),
+        nas_port,
         nas_port_type: named(attrs::NAS_PORT_TYPE),
         session_time: u32_of(attrs::ACCT_SESSION_TIME).map(i64::from),
         input_octets,

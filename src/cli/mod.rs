@@ -5,6 +5,7 @@
 //! links the load tools.
 
 mod nas;
+mod sessions;
 mod test_auth;
 
 use std::net::SocketAddr;
@@ -43,6 +44,12 @@ pub(crate) enum Command {
     /// Manage rows of the `nas` table.
     #[command(subcommand)]
     Nas(nas::NasCommand),
+    /// List who is online (user, MAC, IP, NAS, start, duration, bytes).
+    Sessions(sessions::SessionsArgs),
+    /// Send a Disconnect-Request (RFC 5176) for a user's sessions or one session.
+    Disconnect(sessions::DisconnectArgs),
+    /// Send a CoA-Request (RFC 5176) with new attributes to a user's sessions.
+    Coa(sessions::CoaArgs),
     /// Send one Access-Request and print the reply (like radtest).
     TestAuth(test_auth::TestAuthArgs),
     /// Load-test a RADIUS server (PAP/CHAP/MS-CHAPv2/accounting/hotspot sessions).
@@ -119,6 +126,27 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::init_tracing(&config.log.level);
             crate::runtime()?.block_on(nas::run(&config, cmd))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Sessions(args) => {
+            let config = load_config(cli.config.as_deref())?;
+            crate::init_tracing("warn");
+            crate::runtime()?.block_on(sessions::list(&config, &args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Disconnect(args) => {
+            let config = load_config(cli.config.as_deref())?;
+            crate::init_tracing("warn");
+            Ok(exit(
+                crate::runtime()?.block_on(sessions::disconnect(&config, &args))?,
+            ))
+        }
+        Command::Coa(args) => {
+            let config = load_config(cli.config.as_deref())?;
+            crate::init_tracing("warn");
+            let dict = app::dictionary(&config)?;
+            Ok(exit(
+                crate::runtime()?.block_on(sessions::coa(&config, &dict, &args))?,
+            ))
         }
         Command::TestAuth(mut args) => {
             crate::init_tracing("warn");

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 
 use super::{
     AccountingConfig, AdminConfig, CacheConfig, Config, DatabaseConfig, LogConfig, NasConfig,
-    PostAuthConfig, RedisConfig, ServerConfig,
+    PostAuthConfig, RedisConfig, ServerConfig, SessionsConfig,
 };
 
 /// One problem found in a configuration file.
@@ -153,6 +153,22 @@ impl Config {
                 "must be at least 1".into(),
             );
         }
+        let sess = &self.sessions;
+        if sess.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            bad(
+                "sessions.time_zone".into(),
+                format!("`{}` is not an IANA time zone name (e.g. Asia/Jakarta, UTC)", sess.time_zone),
+            );
+        }
+        if sess.housekeeping_secs == 0 {
+            bad("sessions.housekeeping_secs".into(), "must be at least 1".into());
+        }
+        if sess.dynauth_attempts == 0 || sess.dynauth_timeout_ms == 0 {
+            bad(
+                "sessions.dynauth_attempts".into(),
+                "attempts and dynauth_timeout_ms must be at least 1".into(),
+            );
+        }
         if self.cache.l1_capacity == 0 {
             bad("cache.l1_capacity".into(), "must be at least 1".into());
         }
@@ -198,6 +214,7 @@ pub(super) fn prune_root(table: &mut toml::Table, file: &str, problems: &mut Vec
             "cache" => prune_section::<CacheConfig>(table, &key, file, problems),
             "accounting" => prune_section::<AccountingConfig>(table, &key, file, problems),
             "postauth" => prune_section::<PostAuthConfig>(table, &key, file, problems),
+            "sessions" => prune_section::<SessionsConfig>(table, &key, file, problems),
             "log" => prune_section::<LogConfig>(table, &key, file, problems),
             "nas" => prune_nas(table, file, problems),
             _ => {

@@ -15,9 +15,11 @@ use serde::Deserialize;
 
 mod accounting;
 mod check;
+mod sessions;
 
 pub use accounting::{AccountingConfig, PostAuthConfig, PostAuthLog};
 pub use check::{ConfigError, Problem};
+pub use sessions::SessionsConfig;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
@@ -44,6 +46,9 @@ pub struct Config {
     /// `[postauth]`: the authentication log (`radpostauth`).
     #[serde(default)]
     pub postauth: PostAuthConfig,
+    /// `[sessions]`: sessions, quotas, stale sessions, Disconnect/CoA.
+    #[serde(default)]
+    pub sessions: SessionsConfig,
     /// `[log]`: logging.
     #[serde(default)]
     pub log: LogConfig,

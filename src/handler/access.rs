@@ -14,13 +14,19 @@ use super::{
     AcctSink, Context, MaRule, Outcome, Reply, UserSource, check_message_authenticator, unix_now,
 };
 use crate::clients::Client;
-use crate::metrics::{self as m, AUTH_TOTAL, BACKEND_UNAVAILABLE_TOTAL, reason};
+use crate::metrics::{
+    self as m, AUTH_TOTAL, BACKEND_UNAVAILABLE_TOTAL, SESSION_STORE_ERRORS_TOTAL, reason,
+};
 use crate::model::PostAuthRecord;
 use crate::outage::Outage;
 use crate::policy::Authorization;
+use crate::policy::limits::{Grant, Limits};
+use crate::sessions::{Filter, SessionRules, SessionStore};
 
 /// User lookups, for the log (one line when failures start, one when they end).
 static LOOKUPS: Outage = Outage::new();
+/// Session-store reads at login, likewise.
+static SESSION_READS: Outage = Outage::new();
 
 /// Process one Access-Request.
 pub async fn handle<U: UserSource, A: AcctSink>(
@@ -67,6 +73,8 @@ pub async fn handle<U: UserSource, A: AcctSink>(
             accept_without_password,
             reply,
             session_timeout,
+            limits,
+            simultaneous_use,
         } => {
             let verdict = if accept_without_password {
                 Verdict::Accept(Vec::new())
@@ -77,8 +85,40 @@ pub async fn handle<U: UserSource, A: AcctSink>(
             };
             match verdict {
                 Verdict::Accept(extra) => {
+                    let grant = match &ctx.sessions {
+                        Some(rules) => {
+                            match session_check(rules, packet, username, simultaneous_use, &limits)
+                                .await
+                            {
+                                Ok(grant) => grant,
+                                Err(refusal) => {
+                                    tracing::debug!(nas = %client.name, user = username, reason = refusal.label, "refused by session rules");
+                                    post_auth(ctx, packet, source, username, Code::AccessReject);
+                                    return reject_with_message(
+                                        ctx,
+                                        packet,
+                                        method,
+                                        refusal.label,
+                                        refusal.message,
+                                    );
+                                }
+                            }
+                        }
+                        None => Grant::default(),
+                    };
                     post_auth(ctx, packet, source, username, Code::AccessAccept);
-                    return accept(packet, &reply, &extra, session_timeout, method);
+                    let terms = Terms {
+                        session_timeout: min_opt(
+                            min_opt(session_timeout, grant.session_timeout),
+                            ctx.sessions.as_ref().and_then(|r| r.max_session_timeout),
+                        ),
+                        data_left: grant.data_left,
+                        interim: ctx
+                            .sessions
+                            .as_ref()
+                            .map_or(0, |r| r.interim_interval),
+                    };
+                    return accept(packet, &reply, &extra, &terms, method);
                 }
                 Verdict::Reject(why, extra) => (why, extra),
             }
@@ -125,21 +165,142 @@ async fn check_credentials(
         ))
 }
 
+/// Why the session rules refused a login.
+struct Refusal {
+    /// `radius_auth_total{result}` label.
+    label: &'static str,
+    /// Reply-Message for the user.
+    message: &'static str,
+}
+
+/// The smaller of two optional bounds.
+fn min_opt(a: Option<u32>, b: Option<u32>) -> Option<u32> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Simultaneous-Use and the quotas, from the session store (no SQL). A store that cannot
+/// answer lets the login through (counted, logged once): an outage must never turn into
+/// a false Access-Reject.
+async fn session_check(
+    rules: &SessionRules,
+    packet: &Packet<'_>,
+    username: &str,
+    simultaneous_use: Option<u32>,
+    limits: &Limits,
+) -> Result<Grant, Refusal> {
+    if simultaneous_use.is_none() && limits.is_empty() {
+        return Ok(Grant::default());
+    }
+    let state = match rules.store.user_state(username).await {
+        Ok(s) => {
+            if SESSION_READS.recovered() {
+                tracing::info!("session store answers again");
+            }
+            s
+        }
+        Err(e) => {
+            m::inc(SESSION_STORE_ERRORS_TOTAL, &[("op", "login")], 1);
+            if SESSION_READS.failed() {
+                tracing::warn!(error = %e, "session store unavailable; logins are not held to Simultaneous-Use or quotas until it answers");
+            }
+            return Ok(Grant::default());
+        }
+    };
+    if let Some(max) = simultaneous_use
+        && state.open >= max
+        && still_over(rules, packet, username, max).await
+    {
+        return Err(Refusal {
+            label: "simultaneous_use",
+            message: "You are already logged in on as many devices as your plan allows",
+        });
+    }
+    crate::policy::limits::decide(limits, &state.usage, unix_now(), rules.tz).map_err(|why| {
+        Refusal {
+            label: why.name(),
+            message: why.message(),
+        }
+    })
+}
+
+/// Over the Simultaneous-Use limit once a session from this same device on this same NAS is
+/// discounted: that one lost its Stop (the device is logging in again), and counting it
+/// would lock the customer out until it goes stale.
+async fn still_over(rules: &SessionRules, packet: &Packet<'_>, username: &str, max: u32) -> bool {
+    let Some(mac) = packet.attr_str(attrs::CALLING_STATION_ID).filter(|m| !m.is_empty()) else {
+        return true;
+    };
+    let filter = Filter {
+        user: Some(username.to_owned()),
+        nas: None,
+    };
+    let Ok(open) = rules.store.list(&filter).await else {
+        return true;
+    };
+    let nas_ip = packet
+        .attr(attrs::NAS_IP_ADDRESS)
+        .and_then(|v| <[u8; 4]>::try_from(v).ok())
+        .map(IpAddr::from);
+    let others = open
+        .iter()
+        .filter(|s| {
+            let same_device = s.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(mac))
+                && nas_ip.is_none_or(|ip| ip == s.nas_ip);
+            !same_device
+        })
+        .count();
+    u32::try_from(others).unwrap_or(u32::MAX) >= max
+}
+
+/// What an Access-Accept grants beyond the reply items.
+struct Terms {
+    session_timeout: Option<u32>,
+    /// Octets left (sent as Mikrotik-Total-Limit + Gigawords, replacing any reply item).
+    data_left: Option<u64>,
+    /// Acct-Interim-Interval to add when the reply has none (0: none).
+    interim: u32,
+}
+
+fn is_total_limit(tlv: &[u8]) -> bool {
+    matches!(tlv, [26, _, a, b, c, d, typ, ..]
+        if u32::from_be_bytes([*a, *b, *c, *d]) == attrs::mikrotik::VENDOR_ID
+            && (*typ == attrs::mikrotik::TOTAL_LIMIT || *typ == attrs::mikrotik::TOTAL_LIMIT_GIGAWORDS))
+}
+
 fn accept(
     packet: &Packet<'_>,
     reply: &[&[u8]],
     extra: &[ReplyAttr],
-    session_timeout: Option<u32>,
+    terms: &Terms,
     method: Method,
 ) -> Outcome {
     let mut b = PacketBuilder::reply(packet, Code::AccessAccept);
     let built = (|| {
+        let mut has_interim = false;
         for tlv in reply {
+            if terms.data_left.is_some() && is_total_limit(tlv) {
+                continue;
+            }
+            has_interim |= tlv.first() == Some(&attrs::ACCT_INTERIM_INTERVAL);
             b.add_raw(tlv)?;
         }
         add_reply_attrs(&mut b, extra)?;
-        if let Some(t) = session_timeout {
+        if let Some(t) = terms.session_timeout {
             b.add_u32(attrs::SESSION_TIMEOUT, t)?;
+        }
+        if let Some(left) = terms.data_left {
+            let (low, high) = crate::policy::limits::mikrotik_total_limit(left);
+            let v = attrs::mikrotik::VENDOR_ID;
+            b.add_vendor(v, attrs::mikrotik::TOTAL_LIMIT, &low.to_be_bytes())?;
+            if high > 0 {
+                b.add_vendor(v, attrs::mikrotik::TOTAL_LIMIT_GIGAWORDS, &high.to_be_bytes())?;
+            }
+        }
+        if terms.interim > 0 && !has_interim {
+            b.add_u32(attrs::ACCT_INTERIM_INTERVAL, terms.interim)?;
         }
         Ok::<_, radius_proto::protocol::EncodeError>(())
     })();
@@ -173,6 +334,23 @@ fn reject<U, A>(
         delay: ctx.reject_delay,
         outcome: "reject",
     })
+}
+
+/// An Access-Reject with a Reply-Message saying why (session rules: the user can act on
+/// it, unlike a password failure).
+fn reject_with_message<U, A>(
+    ctx: &Context<U, A>,
+    packet: &Packet<'_>,
+    method: Method,
+    why: &'static str,
+    message: &str,
+) -> Outcome {
+    let extra = vec![ReplyAttr {
+        vendor: 0,
+        typ: attrs::REPLY_MESSAGE,
+        value: message.as_bytes().to_vec(),
+    }];
+    reject(ctx, packet, extra, method, why)
 }
 
 fn add_reply_attrs(

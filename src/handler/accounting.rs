@@ -11,20 +11,26 @@ use std::net::SocketAddr;
 
 use radius_proto::protocol::{AcctStatus, Code, Packet, PacketBuilder};
 
-use super::{AcctSink, Context, MaRule, Outcome, check_message_authenticator, unix_now};
+use super::{
+    AcctSink, Context, MaRule, Outcome, UserSource, check_message_authenticator, unix_now,
+};
 use crate::accounting::record;
 use crate::clients::Client;
 use crate::metrics::{
     self as m, ACCOUNTING_WRITTEN_TOTAL, ACCT_IGNORED_TOTAL, ACCT_REPAIRED_TOTAL,
-    BACKEND_UNAVAILABLE_TOTAL, reason,
+    BACKEND_UNAVAILABLE_TOTAL, SESSION_STORE_ERRORS_TOTAL, SESSIONS_CLOSED_TOTAL, reason,
 };
+use crate::model::AcctRecord;
+use crate::sessions::actions::{Action, Trigger};
+use crate::sessions::housekeeping::{CAUSE_REPLACED, stop_record};
+use crate::sessions::{SessionRules, SessionStore};
 use crate::outage::Outage;
 
 /// Accounting writes, for the log (one line when failures start, one when they end).
 static WRITES: Outage = Outage::new();
 
 /// Process one Accounting-Request.
-pub async fn handle<U, A: AcctSink>(
+pub async fn handle<U: UserSource, A: AcctSink>(
     ctx: &Context<U, A>,
     client: &Client,
     source: SocketAddr,
@@ -68,7 +74,16 @@ pub async fn handle<U, A: AcctSink>(
         // Acknowledged (the NAS must not retry it forever), never written as garbage.
         tracing::debug!(nas = %client.name, status = n, "unknown Acct-Status-Type acknowledged, not written");
         m::inc(ACCT_IGNORED_TOTAL, &[("reason", "unknown_status")], 1);
-    } else if let Err(e) = ctx.sink.write_accounting(record).await {
+    } else if let Err(e) = {
+        let copy = ctx.sessions.as_ref().map(|_| record.clone());
+        let written = ctx.sink.write_accounting(record).await;
+        if written.is_ok()
+            && let (Some(rules), Some(record)) = (&ctx.sessions, copy)
+        {
+            track_session(ctx, rules, &record).await;
+        }
+        written
+    } {
         if WRITES.failed() {
             tracing::warn!(error = %e, "accounting records not durable; not answering until they are");
         }
@@ -87,4 +102,78 @@ pub async fn handle<U, A: AcctSink>(
         PacketBuilder::reply(packet, Code::AccountingResponse).without_message_authenticator(),
         "response",
     )
+}
+
+/// Session-store reads and writes from accounting, for the log.
+static SESSION_WRITES: Outage = Outage::new();
+
+/// Feed a durable record to the session store: close what a lost Stop left open (writing
+/// their Stop), and queue a Disconnect when an Interim shows the user's time or data used
+/// up. Never in the way of the acknowledgement: failures are counted and logged once.
+async fn track_session<U: UserSource, A: AcctSink>(
+    ctx: &Context<U, A>,
+    rules: &SessionRules,
+    record: &AcctRecord,
+) {
+    let periods = crate::policy::limits::periods(record.event_time, rules.tz);
+    let applied = match rules
+        .store
+        .apply(record, periods, rules.deadline(record))
+        .await
+    {
+        Ok(a) => {
+            if SESSION_WRITES.recovered() {
+                tracing::info!("session store updates succeed again");
+            }
+            a
+        }
+        Err(e) => {
+            m::inc(SESSION_STORE_ERRORS_TOTAL, &[("op", "accounting")], 1);
+            if SESSION_WRITES.failed() {
+                tracing::warn!(error = %e, "session store updates failing; sessions and usage lag until it recovers");
+            }
+            return;
+        }
+    };
+    if applied.nas_reset > 0 {
+        m::inc(
+            SESSIONS_CLOSED_TOTAL,
+            &[("reason", "nas_reboot")],
+            applied.nas_reset as u64,
+        );
+    }
+    for old in applied.replaced {
+        tracing::info!(user = %old.username, session = %old.session_id, nas = %old.nas_ip,
+            "closing a session whose Stop was lost (its port or device started a new one)");
+        m::inc(SESSIONS_CLOSED_TOTAL, &[("reason", "lost_stop")], 1);
+        let stop = stop_record(&old, CAUSE_REPLACED, record.event_time);
+        if let Err(e) = ctx.sink.write_accounting(stop).await {
+            tracing::warn!(error = %e, session = %old.session_id, "lost-Stop session's Stop not written");
+        }
+    }
+    let Some(actions) = &rules.actions else {
+        return;
+    };
+    if record.status != AcctStatus::InterimUpdate && record.status != AcctStatus::Start {
+        return;
+    }
+    let Ok(Some(profile)) = ctx.users.user(&record.username).await else {
+        return;
+    };
+    let now = unix_now();
+    let standing = profile.standing(now);
+    let why = match standing.denied {
+        Some(denied) => Some(denied.name()),
+        None if standing.limits.is_empty() => None,
+        None => crate::policy::limits::decide(&standing.limits, &applied.usage, now, rules.tz)
+            .err()
+            .map(|r| r.name()),
+    };
+    if let Some(why) = why {
+        actions.push(Action::Disconnect {
+            session: crate::sessions::session_of(record),
+            trigger: Trigger::Quota,
+            why,
+        });
+    }
 }

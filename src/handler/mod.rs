@@ -43,6 +43,8 @@ pub struct Context<U, A> {
     pub dictionary: Arc<Dictionary>,
     /// Delay before an Access-Reject is sent.
     pub reject_delay: Duration,
+    /// Sessions, Simultaneous-Use and quotas (None: not enforced, nothing tracked).
+    pub sessions: Option<crate::sessions::SessionRules>,
 }
 
 /// A reply ready to sign.

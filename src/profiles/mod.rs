@@ -146,6 +146,18 @@ struct Inner {
     /// The runtime the store was built on (it drives the pools' connections). Cache misses
     /// from other runtimes (the receive threads) are loaded there.
     home: Option<tokio::runtime::Handle>,
+    /// Where pushed user changes are announced (`watch_changes`), if anyone listens.
+    changes: std::sync::OnceLock<tokio::sync::mpsc::Sender<UserChange>>,
+}
+
+/// A user whose rows changed (a NOTIFY for the user or one of their groups), with the
+/// profile this server held before the change (`None`: it held none).
+#[derive(Debug, Clone)]
+pub struct UserChange {
+    /// The user.
+    pub username: String,
+    /// The compiled profile before the change, if it was loaded here.
+    pub before: Option<Arc<Profile>>,
 }
 
 /// Number of per-user invalidation buckets (usernames are hashed into them).
@@ -213,6 +225,7 @@ impl Profiles {
                 epoch: AtomicU64::new(0),
                 buckets: (0..GENERATION_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
                 home: tokio::runtime::Handle::try_current().ok(),
+                changes: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -337,9 +350,44 @@ impl Profiles {
         self.invalidate_users(&[username.to_owned()]).await;
     }
 
+    /// Announce every later pushed user change on the returned channel (at most
+    /// `capacity` waiting; beyond that changes are dropped and counted). Only the first
+    /// call takes effect; later ones get a receiver that never yields.
+    pub fn watch_changes(&self, capacity: usize) -> tokio::sync::mpsc::Receiver<UserChange> {
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+        let _ = self.inner.changes.set(tx);
+        rx
+    }
+
+    /// The "before" half of a change announcement (empty when nobody watches).
+    fn snapshot(&self, usernames: &[String]) -> Vec<UserChange> {
+        if self.inner.changes.get().is_none() {
+            return Vec::new();
+        }
+        usernames
+            .iter()
+            .map(|name| UserChange {
+                username: name.clone(),
+                before: self.inner.stale.get(name.as_str()),
+            })
+            .collect()
+    }
+
+    fn announce(&self, changes: Vec<UserChange>) {
+        let Some(tx) = self.inner.changes.get() else {
+            return;
+        };
+        for change in changes {
+            if tx.try_send(change).is_err() {
+                m::inc(CACHE_INVALIDATIONS_TOTAL, &[("kind", "change_not_announced")], 1);
+            }
+        }
+    }
+
     /// Drops these users from L1, then from L2 with one DEL per 500 keys (the listener
     /// batches a burst of notifications into one call).
     pub async fn invalidate_users(&self, usernames: &[String]) {
+        let changes = self.snapshot(usernames);
         for name in usernames {
             self.inner.bucket(name).fetch_add(1, Ordering::AcqRel);
             self.inner.l1.invalidate(name.as_str()).await;
@@ -353,6 +401,7 @@ impl Profiles {
         if let Some(l2) = &self.inner.l2 {
             l2.delete(usernames).await;
         }
+        self.announce(changes);
     }
 
     /// Drops every member of a group from L1 and L2 (one query finds them). If the members
@@ -362,6 +411,7 @@ impl Profiles {
         m::inc(CACHE_INVALIDATIONS_TOTAL, &[("kind", "group")], 1);
         match self.inner.pg.group_members(groupname).await {
             Ok(members) => {
+                let changes = self.snapshot(&members);
                 for name in &members {
                     self.inner.l1.invalidate(name.as_str()).await;
                     self.inner.stale.invalidate(name.as_str());
@@ -369,6 +419,7 @@ impl Profiles {
                 if let Some(l2) = &self.inner.l2 {
                     l2.delete(&members).await;
                 }
+                self.announce(changes);
             }
             Err(e) => {
                 tracing::warn!(error = %e, group = %groupname, "cannot read group members; flushing L1");

@@ -778,6 +778,7 @@ fn acct(status: u32, unique: &str, event_time: i64) -> AcctRecord {
         client: "10.0.0.1/32".parse().unwrap(),
         nas_identifier: Some("r1".into()),
         nas_port_id: Some("bridge-hotspot".into()),
+        nas_port: None,
         nas_port_type: Some("Wireless-802.11".into()),
         session_time: None,
         input_octets: None,

@@ -8,6 +8,7 @@
 
 mod acct;
 mod nas;
+mod sessions;
 mod users;
 
 pub use nas::NasWrite;
