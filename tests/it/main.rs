@@ -10,6 +10,7 @@ mod config;
 mod decode_robustness;
 mod e2e;
 mod harness;
+mod session_store;
 mod store;
 mod tools;
 mod udp_access;
