@@ -67,6 +67,7 @@ pub async fn handle<U: UserSource, A: AcctSink>(
             accept_without_password,
             reply,
             session_timeout,
+            ..
         } => {
             let verdict = if accept_without_password {
                 Verdict::Accept(Vec::new())

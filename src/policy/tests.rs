@@ -96,6 +96,7 @@ fn proceed<'p>(profile: &'p Profile, datagram: &[u8], now: i64) -> Proceeded<'p>
             accept_without_password,
             reply,
             session_timeout,
+            ..
         } => Proceeded {
             credential,
             accept: accept_without_password,
@@ -751,10 +752,13 @@ fn server_side_controls_are_exposed() {
     );
     assert!(p.problems().is_empty(), "{:?}", p.problems());
     assert_eq!(p.simultaneous_use(), Some(3));
-    assert_eq!(p.control("max-daily-session"), Some("7200"));
-    assert_eq!(p.control("Expire-After"), Some("86400"));
+    let limits = p.limits();
+    assert_eq!(limits.max_daily_session, Some(7200));
+    assert_eq!(limits.expire_after, Some(86400));
+    assert_eq!(limits.max_all_session, None);
+    // Typed limits are no longer offered as text.
+    assert_eq!(p.control("max-daily-session"), None);
     assert_eq!(p.control("Cleartext-Password"), None);
-    assert_eq!(p.control("Max-All-Session"), None);
 }
 
 #[test]
