@@ -69,6 +69,8 @@ mod check;
 mod compile;
 mod date;
 pub mod limits;
+#[cfg(test)]
+mod limits_tests;
 mod login_time;
 mod op;
 #[cfg(test)]
