@@ -10,6 +10,7 @@ use std::ops::Range;
 
 use super::check::Check;
 use super::date::parse_expiration;
+use super::limits::{LoginTime, Quota};
 use super::op::{CmpOp, Merge, Op, ValueTextError, parse_yes_no, unquote};
 use crate::model::RadRow;
 use radius_proto::auth::Credential;
@@ -49,7 +50,11 @@ pub(super) enum Control {
     Expiration(i64),
     /// `Simultaneous-Use`.
     SimultaneousUse(u32),
-    /// Any other server-side attribute (Max-Daily-Session, Expire-After, ...), as text.
+    /// A numeric limit (`Max-*-Session`, `Max-*-Octets`, `Expire-After`).
+    Quota(Quota, u64),
+    /// `Login-Time`, compiled (boxed: the bitset is about 1.3 KiB).
+    LoginTime(Box<LoginTime>),
+    /// Any other server-side attribute, as text.
     Other {
         /// Dictionary name.
         name: String,
@@ -65,6 +70,8 @@ impl std::fmt::Debug for Control {
             Self::AuthType(t) => write!(f, "AuthType({t:?})"),
             Self::Expiration(t) => write!(f, "Expiration({t})"),
             Self::SimultaneousUse(n) => write!(f, "SimultaneousUse({n})"),
+            Self::Quota(q, n) => write!(f, "Quota({q:?}, {n})"),
+            Self::LoginTime(t) => write!(f, "{t:?}"),
             Self::Other { name, value } => write!(f, "Other({name} = {value:?})"),
         }
     }
@@ -271,6 +278,23 @@ impl Compiler<'_> {
                     .parse()
                     .map_err(|_| "not a non-negative integer; ignored".to_string())?,
             ),
+            Special::Quota(quota) => match text.trim().parse() {
+                Ok(n) => Control::Quota(quota, n),
+                Err(_) => {
+                    // Fail closed: an unreadable limit must not mean "no limit".
+                    level.broken = true;
+                    return Err("not a non-negative 64-bit integer; \
+                                the check list will never match"
+                        .into());
+                }
+            },
+            Special::LoginTime => match LoginTime::parse(text) {
+                Ok(t) => Control::LoginTime(Box::new(t)),
+                Err(e) => {
+                    level.broken = true;
+                    return Err(format!("{e}; the check list will never match"));
+                }
+            },
             // Fall-Through only means something in reply lists.
             Special::FallThrough => return Ok(()),
         };
@@ -341,12 +365,14 @@ enum Special {
     AuthType,
     Expiration,
     SimultaneousUse,
+    Quota(Quota),
+    LoginTime,
     FallThrough,
 }
 
 impl Special {
     fn from_name(name: &str) -> Option<Self> {
-        const NAMES: [(&str, Special); 8] = [
+        const NAMES: [(&str, Special); 9] = [
             (
                 "Cleartext-Password",
                 Special::Credential(CredKind::Cleartext),
@@ -358,11 +384,18 @@ impl Special {
             ("Expiration", Special::Expiration),
             ("Simultaneous-Use", Special::SimultaneousUse),
             ("Fall-Through", Special::FallThrough),
+            ("Login-Time", Special::LoginTime),
         ];
         NAMES
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, s)| *s)
+            .or_else(|| {
+                Quota::ALL
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, q)| Special::Quota(*q))
+            })
     }
 }
 

@@ -17,7 +17,8 @@
 //!    instance, `+=` always adds. Later levels merge over earlier ones, so a group's `:=`
 //!    overrides the user's value and a group's `=` does not (FreeRADIUS order). Reply items
 //!    are identified by (vendor, type); tags are not told apart. Single-valued items
-//!    (passwords, Auth-Type, Expiration, Simultaneous-Use, Session-Timeout) treat `+=` as `=`.
+//!    (passwords, Auth-Type, Expiration, Simultaneous-Use, Session-Timeout and the limits)
+//!    treat `+=` as `=`.
 //! 4. **Result**: the walk reached a level with a comparison that could not be compiled
 //!    or an unknown `Auth-Type` ⇒ `Deny(BrokenRow)` (fail closed, as FreeRADIUS fails the
 //!    request); no level matched ⇒ `Deny(CheckItemsFailed)`; `Auth-Type := Reject` ⇒
@@ -32,22 +33,31 @@
 //! - `Cleartext-Password == x`, `NT-Password == x`, `Crypt-Password == x` and the FreeRADIUS
 //!   1.x spelling `User-Password == x` set the credential as `:=` would. FreeRADIUS 3 would
 //!   compare them with the request and (except PAP with User-Password) fail; daloRADIUS-era
-//!   data is full of them. The same holds for `==` on Auth-Type, Expiration and
-//!   Simultaneous-Use.
+//!   data is full of them. The same holds for `==` on Auth-Type, Expiration,
+//!   Simultaneous-Use and the limits above.
 //! - `=` on a server-side attribute in a check list sets it (as FreeRADIUS documents); on a
 //!   protocol attribute it compares, like `==`.
 //! - `!=` and `!~` pass when the request lacks the attribute (see `check`).
 //! - Rows FreeRADIUS would refuse outright (unknown attribute, bad value) make it fail the
 //!   whole request; here they are skipped and reported by `problems()`, except that an
-//!   unusable *comparison* or an unknown `Auth-Type` fails every request that reaches its
-//!   level (`BrokenRow`) and an unreadable `Expiration` counts as expired — a broken
+//!   unusable *comparison*, an unknown `Auth-Type` or an unreadable limit (quota,
+//!   `Expire-After`, `Login-Time`) fails every request that reaches its level (`BrokenRow`) and an unreadable `Expiration` counts as expired — a broken
 //!   restriction never turns into no restriction.
 //! - Zone-less `Expiration` text is UTC (see `date`).
 //!
 //! # Enforced elsewhere
-//! `Simultaneous-Use` ([`Profile::simultaneous_use`]) and the other server-side control items
-//! (`Max-Daily-Session`, `Expire-After`, `Login-Time`, ... via [`Profile::control`]) are
-//! parsed and exposed, not enforced here.
+//! `authorize` compiles and merges these, but does not enforce them: enforcing them takes
+//! the session store, which this module never touches.
+//! - **Limits** (`Max-All-Session`, `Max-Daily-Session`, `Max-Monthly-Session`,
+//!   `Max-Total-Octets`, `Max-Daily-Octets`, `Max-Monthly-Octets`, `Expire-After`,
+//!   `Login-Time`) come out merged per request in `Proceed::limits`. The handler fetches the
+//!   user's usage from the session store and calls [`limits::decide`], which refuses a
+//!   used-up quota, an elapsed `Expire-After` or a time outside `Login-Time`
+//!   ([`limits::LimitReason`]) or grants a session timeout and the data left.
+//!   An unreadable limit value fails closed (`Deny(BrokenRow)`), like a broken comparison.
+//! - **`Simultaneous-Use`** comes out merged per request in `Proceed::simultaneous_use`
+//!   (statically in [`Profile::simultaneous_use`]); the handler compares it with the
+//!   session store's count of open sessions.
 //!
 //! # Known limitations
 //! Encrypted reply attributes (Tunnel-Password) cannot be pre-encoded and are not sent;
@@ -58,11 +68,16 @@
 mod check;
 mod compile;
 mod date;
+pub mod limits;
+#[cfg(test)]
+mod limits_tests;
+mod login_time;
 mod op;
 #[cfg(test)]
 mod tests;
 
 use compile::{AuthType, Compiler, Control, CredKind, Level, Origin, ReplyValue};
+pub use limits::Limits;
 use op::Merge;
 
 use crate::model::UserRows;
@@ -134,8 +149,14 @@ pub enum Authorization<'p> {
         /// operators; Session-Timeout excluded (see `session_timeout`).
         reply: Vec<&'p [u8]>,
         /// Session-Timeout to send: the reply item, capped by the time left before
-        /// `Expiration`.
+        /// `Expiration` (not yet by `limits`: see [`limits::decide`]).
         session_timeout: Option<u32>,
+        /// Quotas, `Expire-After` and `Login-Time` merged for this request, to be decided
+        /// with [`limits::decide`] when not [`Limits::is_empty`].
+        limits: Limits<'p>,
+        /// `Simultaneous-Use` merged for this request: the handler compares it with the
+        /// session store's count of open sessions.
+        simultaneous_use: Option<u32>,
     },
     /// Refuse without checking credentials.
     Deny(DenyReason),
@@ -150,6 +171,7 @@ struct ControlSet<'p> {
     auth_type: Option<AuthType>,
     expiration: Option<i64>,
     simultaneous_use: Option<u32>,
+    limits: Limits<'p>,
 }
 
 impl<'p> ControlSet<'p> {
@@ -167,6 +189,8 @@ impl<'p> ControlSet<'p> {
                 Control::AuthType(t) => assign(&mut self.auth_type, *merge, *t),
                 Control::Expiration(t) => assign(&mut self.expiration, *merge, *t),
                 Control::SimultaneousUse(n) => assign(&mut self.simultaneous_use, *merge, *n),
+                Control::Quota(quota, n) => assign(self.limits.slot(*quota), *merge, *n),
+                Control::LoginTime(t) => assign(&mut self.limits.login_time, *merge, &**t),
                 Control::Other { .. } => {}
             }
         }
@@ -374,9 +398,18 @@ impl Profile {
         self.simultaneous_use
     }
 
-    /// Another server-side control item (`Max-Daily-Session`, `Max-All-Session`,
-    /// `Expire-After`, ...) by name, case-insensitive, as text; merged like
-    /// `simultaneous_use`. Password attributes are never returned here.
+    /// The limits (quotas, `Expire-After`, `Login-Time`) merged assuming every level's
+    /// comparisons pass, like `simultaneous_use`; the per-request merge is in
+    /// [`Authorization::Proceed`].
+    pub fn limits(&self) -> Limits<'_> {
+        let mut control = ControlSet::default();
+        self.walk(|level| !level.broken, |level| control.merge(level));
+        control.limits
+    }
+
+    /// Another server-side control item by name, case-insensitive, as text; merged like
+    /// `simultaneous_use`. Password attributes, Auth-Type, Expiration, Simultaneous-Use and
+    /// the limits (see [`Profile::limits`]) are never returned here.
     pub fn control(&self, name: &str) -> Option<&str> {
         self.other_control
             .iter()
@@ -435,6 +468,8 @@ impl Profile {
             accept_without_password,
             reply,
             session_timeout,
+            limits: control.limits,
+            simultaneous_use: control.simultaneous_use,
         }
     }
 }

@@ -96,6 +96,7 @@ fn proceed<'p>(profile: &'p Profile, datagram: &[u8], now: i64) -> Proceeded<'p>
             accept_without_password,
             reply,
             session_timeout,
+            ..
         } => Proceeded {
             credential,
             accept: accept_without_password,
@@ -751,10 +752,13 @@ fn server_side_controls_are_exposed() {
     );
     assert!(p.problems().is_empty(), "{:?}", p.problems());
     assert_eq!(p.simultaneous_use(), Some(3));
-    assert_eq!(p.control("max-daily-session"), Some("7200"));
-    assert_eq!(p.control("Expire-After"), Some("86400"));
+    let limits = p.limits();
+    assert_eq!(limits.max_daily_session, Some(7200));
+    assert_eq!(limits.expire_after, Some(86400));
+    assert_eq!(limits.max_all_session, None);
+    // Typed limits are no longer offered as text.
+    assert_eq!(p.control("max-daily-session"), None);
     assert_eq!(p.control("Cleartext-Password"), None);
-    assert_eq!(p.control("Max-All-Session"), None);
 }
 
 #[test]
@@ -1002,4 +1006,175 @@ fn with_credential_constructor() {
     assert_eq!(r.reply, [&rate[..], &class("c")[..]]);
     assert_eq!(r.session_timeout, Some(60));
     assert_eq!(p.simultaneous_use(), None);
+}
+
+/// The merged limits and Simultaneous-Use of a Proceed, or a panic naming the deny reason.
+fn limits_of<'p>(profile: &'p Profile, datagram: &[u8]) -> (Limits<'p>, Option<u32>) {
+    match authorize(profile, datagram, NOW) {
+        Authorization::Proceed {
+            limits,
+            simultaneous_use,
+            ..
+        } => (limits, simultaneous_use),
+        Authorization::Deny(r) => panic!("denied: {r:?}; problems {:?}", profile.problems()),
+    }
+}
+
+#[test]
+fn no_limits_means_empty_limits() {
+    let p = user(
+        &[("Cleartext-Password", ":=", "pw")],
+        &[("Class", ":=", "x")],
+        vec![group("g", 1, &[("Simultaneous-Use", ":=", "1")], &[])],
+    );
+    let (limits, simultaneous_use) = limits_of(&p, &plain());
+    assert!(limits.is_empty());
+    assert_eq!(limits, Limits::default());
+    assert_eq!(simultaneous_use, Some(1));
+    assert!(p.limits().is_empty());
+    let p = Profile::with_credential(cleartext("pw"), &[], Some(60));
+    assert!(limits_of(&p, &plain()).0.is_empty());
+}
+
+#[test]
+fn limits_compile_to_typed_values() {
+    let p = user(
+        &[
+            ("Cleartext-Password", ":=", "pw"),
+            ("Max-All-Session", ":=", "360000"),
+            ("max-daily-session", ":=", " 3600 "),
+            ("Max-Monthly-Session", "==", "72000"),
+            ("Expire-After", "=", "2592000"),
+            ("Max-Total-Octets", ":=", "10737418240"),
+            ("Max-Daily-Octets", "+=", "\"1073741824\""),
+            ("Max-Monthly-Octets", ":=", "18446744073709551615"),
+            ("Login-Time", ":=", "Wk0800-1700,Sa"),
+        ],
+        &[],
+        vec![],
+    );
+    assert!(p.problems().is_empty(), "{:?}", p.problems());
+    let (limits, _) = limits_of(&p, &plain());
+    assert_eq!(limits.max_all_session, Some(360_000));
+    assert_eq!(limits.max_daily_session, Some(3600));
+    assert_eq!(limits.max_monthly_session, Some(72_000));
+    assert_eq!(limits.expire_after, Some(2_592_000));
+    assert_eq!(limits.max_total_octets, Some(10 << 30));
+    assert_eq!(limits.max_daily_octets, Some(1 << 30));
+    assert_eq!(limits.max_monthly_octets, Some(u64::MAX));
+    assert_eq!(
+        limits.login_time.map(limits::LoginTime::as_str),
+        Some("Wk0800-1700,Sa")
+    );
+    assert!(limits.needs_usage());
+    assert_eq!(p.limits(), limits);
+}
+
+#[test]
+fn limits_merge_per_request_like_single_valued_items() {
+    let nas_port_1 = request(&[(attrs::NAS_PORT, &[0, 0, 0, 1])], &[]);
+    let p = user(
+        &[
+            ("Cleartext-Password", ":=", "pw"),
+            ("Max-Daily-Session", ":=", "3600"),
+            ("Max-Daily-Octets", "=", "1000"),
+            ("Simultaneous-Use", ":=", "1"),
+        ],
+        &[("Fall-Through", ":=", "Yes")],
+        vec![
+            group(
+                "port-1",
+                1,
+                &[
+                    ("NAS-Port", "==", "1"),
+                    ("Max-Daily-Session", ":=", "7200"),
+                    ("Max-Daily-Octets", "=", "2000"),
+                    ("Login-Time", "=", "Wk"),
+                    ("Simultaneous-Use", ":=", "5"),
+                ],
+                &[("Fall-Through", ":=", "Yes")],
+            ),
+            group(
+                "everyone",
+                2,
+                &[("Login-Time", "=", "Any"), ("Max-All-Session", "+=", "9")],
+                &[],
+            ),
+        ],
+    );
+    assert!(p.problems().is_empty(), "{:?}", p.problems());
+    // Port 1: the group's `:=` replaces, its `=` does not; the first Login-Time stays.
+    let (limits, simultaneous_use) = limits_of(&p, &nas_port_1);
+    assert_eq!(limits.max_daily_session, Some(7200));
+    assert_eq!(limits.max_daily_octets, Some(1000));
+    assert_eq!(limits.login_time.map(limits::LoginTime::as_str), Some("Wk"));
+    assert_eq!(limits.max_all_session, Some(9));
+    assert_eq!(simultaneous_use, Some(5));
+    // Elsewhere the port-1 group does not match.
+    let (limits, simultaneous_use) = limits_of(&p, &plain());
+    assert_eq!(limits.max_daily_session, Some(3600));
+    assert_eq!(
+        limits.login_time.map(limits::LoginTime::as_str),
+        Some("Any")
+    );
+    assert_eq!(simultaneous_use, Some(1));
+}
+
+#[test]
+fn unreadable_limits_fail_closed() {
+    let bad: &[(&str, &str)] = &[
+        ("Max-All-Session", "lots"),
+        ("Max-Daily-Session", "-1"),
+        ("Max-Monthly-Session", "1.5"),
+        ("Expire-After", ""),
+        ("Max-Total-Octets", "18446744073709551616"),
+        ("Max-Daily-Octets", "1G"),
+        ("Max-Monthly-Octets", "0x10"),
+        ("Login-Time", "Wk0800-0800"),
+        ("Login-Time", "Weekdays"),
+        ("Login-Time", ""),
+        ("Login-Time", "Wk0800-1700,"),
+    ];
+    for (attribute, value) in bad {
+        let p = user(
+            &[("Cleartext-Password", ":=", "pw"), (attribute, ":=", value)],
+            &[],
+            vec![],
+        );
+        assert_eq!(p.problems().len(), 1, "{attribute}: {:?}", p.problems());
+        assert_eq!(
+            deny(&p, &plain(), NOW),
+            DenyReason::BrokenRow,
+            "{attribute} := {value:?}"
+        );
+        // In a group the walk reaches, too.
+        let p = user(
+            &[("Cleartext-Password", ":=", "pw")],
+            &[],
+            vec![group("g", 1, &[(attribute, "=", value)], &[])],
+        );
+        assert_eq!(
+            deny(&p, &plain(), NOW),
+            DenyReason::BrokenRow,
+            "group {attribute} = {value:?}"
+        );
+    }
+    // Comparison operators on a limit are not understood either.
+    let p = user(
+        &[
+            ("Cleartext-Password", ":=", "pw"),
+            ("Login-Time", "=~", "Wk"),
+        ],
+        &[],
+        vec![],
+    );
+    assert_eq!(deny(&p, &plain(), NOW), DenyReason::BrokenRow);
+    // A limit in a reply list is never sent and changes nothing.
+    let p = user(
+        &[("Cleartext-Password", ":=", "pw")],
+        &[("Max-Daily-Session", ":=", "lots")],
+        vec![],
+    );
+    assert_eq!(p.problems().len(), 1);
+    assert!(limits_of(&p, &plain()).0.is_empty());
 }
