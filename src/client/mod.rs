@@ -1,15 +1,17 @@
 //! Outgoing RADIUS: this server (or its command line) as a client of a RADIUS peer. Send a
 //! signed request over UDP, retransmit on silence, and hand back the first datagram from
-//! that peer that answers it (same identifier). `test-auth` uses it today; Disconnect and
-//! CoA to a NAS (RFC 5176) come next.
+//! that peer that answers it (same identifier). `test-auth` uses it for Access-Requests;
+//! [`dynauth`] sends Disconnect and CoA requests to a NAS (RFC 5176) through it.
 //!
 //! Building and verifying packets is `radius_proto`'s business; this module owns only the
 //! socket, the timing and the typed failures.
 
+pub mod dynauth;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use radius_proto::protocol::{DecodeError, Packet};
+use radius_proto::protocol::{Code, DecodeError, EncodeError, Packet};
 use tokio::net::UdpSocket;
 
 /// Why an exchange produced no usable reply.
@@ -41,6 +43,18 @@ pub enum ClientError {
     /// The reply did not verify (wrong shared secret, or not a reply to our request).
     #[error("reply does not verify ({0}); wrong secret?")]
     Verify(#[source] DecodeError),
+    /// The request could not be encoded (too long, malformed pre-encoded attributes).
+    #[error("cannot build the request: {0}")]
+    Encode(#[source] EncodeError),
+    /// A verified reply whose code does not answer the request (a CoA-ACK to a
+    /// Disconnect-Request).
+    #[error("{reply} is no answer to a {request}")]
+    UnexpectedReply {
+        /// The request's code.
+        request: Code,
+        /// The reply's code.
+        reply: Code,
+    },
 }
 
 /// `host[:port]`, an IP address, or `ip:port`, resolved; `default_port` when none is given.

@@ -8,7 +8,9 @@
 mod accounting;
 mod config;
 mod decode_robustness;
+mod dynauth;
 mod e2e;
+mod fake_nas;
 mod harness;
 mod session_store;
 mod store;
