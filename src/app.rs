@@ -550,10 +550,18 @@ async fn session_layer(
     match store.is_loaded().await {
         Ok(true) => {}
         Ok(false) => match housekeeping::rebuild(&store, pg, stale, tz, now).await {
-            Ok(n) => tracing::info!(store = store.kind(), open_sessions = n, "session store loaded from radacct"),
-            Err(e) => tracing::warn!(error = %e, "session store not loaded yet; retrying in the background"),
+            Ok(n) => tracing::info!(
+                store = store.kind(),
+                open_sessions = n,
+                "session store loaded from radacct"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "session store not loaded yet; retrying in the background")
+            }
         },
-        Err(e) => tracing::warn!(error = %e, "session store unavailable at start-up; retrying in the background"),
+        Err(e) => {
+            tracing::warn!(error = %e, "session store unavailable at start-up; retrying in the background")
+        }
     }
     let mut tasks = vec![tokio::spawn(housekeeping::run(
         store.clone(),

@@ -59,7 +59,10 @@ async fn open_sessions(config: &Config, filter: &Filter) -> anyhow::Result<Vec<S
     if let Some(url) = config.redis.url.as_deref() {
         let store = RedisSessions::connect_lazy(url, Duration::from_secs(5))
             .context("connecting to Redis")?;
-        return store.list(filter).await.context("reading sessions from Redis");
+        return store
+            .list(filter)
+            .await
+            .context("reading sessions from Redis");
     }
     let pg = app::database(config)?;
     let all = pg.open_sessions().await.context("reading radacct");

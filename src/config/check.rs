@@ -157,11 +157,17 @@ impl Config {
         if sess.time_zone.parse::<chrono_tz::Tz>().is_err() {
             bad(
                 "sessions.time_zone".into(),
-                format!("`{}` is not an IANA time zone name (e.g. Asia/Jakarta, UTC)", sess.time_zone),
+                format!(
+                    "`{}` is not an IANA time zone name (e.g. Asia/Jakarta, UTC)",
+                    sess.time_zone
+                ),
             );
         }
         if sess.housekeeping_secs == 0 {
-            bad("sessions.housekeeping_secs".into(), "must be at least 1".into());
+            bad(
+                "sessions.housekeeping_secs".into(),
+                "must be at least 1".into(),
+            );
         }
         if sess.dynauth_attempts == 0 || sess.dynauth_timeout_ms == 0 {
             bad(

@@ -113,10 +113,7 @@ pub async fn handle<U: UserSource, A: AcctSink>(
                             ctx.sessions.as_ref().and_then(|r| r.max_session_timeout),
                         ),
                         data_left: grant.data_left,
-                        interim: ctx
-                            .sessions
-                            .as_ref()
-                            .map_or(0, |r| r.interim_interval),
+                        interim: ctx.sessions.as_ref().map_or(0, |r| r.interim_interval),
                     };
                     return accept(packet, &reply, &extra, &terms, method);
                 }
@@ -189,7 +186,7 @@ async fn session_check(
     packet: &Packet<'_>,
     username: &str,
     simultaneous_use: Option<u32>,
-    limits: &Limits,
+    limits: &Limits<'_>,
 ) -> Result<Grant, Refusal> {
     if simultaneous_use.is_none() && limits.is_empty() {
         return Ok(Grant::default());
@@ -230,7 +227,10 @@ async fn session_check(
 /// discounted: that one lost its Stop (the device is logging in again), and counting it
 /// would lock the customer out until it goes stale.
 async fn still_over(rules: &SessionRules, packet: &Packet<'_>, username: &str, max: u32) -> bool {
-    let Some(mac) = packet.attr_str(attrs::CALLING_STATION_ID).filter(|m| !m.is_empty()) else {
+    let Some(mac) = packet
+        .attr_str(attrs::CALLING_STATION_ID)
+        .filter(|m| !m.is_empty())
+    else {
         return true;
     };
     let filter = Filter {
@@ -247,7 +247,10 @@ async fn still_over(rules: &SessionRules, packet: &Packet<'_>, username: &str, m
     let others = open
         .iter()
         .filter(|s| {
-            let same_device = s.mac.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(mac))
+            let same_device = s
+                .mac
+                .as_deref()
+                .is_some_and(|m| m.eq_ignore_ascii_case(mac))
                 && nas_ip.is_none_or(|ip| ip == s.nas_ip);
             !same_device
         })
@@ -296,7 +299,11 @@ fn accept(
             let v = attrs::mikrotik::VENDOR_ID;
             b.add_vendor(v, attrs::mikrotik::TOTAL_LIMIT, &low.to_be_bytes())?;
             if high > 0 {
-                b.add_vendor(v, attrs::mikrotik::TOTAL_LIMIT_GIGAWORDS, &high.to_be_bytes())?;
+                b.add_vendor(
+                    v,
+                    attrs::mikrotik::TOTAL_LIMIT_GIGAWORDS,
+                    &high.to_be_bytes(),
+                )?;
             }
         }
         if terms.interim > 0 && !has_interim {

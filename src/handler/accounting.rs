@@ -21,10 +21,10 @@ use crate::metrics::{
     BACKEND_UNAVAILABLE_TOTAL, SESSION_STORE_ERRORS_TOTAL, SESSIONS_CLOSED_TOTAL, reason,
 };
 use crate::model::AcctRecord;
+use crate::outage::Outage;
 use crate::sessions::actions::{Action, Trigger};
 use crate::sessions::housekeeping::{CAUSE_REPLACED, stop_record};
 use crate::sessions::{SessionRules, SessionStore};
-use crate::outage::Outage;
 
 /// Accounting writes, for the log (one line when failures start, one when they end).
 static WRITES: Outage = Outage::new();

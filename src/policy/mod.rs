@@ -73,12 +73,14 @@ pub mod limits;
 mod limits_tests;
 mod login_time;
 mod op;
+mod standing;
 #[cfg(test)]
 mod tests;
 
 use compile::{AuthType, Compiler, Control, CredKind, Level, Origin, ReplyValue};
 pub use limits::Limits;
 use op::Merge;
+pub use standing::Standing;
 
 use crate::model::UserRows;
 use radius_proto::auth::Credential;

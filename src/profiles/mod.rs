@@ -379,7 +379,11 @@ impl Profiles {
         };
         for change in changes {
             if tx.try_send(change).is_err() {
-                m::inc(CACHE_INVALIDATIONS_TOTAL, &[("kind", "change_not_announced")], 1);
+                m::inc(
+                    CACHE_INVALIDATIONS_TOTAL,
+                    &[("kind", "change_not_announced")],
+                    1,
+                );
             }
         }
     }

@@ -156,10 +156,21 @@ impl Dynauth {
         let reference = SessionRef {
             user_name: session.username.clone(),
             acct_session_id: Some(session.session_id.clone()),
-            framed_ip: session.framed_ip,
+            framed_ip: match session.framed_ip {
+                Some(IpAddr::V4(v4)) => Some(v4),
+                _ => None,
+            },
             nas_ip: Some(session.nas_ip),
         };
-        Ok(dynauth::send(kind, server, client.signer(), &reference, attrs, self.timing).await?)
+        Ok(dynauth::send(
+            kind,
+            server,
+            client.signer(),
+            &reference,
+            attrs,
+            self.timing,
+        )
+        .await?)
     }
 
     /// Whether an automatic action on `unique_id` was sent recently (and note it now if not).
@@ -189,7 +200,11 @@ impl ActionQueue {
         if self.tx.try_send(action).is_err() {
             m::inc(
                 DYNAUTH_TOTAL,
-                &[("kind", "any"), ("trigger", "any"), ("result", "queue_full")],
+                &[
+                    ("kind", "any"),
+                    ("trigger", "any"),
+                    ("result", "queue_full"),
+                ],
                 1,
             );
         }
@@ -235,7 +250,9 @@ pub fn spawn_actions(
                         attrs,
                         trigger,
                     } => {
-                        let _ = dynauth.send(DynAuthKind::Coa, &session, &attrs, trigger).await;
+                        let _ = dynauth
+                            .send(DynAuthKind::Coa, &session, &attrs, trigger)
+                            .await;
                     }
                 }
             });

@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{SessionStore, Sessions, StaleRule};
 use crate::accounting::AcctSink;
-use crate::metrics::{self as m, SESSIONS_CLOSED_TOTAL, SESSIONS_ONLINE, SESSION_STORE_ERRORS_TOTAL};
+use crate::metrics::{
+    self as m, SESSION_STORE_ERRORS_TOTAL, SESSIONS_CLOSED_TOTAL, SESSIONS_ONLINE,
+};
 use crate::model::{AcctRecord, Session};
 use crate::outage::Outage;
 use crate::policy::limits::periods;
@@ -98,7 +100,10 @@ pub async fn rebuild(
 
 /// Close every stale session due at `now`; each one's Stop goes to `sink`.
 pub async fn sweep<A: AcctSink>(store: &Sessions, sink: &A, now: i64) -> Result<usize, String> {
-    let due = store.due(now, SWEEP_BATCH).await.map_err(|e| e.to_string())?;
+    let due = store
+        .due(now, SWEEP_BATCH)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut closed = 0;
     for uid in due {
         let Some(session) = store.close(&uid, now).await.map_err(|e| e.to_string())? else {

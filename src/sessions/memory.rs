@@ -189,19 +189,15 @@ impl MemorySessions {
                     }
                 }
                 match held_open {
-                    Some(mut held) if !newer => {
-                        // An old Interim: keep the counters, just note it is alive.
-                        held.last_update = held.last_update.max(new.last_update);
-                        st.insert(held, deadline);
+                    Some(held) if !newer => {
+                        // An old Interim: keep the session as it is; the deadline can only
+                        // move later.
+                        let old = st.open.get(&uid).map_or(deadline, |(_, d)| *d);
+                        st.insert(held, old.max(deadline));
                     }
-                    Some(held) => {
-                        let mut merged = new;
-                        merged.start = held.start;
-                        merged.last_update = merged.last_update.max(held.last_update);
-                        merged.interim = merged.interim.or(held.interim);
-                        st.insert(merged, deadline);
-                    }
-                    None => st.insert(new, deadline),
+                    // Newer counters: the record's view replaces the held one (as in
+                    // the Redis store).
+                    _ => st.insert(new, deadline),
                 }
             }
         }

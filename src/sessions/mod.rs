@@ -135,16 +135,23 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Applied, SessionError>> + Send;
 
     /// A user's open-session count and usage.
-    fn user_state(&self, username: &str)
-    -> impl Future<Output = Result<UserState, SessionError>> + Send;
+    fn user_state(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = Result<UserState, SessionError>> + Send;
 
     /// Open sessions passing `filter`, oldest first.
-    fn list(&self, filter: &Filter)
-    -> impl Future<Output = Result<Vec<Session>, SessionError>> + Send;
+    fn list(
+        &self,
+        filter: &Filter,
+    ) -> impl Future<Output = Result<Vec<Session>, SessionError>> + Send;
 
     /// Unique ids of sessions whose stale deadline is at or before `now` (at most `limit`).
-    fn due(&self, now: i64, limit: usize)
-    -> impl Future<Output = Result<Vec<String>, SessionError>> + Send;
+    fn due(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<String>, SessionError>> + Send;
 
     /// Close one session; `Some` only for the one caller that closed it.
     fn close(
@@ -154,8 +161,9 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Session>, SessionError>> + Send;
 
     /// Open sessions per NAS-IP.
-    fn online_per_nas(&self)
-    -> impl Future<Output = Result<Vec<(IpAddr, u64)>, SessionError>> + Send;
+    fn online_per_nas(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(IpAddr, u64)>, SessionError>> + Send;
 
     /// Whether the store holds a loaded state (false: empty or lost, rebuild from
     /// `radacct`).
@@ -243,7 +251,6 @@ pub fn add_usage(usage: &mut Usage, periods: (u32, u32), seconds: u64, octets: u
 pub fn is_newer(held: &Session, new: &Session) -> bool {
     new.session_time >= held.session_time && octets(new) >= octets(held)
 }
-
 
 /// The configured store: one type for the handlers and tasks, whichever backs it.
 #[derive(Debug, Clone)]

@@ -122,7 +122,7 @@ if status == 'stop' then
 elseif closed then
   if newer then redis.call('HSET', ckey, 'j', json, 't', ARGV[7], 'o', ARGV[8]) end
 elseif open and not newer then
-  redis.call('ZADD', P .. 'due', ARGV[9], uid)
+  redis.call('ZADD', P .. 'due', 'GT', ARGV[9], uid)
 else
   if not open then
     for _, slot in ipairs({ARGV[15], ARGV[16]}) do
@@ -290,7 +290,8 @@ impl SessionStore for RedisSessions {
             AcctStatus::Unknown(_) => return Ok(Applied::default()),
         };
         let session = session_of(record);
-        let json = serde_json::to_string(&session).map_err(|e| SessionError::Corrupt(e.to_string()))?;
+        let json =
+            serde_json::to_string(&session).map_err(|e| SessionError::Corrupt(e.to_string()))?;
         let (port, mac) = slot_keys(&session);
         let mut inv = self.apply.prepare_invoke();
         inv.arg(PREFIX)

@@ -63,22 +63,58 @@ async fn scenario<S: SessionStore>(s: &S) -> Vec<Step> {
     foreign.client = "10.9.0.0/24".parse().unwrap();
     let steps: Vec<(AcctRecord, (u32, u32), i64)> = vec![
         (rec(AcctStatus::Start, "a1", "alice", 100, 0, 0), DAY, 1000),
-        (rec(AcctStatus::InterimUpdate, "a1", "alice", 160, 60, 1_000), DAY, 1100),
+        (
+            rec(AcctStatus::InterimUpdate, "a1", "alice", 160, 60, 1_000),
+            DAY,
+            1100,
+        ),
         // repeated, then older: nothing more
-        (rec(AcctStatus::InterimUpdate, "a1", "alice", 160, 60, 1_000), DAY, 1100),
-        (rec(AcctStatus::InterimUpdate, "a1", "alice", 130, 30, 500), DAY, 1050),
+        (
+            rec(AcctStatus::InterimUpdate, "a1", "alice", 160, 60, 1_000),
+            DAY,
+            1100,
+        ),
+        (
+            rec(AcctStatus::InterimUpdate, "a1", "alice", 130, 30, 500),
+            DAY,
+            1050,
+        ),
         // next local day: day counters restart
-        (rec(AcctStatus::InterimUpdate, "a1", "alice", 220, 120, five_gib), NEXT_DAY, 1200),
+        (
+            rec(AcctStatus::InterimUpdate, "a1", "alice", 220, 120, five_gib),
+            NEXT_DAY,
+            1200,
+        ),
         (rec(AcctStatus::Start, "bob", "bob", 100, 0, 0), DAY, 1000),
         (foreign, DAY, 1000),
         // same port and MAC as "bob" (uid length 3): a lost Stop
         (rec(AcctStatus::Start, "b22", "bob", 300, 0, 0), DAY, 1300),
-        (rec(AcctStatus::Stop, "a1", "alice", 400, 300, five_gib + 10), NEXT_DAY, 0),
+        (
+            rec(AcctStatus::Stop, "a1", "alice", 400, 300, five_gib + 10),
+            NEXT_DAY,
+            0,
+        ),
         // repeated Stop, then a late Interim of the closed session
-        (rec(AcctStatus::Stop, "a1", "alice", 400, 300, five_gib + 10), NEXT_DAY, 0),
-        (rec(AcctStatus::InterimUpdate, "a1", "alice", 350, 250, 2_000), NEXT_DAY, 1400),
-        (rec(AcctStatus::Start, "a2", "alice", 500, 0, 0), NEXT_DAY, 1500),
-        (rec(AcctStatus::AccountingOn, "", "", 600, 0, 0), NEXT_DAY, 0),
+        (
+            rec(AcctStatus::Stop, "a1", "alice", 400, 300, five_gib + 10),
+            NEXT_DAY,
+            0,
+        ),
+        (
+            rec(AcctStatus::InterimUpdate, "a1", "alice", 350, 250, 2_000),
+            NEXT_DAY,
+            1400,
+        ),
+        (
+            rec(AcctStatus::Start, "a2", "alice", 500, 0, 0),
+            NEXT_DAY,
+            1500,
+        ),
+        (
+            rec(AcctStatus::AccountingOn, "", "", 600, 0, 0),
+            NEXT_DAY,
+            0,
+        ),
     ];
     let mut out = Vec::new();
     for (record, periods, deadline) in steps {
@@ -119,9 +155,20 @@ async fn redis_store_follows_the_same_rules_as_the_memory_store() {
     assert_eq!(last.usage_alice.total_seconds, 300);
     assert_eq!(last.usage_alice.total_octets, five_gib + 10);
     assert_eq!(last.usage_alice.first_login, Some(100));
-    assert_eq!(got[7].applied.replaced.len(), 1, "the lost-Stop session was closed");
-    assert_eq!(got[12].applied.nas_reset, 2, "Accounting-On closed b22 and a2");
-    assert_eq!(last.listed, vec!["fff".to_owned()], "another client's session stays");
+    assert_eq!(
+        got[7].applied.replaced.len(),
+        1,
+        "the lost-Stop session was closed"
+    );
+    assert_eq!(
+        got[12].applied.nas_reset, 2,
+        "Accounting-On closed b22 and a2"
+    );
+    assert_eq!(
+        last.listed,
+        vec!["fff".to_owned()],
+        "another client's session stays"
+    );
 }
 
 #[tokio::test]
@@ -129,7 +176,10 @@ async fn two_instances_close_a_stale_session_once_and_rebuild_after_a_flush() {
     let redis = Redis::start();
     let one = RedisSessions::connect_lazy(&redis.url(), std::time::Duration::from_secs(5)).unwrap();
     let two = RedisSessions::connect_lazy(&redis.url(), std::time::Duration::from_secs(5)).unwrap();
-    assert!(!one.is_loaded().await.unwrap(), "an empty Redis asks for a rebuild");
+    assert!(
+        !one.is_loaded().await.unwrap(),
+        "an empty Redis asks for a rebuild"
+    );
     one.apply(&rec(AcctStatus::Start, "s1", "alice", 100, 0, 0), DAY, 500)
         .await
         .unwrap();
@@ -137,7 +187,11 @@ async fn two_instances_close_a_stale_session_once_and_rebuild_after_a_flush() {
     assert_eq!(two.due(500, 10).await.unwrap(), vec!["s1".to_owned()]);
     let (a, b) = tokio::join!(one.close("s1", 600), two.close("s1", 600));
     let closed = [a.unwrap(), b.unwrap()];
-    assert_eq!(closed.iter().filter(|c| c.is_some()).count(), 1, "closed by one only");
+    assert_eq!(
+        closed.iter().filter(|c| c.is_some()).count(),
+        1,
+        "closed by one only"
+    );
     // A rebuild replaces whatever is there and marks the store loaded.
     let kept = hotspot_radius::sessions::session_of(&rec(
         AcctStatus::InterimUpdate,
@@ -160,6 +214,9 @@ async fn two_instances_close_a_stale_session_once_and_rebuild_after_a_flush() {
         .unwrap();
     assert!(one.is_loaded().await.unwrap());
     assert_eq!(one.list(&Filter::default()).await.unwrap(), vec![kept]);
-    assert_eq!(one.user_state("dave").await.unwrap().usage.total_seconds, 77);
+    assert_eq!(
+        one.user_state("dave").await.unwrap().usage.total_seconds,
+        77
+    );
     assert_eq!(one.user_state("alice").await.unwrap(), Default::default());
 }

@@ -375,6 +375,7 @@ impl Harness {
             sink: MemoryBackend(Arc::clone(&memory)),
             dictionary: Arc::new(Dictionary::builtin()),
             reject_delay: Duration::ZERO,
+            sessions: None,
         };
         let options = ServerOptions {
             receivers: 2,

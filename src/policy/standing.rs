@@ -1,0 +1,133 @@
+//! A user's standing without a request: what the profile says when every level's
+//! comparisons are assumed to pass (as [`Profile::limits`] does). Used where there is no
+//! Access-Request to evaluate — an admin's change pushed by NOTIFY, an Interim-Update — to
+//! decide whether an open session must be disconnected or its rate limit changed.
+
+use radius_proto::protocol::attrs;
+
+use super::compile::{AuthType, ReplyValue};
+use super::{ControlSet, DenyReason, Limits, Profile, merge_reply};
+
+/// What the profile allows, request aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing<'p> {
+    /// The user may not log in at all now (`Auth-Type := Reject`, `Expiration` passed, a
+    /// broken row on the way).
+    pub denied: Option<DenyReason>,
+    /// The merged limits.
+    pub limits: Limits<'p>,
+    /// The merged Mikrotik-Rate-Limit reply item, as a complete attribute TLV.
+    pub rate_limit: Option<Vec<u8>>,
+}
+
+fn is_rate_limit(tlv: &[u8]) -> bool {
+    matches!(tlv, [26, _, a, b, c, d, typ, ..]
+        if u32::from_be_bytes([*a, *b, *c, *d]) == attrs::mikrotik::VENDOR_ID
+            && *typ == attrs::mikrotik::RATE_LIMIT)
+}
+
+impl Profile {
+    /// The user's standing at `now` (Unix seconds), every comparison assumed to pass.
+    pub fn standing(&self, now: i64) -> Standing<'_> {
+        let mut control = ControlSet::default();
+        let mut reply: Vec<&[u8]> = Vec::new();
+        let walk = self.walk(
+            |level| !level.broken,
+            |level| {
+                control.merge(level);
+                for (merge, item) in &level.reply {
+                    if let ReplyValue::Wire(range) = item
+                        && let Some(tlv) = self.wire.get(range.clone())
+                    {
+                        merge_reply(&mut reply, *merge, tlv);
+                    }
+                }
+            },
+        );
+        let denied = if walk.broken {
+            Some(DenyReason::BrokenRow)
+        } else if control.auth_type == Some(AuthType::Reject) {
+            Some(DenyReason::AuthTypeReject)
+        } else if control.expiration.is_some_and(|e| e <= now) {
+            Some(DenyReason::Expired)
+        } else {
+            None
+        };
+        Standing {
+            denied,
+            limits: control.limits,
+            rate_limit: reply
+                .iter()
+                .rev()
+                .find(|t| is_rate_limit(t))
+                .map(|t| t.to_vec()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{RadRow, UserRows};
+    use crate::policy::{DenyReason, Profile};
+    use radius_proto::dictionary::Dictionary;
+
+    fn row(attribute: &str, op: &str, value: &str) -> RadRow {
+        RadRow {
+            attribute: attribute.into(),
+            op: op.into(),
+            value: value.into(),
+        }
+    }
+
+    fn profile(check: Vec<RadRow>, reply: Vec<RadRow>) -> Profile {
+        let rows = UserRows {
+            username: "u".into(),
+            check,
+            reply,
+            groups: Vec::new(),
+        };
+        Profile::compile(&rows, &Dictionary::builtin())
+    }
+
+    #[test]
+    fn standing_reports_rejection_expiry_limits_and_rate_limit() {
+        let ok = profile(
+            vec![
+                row("Cleartext-Password", ":=", "x"),
+                row("Max-Daily-Session", ":=", "3600"),
+            ],
+            vec![row("Mikrotik-Rate-Limit", ":=", "2M/4M")],
+        );
+        let s = ok.standing(1_000);
+        assert_eq!(s.denied, None);
+        assert_eq!(s.limits.max_daily_session, Some(3600));
+        let rate = s.rate_limit.expect("rate limit");
+        assert!(rate.ends_with(b"2M/4M"), "{rate:?}");
+
+        let rejected = profile(
+            vec![
+                row("Cleartext-Password", ":=", "x"),
+                row("Auth-Type", ":=", "Reject"),
+            ],
+            vec![],
+        );
+        assert_eq!(
+            rejected.standing(0).denied,
+            Some(DenyReason::AuthTypeReject)
+        );
+
+        let expiring = profile(
+            vec![
+                row("Cleartext-Password", ":=", "x"),
+                row("Expiration", ":=", "2026-12-05T10:00:00Z"),
+            ],
+            vec![],
+        );
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-05T10:00:00Z")
+            .unwrap()
+            .timestamp();
+        assert_eq!(expiring.standing(at - 1).denied, None);
+        assert_eq!(expiring.standing(at).denied, Some(DenyReason::Expired));
+        assert_eq!(expiring.standing(at).rate_limit, None);
+    }
+}
