@@ -394,7 +394,7 @@ impl Special {
                 Quota::ALL
                     .iter()
                     .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                    .map(|(_, q)| Special::Quota(*q))
+                    .map(|(_, q)| Self::Quota(*q))
             })
     }
 }
