@@ -282,6 +282,14 @@ sql_calls() {
     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'radius')
       AND query NOT ILIKE '%pg_stat_statements%'"
 }
+# The statements behind sql_calls, most called first (calls, then the query's start).
+sql_top() {
+  psql_ -d radius -At -F ' ' -c "SELECT calls, left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+    FROM pg_stat_statements
+    WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'radius')
+      AND query NOT ILIKE '%pg_stat_statements%'
+    ORDER BY calls DESC LIMIT 12"
+}
 HZ=$(getconf CLK_TCK)
 # Our accounting batches: "<sum> <count>" of radius_accounting_batch_size so far.
 batch_stats() {
@@ -328,6 +336,7 @@ login_phase() { # $1 = round, $2 = target
     --secret "$SECRET" --users "$USERS" --user-order sequential --requests "$n" \
     --concurrency 64 --timeout 2 --json >"$out" 2>/dev/null || true
   calls=$(sql_calls)
+  sql_top >"$WORK/$2-login-sql.txt"
   awk -v r="$1" -v t="$2" -v rep="$(jget replies "$out")" -v acc="$(jget accepts "$out")" \
       -v rej="$(jget rejects "$out")" -v calls="$calls" 'BEGIN {
     printf "| %s | %s | %d | %d | %d | %d | %.2f |\n", r, t, rep, acc, rej, calls, (rep > 0 ? calls / rep : 0) }' >>"$LOGINS"
@@ -391,6 +400,11 @@ if [ "$HOTSPOT" = 1 ]; then
   echo
   echo "SQL statements during a login-only phase (CHAP, warm caches, each user once; pg_stat_statements calls in the radius database):"
   cat "$LOGINS"
+  for f in "$WORK"/*-login-sql.txt; do
+    [ -s "$f" ] || continue
+    echo "  statements, $(basename "$f" -login-sql.txt) (calls, query):"
+    sed 's/^/    /' "$f"
+  done
 fi
 if [ -n "$REJECTED" ]; then
   echo

@@ -675,8 +675,8 @@ mod tests {
 
     #[test]
     fn hotspot_needs_as_many_users_as_outstanding_requests() {
-        let args = BenchArgs::try_parse_from(["bench", "--mode", "hotspot", "--users", "10"])
-            .unwrap();
+        let args =
+            BenchArgs::try_parse_from(["bench", "--mode", "hotspot", "--users", "10"]).unwrap();
         let err = generators(&args, &Signer::new(b"s"), 1).err().unwrap();
         assert!(err.to_string().contains("--concurrency"), "{err}");
     }
