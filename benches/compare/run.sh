@@ -339,7 +339,7 @@ login_phase() { # $1 = round, $2 = target
   sql_top >"$WORK/$2-login-sql.txt"
   awk -v r="$1" -v t="$2" -v rep="$(jget replies "$out")" -v acc="$(jget accepts "$out")" \
       -v rej="$(jget rejects "$out")" -v calls="$calls" 'BEGIN {
-    printf "| %s | %s | %d | %d | %d | %d | %.2f |\n", r, t, rep, acc, rej, calls, (rep > 0 ? calls / rep : 0) }' >>"$LOGINS"
+    printf "| %s | %s | %d | %d | %d | %d | %.3f |\n", r, t, rep, acc, rej, calls, (rep > 0 ? calls / rep : 0) }' >>"$LOGINS"
   log "$2 login phase: $(tail -1 "$LOGINS")"
   if [ "$(jget rejects "$out")" != 0 ]; then REJECTED="$REJECTED $2/login-phase"; fi
 }
