@@ -234,7 +234,11 @@ impl Report {
             c.unmatched, c.send_errors
         );
         if c.skipped > 0 {
-            let _ = writeln!(s, "  skipped (all 256 identifiers busy) {}", c.skipped);
+            let _ = writeln!(
+                s,
+                "  skipped (all 256 identifiers busy, or every hotspot user in a session) {}",
+                c.skipped
+            );
         }
         let _ = writeln!(
             s,
