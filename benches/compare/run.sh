@@ -11,6 +11,10 @@
 # off), and ours is compared with FreeRADIUS at its best per load and round. --rounds
 # repeats everything back to back and reports the median and spread of the ratio.
 # --sockets is the number of client sockets `bench` sends from (1 = one NAS source port).
+# With the hotspot load, every user also gets Simultaneous-Use := 1 and a quota
+# (Max-Daily-Session, Max-Total-Octets), FreeRADIUS fr-sql checks them (session { sql },
+# sqlcounter), and after the loads each target runs a login-only phase whose SQL
+# statements are counted with pg_stat_statements (LOGIN_REQUESTS logins, default 10000).
 # Environment: HR_BIN (default target/release/hotspot-radius), BENCH_CMD (default "$HR_BIN
 # bench"), OUR_SERVE_ARGS (extra flags for `serve`), PG_BIN (default
 # /usr/lib/postgresql/15/bin), FR_CONF (default /etc/freeradius/3.0).
@@ -47,11 +51,17 @@ while [ $# -gt 0 ]; do
     --sockets) SOCKETS=$2; shift 2 ;;
     --schema) SCHEMA=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 BENCH_CMD=${BENCH_CMD:-"$HR_BIN bench"}
+# The hotspot mix: Simultaneous-Use and quota rows for every user, checked by both servers.
+HOTSPOT=0
+case " $LOADS " in *" hotspot "*) HOTSPOT=1 ;; esac
+MAX_DAILY_SESSION=86400            # seconds a day
+MAX_TOTAL_OCTETS=10737418240       # 10 GiB
+LOGIN_REQUESTS=${LOGIN_REQUESTS:-10000}
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "missing $1: install the Debian package $2" >&2; exit 1; }; }
 need freeradius freeradius
@@ -127,6 +137,14 @@ INSERT INTO radgroupreply (groupname, attribute, op, value)
        (VALUES ('Mikrotik-Rate-Limit', '2M/4M'), ('Session-Timeout', '3600'),
                ('Acct-Interim-Interval', '300')) AS a(attribute, value);
 INSERT INTO nas (nasname, shortname, type, secret) VALUES ('127.0.0.1', 'bench', 'other', '$SECRET');"
+if [ "$HOTSPOT" = 1 ]; then
+  log "hotspot load: Simultaneous-Use := 1, Max-Daily-Session := $MAX_DAILY_SESSION, Max-Total-Octets := $MAX_TOTAL_OCTETS for every user"
+  psql_ -d radius -c "SET ROLE radius" -c "
+  INSERT INTO radcheck (username, attribute, op, value)
+    SELECT 'user' || i, a.attribute, ':=', a.value FROM generate_series(0, $USERS - 1) AS i,
+      (VALUES ('Simultaneous-Use', '1'), ('Max-Daily-Session', '$MAX_DAILY_SESSION'),
+              ('Max-Total-Octets', '$MAX_TOTAL_OCTETS')) AS a(attribute, value);"
+fi
 psql_ -d radius -c "ANALYZE"
 
 # ---- FreeRADIUS configuration ----
@@ -136,7 +154,11 @@ psql_ -d radius -c "ANALYZE"
 #  - thread pool start_servers = max_servers = $THREADS (spares $THREADS), so no thread is
 #    spawned during a run; max_requests raised to 65536;
 #  - rlm_sql: postgresql dialect/driver on our database, pool of $THREADS connections;
-#  - clients.conf: only 127.0.0.1 with the bench secret.
+#  - clients.conf: only 127.0.0.1 with the bench secret;
+#  - with the hotspot load, fr-sql only: `sql` in the default site's session {} section
+#    (stock Simultaneous-Use: rlm_sql's simul_count_query on radacct), the sqlcounter
+#    module enabled with `dailycounter` (stock, Max-Daily-Session) and a `totaloctets`
+#    counter (Max-Total-Octets, defined in the copy's dictionary) after sql in authorize.
 #  Kept defaults: reject_delay = 1 (no rejects in these loads), status_server, the default
 #  site's authorize/accounting/post-auth (detail file, radpostauth insert, ...).
 make_fr_conf() { # $1 = dir, $2 = sql|files, $3 = auth port, $4 = acct port
@@ -170,6 +192,32 @@ EOF
       s/\\\$\{thread\[pool\]\.start_servers\}/$THREADS/; s/\\\$\{thread\[pool\]\.min_spare_servers\}/$THREADS/;
       s/\\\$\{thread\[pool\]\.max_servers\}/$THREADS/; s/\\\$\{thread\[pool\]\.max_spare_servers\}/$THREADS/;" \
       "$d/mods-available/sql"
+    if [ "$HOTSPOT" = 1 ]; then
+      # Stock Simultaneous-Use via radacct: uncomment sql in session {}.
+      perl -0pi -e 's/^(session \{\n(?:(?!^\}).)*?)^#(\tsql\n)/$1$2/ms' "$d/sites-available/default"
+      grep -Pzq '(?s)\nsession \{\n(?:(?!\n\}).)*\n\tsql\n' "$d/sites-available/default" ||
+        { echo "could not enable sql in the session section of $d/sites-available/default" >&2; exit 1; }
+      # Quotas: the stock daily session-time counter and a total-octets counter.
+      ln -sf ../mods-available/sqlcounter "$d/mods-enabled/sqlcounter"
+      cat >>"$d/mods-available/sqlcounter" <<'EOF'
+
+# hotspot-radius bench: total octets (input + output) ever used, against Max-Total-Octets.
+sqlcounter totaloctets {
+	sql_module_instance = sql
+	dialect = ${modules.sql.dialect}
+	counter_name = Total-Octets-Used
+	check_name = Max-Total-Octets
+	key = User-Name
+	reset = never
+	query = "SELECT SUM(AcctInputOctets + AcctOutputOctets) FROM radacct WHERE UserName='%{${key}}'"
+}
+EOF
+      printf '\nATTRIBUTE\tMax-Total-Octets\t3190\tinteger64\n' >>"$d/dictionary"
+      perl -0pi -e 's/^(authorize \{\n(?:(?!^\}).)*?^\t-sql\n)/$1\tdailycounter\n\ttotaloctets\n/ms' \
+        "$d/sites-available/default"
+      grep -Pzq '(?s)\nauthorize \{\n(?:(?!\n\}).)*\n\t-sql\n\tdailycounter\n' "$d/sites-available/default" ||
+        { echo "could not add the sqlcounters to authorize in $d/sites-available/default" >&2; exit 1; }
+    fi
   else
     rm -f "$d/mods-enabled/sql"
     # The same users and replies as the database, in a users file.
@@ -234,6 +282,14 @@ sql_calls() {
     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'radius')
       AND query NOT ILIKE '%pg_stat_statements%'"
 }
+# The statements behind sql_calls, most called first (calls, then the query's start).
+sql_top() {
+  psql_ -d radius -At -F ' ' -c "SELECT calls, left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+    FROM pg_stat_statements
+    WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'radius')
+      AND query NOT ILIKE '%pg_stat_statements%'
+    ORDER BY calls DESC LIMIT 12"
+}
 HZ=$(getconf CLK_TCK)
 # Our accounting batches: "<sum> <count>" of radius_accounting_batch_size so far.
 batch_stats() {
@@ -258,9 +314,35 @@ SOCKET_ARGS=()
 
 RESULTS="$WORK/results.md"
 {
-  echo "| round | server | load | outstanding | req/s | p50 ms | p99 ms | SQL/req | CPU % | CPU µs/req | RSS MB | errors |"
-  echo "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| round | server | load | outstanding | req/s | p50 ms | p99 ms | SQL/req | CPU % | CPU µs/req | RSS MB | errors | rejects | sessions/s |"
+  echo "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } >"$RESULTS"
+LOGINS="$WORK/logins.md"
+{
+  echo "| round | server | logins | accepts | rejects | SQL statements | SQL per login |"
+  echo "|---:|---|---:|---:|---:|---:|---:|"
+} >"$LOGINS"
+REJECTED=""
+
+# Login-only phase (hotspot mix): LOGIN_REQUESTS CHAP logins, each user at most once
+# (sequential), warm caches, no accounting; pg_stat_statements counts every statement the
+# database ran meanwhile (the measurement's own queries excluded).
+login_phase() { # $1 = round, $2 = target
+  local n=$LOGIN_REQUESTS out="$WORK/$2-logins.json" calls
+  [ "$n" -gt "$USERS" ] && n=$USERS
+  sleep 1   # let accounting writes still queued from the last load land before the reset
+  psql_ -d radius -At -c "SELECT pg_stat_statements_reset()" >/dev/null
+  "${BENCH[@]}" --mode chap --server 127.0.0.1 --auth-port "$AUTHPORT" --acct-port "$ACCTPORT" \
+    --secret "$SECRET" --users "$USERS" --user-order sequential --requests "$n" \
+    --concurrency 64 --timeout 2 --json >"$out" 2>/dev/null || true
+  calls=$(sql_calls)
+  sql_top >"$WORK/$2-login-sql.txt"
+  awk -v r="$1" -v t="$2" -v rep="$(jget replies "$out")" -v acc="$(jget accepts "$out")" \
+      -v rej="$(jget rejects "$out")" -v calls="$calls" 'BEGIN {
+    printf "| %s | %s | %d | %d | %d | %d | %.3f |\n", r, t, rep, acc, rej, calls, (rep > 0 ? calls / rep : 0) }' >>"$LOGINS"
+  log "$2 login phase: $(tail -1 "$LOGINS")"
+  if [ "$(jget rejects "$out")" != 0 ]; then REJECTED="$REJECTED $2/login-phase"; fi
+}
 
 for round in $(seq 1 "$ROUNDS"); do
 for target in $TARGETS; do
@@ -276,6 +358,8 @@ for target in $TARGETS; do
     for c in $CONC; do
       common=(--mode "$load" --server 127.0.0.1 --auth-port "$AUTHPORT" --acct-port "$ACCTPORT"
               --secret "$SECRET" --users "$USERS" --concurrency "$c" --timeout 2 "${SOCKET_ARGS[@]}")
+      # The hotspot mix: CHAP login, then Start, 3 Interim-Updates, Stop.
+      [ "$load" = hotspot ] && common+=(--hotspot-auth chap --interims 3)
       "${BENCH[@]}" "${common[@]}" --duration "$WARMUP" --json >/dev/null 2>&1 || true
       psql_ -d radius -At -c "SELECT pg_stat_statements_reset()" >/dev/null
       [ "$target" = ours ] && b0=$(batch_stats)
@@ -287,12 +371,15 @@ for target in $TARGETS; do
       replies=$(jget replies "$out"); tput=$(jget throughput "$out")
       p50=$(jget p50 "$out"); p99=$(jget p99 "$out")
       errs=$(( $(jget timeouts "$out") + $(jget bad_replies "$out") ))
+      rejs=$(jget rejects "$out")
+      sps=-; [ "$load" = hotspot ] && sps=$(jget sessions_per_s "$out")
+      if [ "$load" = hotspot ] && [ "${rejs:-0}" != 0 ]; then REJECTED="$REJECTED $target/$load/c=$c"; fi
       awk -v r="$round" -v t="$target" -v l="$load" -v c="$c" -v tp="$tput" -v p50="$p50" -v p99="$p99" \
           -v calls="$calls" -v rep="$replies" -v dt=$((t1 - t0)) -v hz="$HZ" -v s0="$s0" -v s1="$s1" \
-          -v rss="$(rss_mb "$SERVER_PID")" -v e="$errs" 'BEGIN {
-        printf "| %s | %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.0f | %.1f | %s | %s |\n",
+          -v rss="$(rss_mb "$SERVER_PID")" -v e="$errs" -v rj="$rejs" -v sps="$sps" 'BEGIN {
+        printf "| %s | %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.0f | %.1f | %s | %s | %s | %s |\n",
           r, t, l, c, tp, p50 / 1000, p99 / 1000, (rep > 0 ? calls / rep : 0), 100 * dt / hz / (s1 - s0),
-          (rep > 0 ? 1e6 * dt / hz / rep : 0), rss, e }' >>"$RESULTS"
+          (rep > 0 ? 1e6 * dt / hz / rep : 0), rss, e, rj, (sps == "-" ? "-" : sprintf("%.0f", sps)) }' >>"$RESULTS"
       log "$target $load c=$c: $(tail -1 "$RESULTS")"
       if [ "$target" = ours ]; then
         read -r bs0 bc0 <<<"$b0"; read -r bs1 bc1 <<<"$(batch_stats)"
@@ -301,6 +388,7 @@ for target in $TARGETS; do
       fi
     done
   done
+  [ "$HOTSPOT" = 1 ] && login_phase "$round" "$target"
   stop_target
 done
 done
@@ -308,6 +396,23 @@ done
 echo
 echo "users=$USERS duration=${DURATION}s warmup=${WARMUP}s cores=$(nproc) rounds=$ROUNDS sockets=${SOCKETS:-bench default} FreeRADIUS threads=${FR_THREAD_LIST:-$THREADS}"
 cat "$RESULTS"
+if [ "$HOTSPOT" = 1 ]; then
+  echo
+  echo "SQL statements during a login-only phase (CHAP, warm caches, each user once; pg_stat_statements calls in the radius database):"
+  cat "$LOGINS"
+  for f in "$WORK"/*-login-sql.txt; do
+    [ -s "$f" ] || continue
+    echo "  statements, $(basename "$f" -login-sql.txt) (calls, query):"
+    sed 's/^/    /' "$f"
+  done
+fi
+if [ -n "$REJECTED" ]; then
+  echo
+  echo "!!! Access-Rejects in the hotspot mix:$REJECTED"
+  echo "!!! Every bench session should be accepted (each user has one session at a time): the"
+  echo "!!! setup is wrong (users, passwords, a stale open session, or an exhausted quota), and"
+  echo "!!! those rows do not measure the hotspot mix."
+fi
 # Ours against each FreeRADIUS backend at its best thread pool, per round, load and
 # concurrency; then the median and spread of the ratios over the rounds.
 echo

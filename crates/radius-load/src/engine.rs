@@ -62,6 +62,22 @@ pub(crate) trait Generator: Send {
     fn next_offset(&self) -> Option<Duration> {
         None
     }
+
+    /// `start` returned `false` only for now: every item is in use by a flow in progress
+    /// (a hotspot user with a session open); a flow ending frees one. Not exhausted.
+    fn waiting(&self) -> bool {
+        false
+    }
+
+    /// At the end of a closed-loop run, finish the flows in progress (no new ones) instead
+    /// of abandoning them: a hotspot session left without its Stop would stay open on the
+    /// server and refuse the user's next login under Simultaneous-Use.
+    fn drains(&self) -> bool {
+        false
+    }
+
+    /// Add the generator's own counts (completed sessions) to the worker's.
+    fn finish(&self, _counts: &mut Counts) {}
 }
 
 /// When new requests go out.
@@ -259,6 +275,7 @@ pub(crate) fn run_worker(
     let mut outstanding: usize = 0;
     let mut exhausted = false;
     let mut last_scan = start;
+    let drain = generator.drains() && matches!(cfg.pacing, Pacing::Closed(_));
 
     loop {
         let now = Instant::now();
@@ -319,24 +336,50 @@ pub(crate) fn run_worker(
                 }
                 if !written {
                     free.push_front(id);
-                    exhausted = ready.is_empty();
+                    if generator.waiting() {
+                        if let Pacing::Rate(_) = cfg.pacing {
+                            counts.skipped += allowed;
+                            started_new += allowed;
+                        }
+                    } else {
+                        exhausted = ready.is_empty();
+                    }
                     break;
                 }
                 let (len, dest, req_auth) = (out.len, out.dest.min(dests.len() - 1), out.req_auth);
-                slot.busy = true;
-                slot.len = len;
-                slot.dest = dest;
-                slot.req_auth = req_auth;
-                slot.req_code = slot.buf[0];
-                slot.tries = 0;
-                slot.flow = flow;
-                slot.first_sent = now;
-                slot.last_sent = now;
+                occupy(slot, flow, len, dest, req_auth, now);
                 outstanding += 1;
                 started_new += 1;
                 counts.sent += 1;
                 pending.push(id);
                 allowed -= 1;
+            }
+        } else if drain {
+            // Finish the flows in progress; start none.
+            while !ready.is_empty() {
+                let Some(id) = free.pop_front() else {
+                    break;
+                };
+                let Some((mut f, reply)) = ready.pop_front() else {
+                    free.push_front(id);
+                    break;
+                };
+                let slot = &mut slots[usize::from(id)];
+                let mut out = Out {
+                    buf: &mut slot.buf,
+                    len: 0,
+                    dest: 0,
+                    req_auth: [0; 16],
+                };
+                if !generator.advance(id, reply, &mut f, &mut out) {
+                    free.push_front(id);
+                    continue;
+                }
+                let (len, dest, req_auth) = (out.len, out.dest.min(dests.len() - 1), out.req_auth);
+                occupy(slot, f, len, dest, req_auth, now);
+                outstanding += 1;
+                counts.sent += 1;
+                pending.push(id);
             }
         }
 
@@ -435,10 +478,10 @@ pub(crate) fn run_worker(
             || exhausted
             || cfg.shared.stop.load(Ordering::Relaxed)
             || cfg.deadline.is_some_and(|d| rnow >= d);
-        if stopping && outstanding == 0 {
+        if stopping && outstanding == 0 && (!drain || ready.is_empty()) {
             break;
         }
-        if stopping && matches!(cfg.pacing, Pacing::Closed(_)) {
+        if stopping && !drain && matches!(cfg.pacing, Pacing::Closed(_)) {
             // Flows waiting for their next step are abandoned at the end.
             ready.clear();
         }
@@ -446,6 +489,9 @@ pub(crate) fn run_worker(
         // 5. Nothing received: sleep until a reply, the next send, or the next scan.
         if n == 0 {
             let mut wait = Duration::from_millis(2);
+            if stopping && drain && !ready.is_empty() && !free.is_empty() {
+                wait = Duration::ZERO;
+            }
             if !stopping {
                 match cfg.pacing {
                     Pacing::Rate(r) => {
@@ -459,7 +505,10 @@ pub(crate) fn run_worker(
                         }
                     }
                     Pacing::Closed(w) => {
-                        if outstanding < w && !free.is_empty() {
+                        if outstanding < w
+                            && !free.is_empty()
+                            && (!ready.is_empty() || !generator.waiting())
+                        {
                             wait = Duration::ZERO;
                         }
                     }
@@ -470,10 +519,24 @@ pub(crate) fn run_worker(
             }
         }
     }
+    generator.finish(&mut counts);
     Ok(WorkerResult {
         counts,
         latency: hist,
     })
+}
+
+/// Mark `slot` in flight with a request just written for `flow`.
+fn occupy(slot: &mut Slot, flow: Flow, len: usize, dest: usize, req_auth: [u8; 16], now: Instant) {
+    slot.busy = true;
+    slot.len = len;
+    slot.dest = dest;
+    slot.req_auth = req_auth;
+    slot.req_code = slot.buf[0];
+    slot.tries = 0;
+    slot.flow = flow;
+    slot.first_sent = now;
+    slot.last_sent = now;
 }
 
 fn flush(

@@ -37,8 +37,11 @@ pub struct Counts {
     /// Send system-call failures.
     pub send_errors: u64,
     /// Open loop only: requests not sent on time because all 256 identifiers of a socket
-    /// were in flight.
+    /// were in flight (or, in hotspot mode, every user had a session open).
     pub skipped: u64,
+    /// Hotspot mode: sessions completed (login accepted, then Start, the Interim-Updates
+    /// and the Stop all answered).
+    pub sessions: u64,
 }
 
 impl Counts {
@@ -58,6 +61,7 @@ impl Counts {
         self.unmatched += o.unmatched;
         self.send_errors += o.send_errors;
         self.skipped += o.skipped;
+        self.sessions += o.sessions;
     }
 
     /// Errors for the progress line: timeouts, bad replies, send errors.
@@ -126,6 +130,8 @@ pub struct Report {
     pub counts: Counts,
     /// Verified replies per second.
     pub throughput: f64,
+    /// Completed sessions per second (hotspot mode).
+    pub sessions_per_s: f64,
     /// Latency percentiles (µs).
     pub latency_us: Latency,
     /// The `--expect` given, if any.
@@ -154,6 +160,7 @@ impl Report {
             elapsed_s: secs,
             counts,
             throughput: counts.replies as f64 / secs,
+            sessions_per_s: counts.sessions as f64 / secs,
             latency_us: Latency::from_histogram(hist),
             expect,
             passed,
@@ -196,6 +203,14 @@ impl Report {
             "  accepts       {:>12}   rejects      {:>10}",
             c.accepts, c.rejects
         );
+        let hotspot = self.mode == "hotspot";
+        if hotspot || c.sessions > 0 {
+            let _ = writeln!(
+                s,
+                "  sessions      {:>12}   sessions/s   {:>10.0}/s",
+                c.sessions, self.sessions_per_s
+            );
+        }
         let _ = writeln!(
             s,
             "  acct answers  {:>12}   challenges   {:>10}",
@@ -219,7 +234,11 @@ impl Report {
             c.unmatched, c.send_errors
         );
         if c.skipped > 0 {
-            let _ = writeln!(s, "  skipped (all 256 identifiers busy) {}", c.skipped);
+            let _ = writeln!(
+                s,
+                "  skipped (all 256 identifiers busy, or every hotspot user in a session) {}",
+                c.skipped
+            );
         }
         let _ = writeln!(
             s,
@@ -230,6 +249,15 @@ impl Report {
             l.p999 as f64 / 1000.0,
             l.max as f64 / 1000.0
         );
+        if hotspot && c.rejects > 0 {
+            let _ = writeln!(
+                s,
+                "  !!! {} LOGINS REJECTED: every bench session should be accepted; the setup is \
+                 wrong (unknown user, wrong password, or a Simultaneous-Use / quota refusal), so \
+                 these figures do not measure the hotspot mix !!!",
+                c.rejects
+            );
+        }
         if let Some(e) = self.expect {
             let _ = writeln!(
                 s,

@@ -28,9 +28,13 @@ pub enum Mode {
     Chap,
     /// Access-Request with MS-CHAP-Challenge and MS-CHAP2-Response (PPPoE).
     Mschapv2,
-    /// Accounting sessions: Start, `--interims` Interim-Updates, Stop.
+    /// Accounting sessions: Start, `--interims` Interim-Updates, Stop (a closed-loop run
+    /// finishes the sessions in progress at its end, so it leaves none open).
     Acct,
-    /// Hotspot sessions: Access-Request (CHAP or PAP); if accepted, Start, interims, Stop.
+    /// Hotspot sessions: Access-Request (CHAP or PAP); if accepted, Start, `--interims`
+    /// Interim-Updates, Stop. Each user has one session at a time (users cycle, reused only
+    /// once their previous session ended), and a closed-loop run finishes the sessions in
+    /// progress at its end, so `Simultaneous-Use := 1` never refuses a bench login.
     Hotspot,
 }
 
@@ -67,7 +71,7 @@ pub struct BenchArgs {
     /// Without `--users-file`: users `user0..user{N-1}` with passwords `pass0..`.
     #[arg(long, default_value_t = 1000)]
     pub users: u32,
-    /// Order in which users are picked.
+    /// Order in which users are picked (hotspot mode always cycles through them).
     #[arg(long, value_enum, default_value = "random")]
     pub user_order: UserOrder,
     /// Closed loop: requests kept outstanding (default 64 unless `--rate` is given).
@@ -191,5 +195,65 @@ pub async fn run_bench(args: BenchArgs) -> Result<i32, LoadError> {
     }
     let report = execute_bench(&args).await?;
     report.print(args.run.json);
+    if args.mode == Mode::Hotspot && report.counts.rejects > 0 {
+        eprintln!(
+            "bench: {} hotspot logins were REJECTED; every bench session should be accepted: \
+             check the users, their passwords and Simultaneous-Use",
+            report.counts.rejects
+        );
+    }
     Ok(report.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::responder::{Responder, ResponderConfig};
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hotspot_run_finishes_every_session_it_starts() {
+        let r = Responder::start(ResponderConfig {
+            auth_addr: "127.0.0.1:0".parse().unwrap(),
+            acct_addr: None,
+            secret: "s".into(),
+            threads: 1,
+            users: None,
+        })
+        .unwrap();
+        let (auth, acct) = (r.auth_addr(), r.acct_addr());
+        let args = BenchArgs::try_parse_from([
+            "bench".to_owned(),
+            "--mode".into(),
+            "hotspot".into(),
+            "--users".into(),
+            "40".into(),
+            "--concurrency".into(),
+            "32".into(),
+            "--sockets".into(),
+            "2".into(),
+            "--interims".into(),
+            "3".into(),
+            "--duration".into(),
+            "0.3".into(),
+            "--secret".into(),
+            "s".into(),
+            "--auth-port".into(),
+            auth.port().to_string(),
+            "--acct-port".into(),
+            acct.port().to_string(),
+        ])
+        .unwrap();
+        let report = execute_bench(&args).await.unwrap();
+        let _ = r.stop();
+        let c = report.counts;
+        assert!(c.sessions > 0, "{c:?}");
+        assert_eq!(c.timeouts + c.rejects + c.bad_replies, 0, "{c:?}");
+        // Drained: every accepted login went on to its Stop.
+        assert_eq!(c.accepts, c.sessions, "{c:?}");
+        assert_eq!(c.acct_responses, 5 * c.sessions, "{c:?}");
+        assert_eq!(c.sent, c.replies, "{c:?}");
+        assert!(report.sessions_per_s > 0.0);
+        assert!(report.to_table().contains("sessions/s"));
+    }
 }

@@ -6,6 +6,7 @@
 //! [`AttributeWriter`] and signed in place with its [`Signer`], so nothing is allocated per
 //! request. Every value's size is checked when the run starts, so writing cannot fail.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use radius_proto::auth::{chap, mschapv2};
@@ -17,6 +18,7 @@ use radius_proto::protocol::{
 use super::{BenchArgs, HotspotAuth, Mode, UserOrder};
 use crate::engine::{Flow, Generator, Out};
 use crate::error::LoadError;
+use crate::report::Counts;
 use crate::rng::FastRng;
 
 /// An `Invalid` error.
@@ -133,9 +135,26 @@ pub(super) fn generators(
         nas_identifier: args.nas_identifier.clone(),
         called: args.called_station_id.clone(),
     });
+    let n_users = users.names.len();
+    if args.mode == Mode::Hotspot && args.rate.is_none() {
+        let concurrency = args.concurrency.unwrap_or(64).max(1);
+        if n_users < concurrency {
+            return Err(invalid(format!(
+                "--mode hotspot gives each user one session at a time: it needs at least as \
+                 many users as --concurrency ({n_users} < {concurrency})"
+            )));
+        }
+    }
     let session_base = FastRng::from_os().next_u64() >> 8;
     Ok((0..sockets)
         .map(|w| {
+            // Hotspot: worker w owns users w, w + sockets, ... (as many as its share of the
+            // concurrency, or more), each free until its session ends.
+            let free_users = if args.mode == Mode::Hotspot {
+                (w..n_users).step_by(sockets).map(|i| i as u32).collect()
+            } else {
+                VecDeque::new()
+            };
             Box::new(BenchGen {
                 fixed: fixed.clone(),
                 users: users.clone(),
@@ -145,6 +164,8 @@ pub(super) fn generators(
                 next_session: w as u64,
                 session_step: sockets as u64,
                 session_base,
+                free_users,
+                sessions: 0,
             }) as Box<dyn Generator>
         })
         .collect())
@@ -160,6 +181,11 @@ struct BenchGen {
     next_session: u64,
     session_step: u64,
     session_base: u64,
+    /// Hotspot mode: this worker's users without a session in progress, in the order
+    /// they became free (a user is reused only after its previous session ended).
+    free_users: VecDeque<u32>,
+    /// Hotspot mode: sessions whose Stop was answered.
+    sessions: u64,
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -347,9 +373,17 @@ impl BenchGen {
 
 impl Generator for BenchGen {
     fn start(&mut self, id: u8, flow: &mut Flow, out: &mut Out<'_>) -> bool {
+        let item = if self.fixed.mode == Mode::Hotspot {
+            match self.free_users.pop_front() {
+                Some(u) => u,
+                None => return false,
+            }
+        } else {
+            self.pick_user()
+        };
         *flow = Flow {
             session: self.next_session,
-            item: self.pick_user(),
+            item,
             step: 0,
             variant: 0,
         };
@@ -362,7 +396,11 @@ impl Generator for BenchGen {
                     HotspotAuth::Pap => Mode::Pap,
                 };
                 flow.variant = 1;
-                self.write_access(id, flow, m, out).is_ok()
+                let written = self.write_access(id, flow, m, out).is_ok();
+                if !written {
+                    self.free_users.push_back(flow.item);
+                }
+                written
             }
             m => self.write_access(id, flow, m, out).is_ok(),
         }
@@ -371,14 +409,39 @@ impl Generator for BenchGen {
     fn advance(&mut self, id: u8, reply: Option<u8>, flow: &mut Flow, out: &mut Out<'_>) -> bool {
         match self.fixed.mode {
             Mode::Acct => self.acct_step(id, flow, flow.step + 1, out),
-            Mode::Hotspot if flow.variant == 1 => {
-                // Login answered: accounting only when accepted.
-                flow.variant = 2;
-                reply == Some(2) && self.acct_step(id, flow, 0, out)
+            Mode::Hotspot => {
+                let more = if flow.variant == 1 {
+                    // Login answered: accounting only when accepted.
+                    flow.variant = 2;
+                    reply == Some(2) && self.acct_step(id, flow, 0, out)
+                } else {
+                    if flow.step == self.fixed.interims + 1
+                        && reply == Some(Code::AccountingResponse.as_u8())
+                    {
+                        self.sessions += 1;
+                    }
+                    self.acct_step(id, flow, flow.step + 1, out)
+                };
+                if !more {
+                    // Session over (Stop answered or timed out, or login refused).
+                    self.free_users.push_back(flow.item);
+                }
+                more
             }
-            Mode::Hotspot => self.acct_step(id, flow, flow.step + 1, out),
             _ => false,
         }
+    }
+
+    fn waiting(&self) -> bool {
+        self.fixed.mode == Mode::Hotspot && self.free_users.is_empty()
+    }
+
+    fn drains(&self) -> bool {
+        matches!(self.fixed.mode, Mode::Hotspot | Mode::Acct)
+    }
+
+    fn finish(&self, counts: &mut Counts) {
+        counts.sessions += self.sessions;
     }
 }
 
@@ -474,6 +537,148 @@ mod tests {
                     .is_err()
             );
         });
+    }
+
+    /// One hotspot generator (one socket) and a datagram buffer.
+    fn hotspot_gen(users: &str, concurrency: &str) -> (Box<dyn Generator>, Signer) {
+        let args = BenchArgs::try_parse_from([
+            "bench",
+            "--mode",
+            "hotspot",
+            "--users",
+            users,
+            "--concurrency",
+            concurrency,
+            "--interims",
+            "3",
+            "--secret",
+            "s3cret",
+        ])
+        .unwrap();
+        let signer = Signer::new(b"s3cret");
+        let hg = generators(&args, &signer, 1).unwrap().pop().unwrap();
+        (hg, signer)
+    }
+
+    /// What `out` holds, decoded: (code, status, attributes of interest).
+    fn decode(buf: &[u8]) -> (Code, Option<AcctStatus>, Vec<Vec<u8>>, [u32; 3]) {
+        let p = Packet::decode(buf).unwrap();
+        let same = [
+            attrs::USER_NAME,
+            attrs::ACCT_SESSION_ID,
+            attrs::CALLING_STATION_ID,
+            attrs::FRAMED_IP_ADDRESS,
+            attrs::NAS_PORT,
+        ]
+        .iter()
+        .map(|&t| p.attr(t).unwrap().to_vec())
+        .collect();
+        let num = |t| {
+            p.attr(t)
+                .map_or(0, |v| u32::from_be_bytes(v.try_into().unwrap()))
+        };
+        let growing = [
+            num(attrs::ACCT_SESSION_TIME),
+            num(attrs::ACCT_INPUT_OCTETS),
+            num(attrs::ACCT_OUTPUT_OCTETS),
+        ];
+        (p.code(), p.acct_status(), same, growing)
+    }
+
+    #[test]
+    fn hotspot_session_is_chap_login_start_three_interims_stop_with_consistent_ids() {
+        let (mut hg, signer) = hotspot_gen("5", "1");
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let mut out = Out {
+            buf: &mut buf,
+            len: 0,
+            dest: 9,
+            req_auth: [0; 16],
+        };
+        let mut flow = Flow::default();
+        assert!(hg.start(7, &mut flow, &mut out));
+        assert_eq!(out.dest, 0);
+        let len = out.len;
+        let (code, status, ids, _) = decode(&out.buf[..len]);
+        assert_eq!((code, status), (Code::AccessRequest, None));
+        let login = Packet::decode(&out.buf[..len]).unwrap();
+        assert!(login.attr(attrs::CHAP_PASSWORD).is_some());
+        assert!(login.attr(attrs::USER_PASSWORD).is_none());
+        let mut seen = Vec::new();
+        let mut reply = Code::AccessAccept.as_u8();
+        while hg.advance(8, Some(reply), &mut flow, &mut out) {
+            assert_eq!(out.dest, 1);
+            let len = out.len;
+            Packet::decode(&out.buf[..len])
+                .unwrap()
+                .verify_request_authenticator(&signer)
+                .unwrap();
+            let (code, status, same, growing) = decode(&out.buf[..len]);
+            assert_eq!(code, Code::AccountingRequest);
+            assert_eq!(same, ids, "the same session identifiers in every request");
+            seen.push((status.unwrap(), growing));
+            reply = Code::AccountingResponse.as_u8();
+        }
+        let statuses: Vec<_> = seen.iter().map(|s| s.0).collect();
+        use AcctStatus::{InterimUpdate as I, Start, Stop};
+        assert_eq!(statuses, [Start, I, I, I, Stop]);
+        for w in seen.windows(2) {
+            for k in 0..3 {
+                assert!(w[1].1[k] > w[0].1[k], "counters grow: {seen:?}");
+            }
+        }
+        let mut counts = Counts::default();
+        hg.finish(&mut counts);
+        assert_eq!(counts.sessions, 1);
+    }
+
+    #[test]
+    fn hotspot_users_have_one_session_at_a_time_and_are_reused_after_their_stop() {
+        let (mut hg, _) = hotspot_gen("3", "3");
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let mut out = Out {
+            buf: &mut buf,
+            len: 0,
+            dest: 0,
+            req_auth: [0; 16],
+        };
+        let mut flows = [Flow::default(); 3];
+        for f in &mut flows {
+            assert!(hg.start(1, f, &mut out));
+        }
+        let mut users: Vec<_> = flows.iter().map(|f| f.item).collect();
+        users.sort_unstable();
+        assert_eq!(users, [0, 1, 2]);
+        // Every user is in a session: nothing to start, but the run is not over.
+        let mut extra = Flow::default();
+        assert!(!hg.start(1, &mut extra, &mut out));
+        assert!(hg.waiting());
+        // A rejected login frees its user at once.
+        assert!(!hg.advance(1, Some(Code::AccessReject.as_u8()), &mut flows[1], &mut out));
+        assert!(!hg.waiting());
+        assert!(hg.start(1, &mut extra, &mut out));
+        assert_eq!(extra.item, flows[1].item);
+        assert!(!hg.start(1, &mut Flow::default(), &mut out));
+        // An accepted one holds its user until the Stop is answered.
+        let f = &mut flows[0];
+        assert!(hg.advance(1, Some(2), f, &mut out)); // Start
+        for _ in 0..4 {
+            assert!(hg.advance(1, Some(5), f, &mut out)); // 3 interims, Stop
+            assert!(hg.waiting());
+        }
+        assert!(!hg.advance(1, Some(5), f, &mut out)); // Stop answered
+        let mut next = Flow::default();
+        assert!(hg.start(1, &mut next, &mut out));
+        assert_eq!(next.item, flows[0].item);
+        assert!(hg.drains());
+    }
+
+    #[test]
+    fn hotspot_needs_as_many_users_as_outstanding_requests() {
+        let args =
+            BenchArgs::try_parse_from(["bench", "--mode", "hotspot", "--users", "10"]).unwrap();
+        let err = generators(&args, &Signer::new(b"s"), 1).err().unwrap();
+        assert!(err.to_string().contains("--concurrency"), "{err}");
     }
 
     #[test]
