@@ -109,7 +109,7 @@ pub async fn sweep<A: AcctSink>(store: &Sessions, sink: &A, now: i64) -> Result<
         let Some(session) = store.close(&uid, now).await.map_err(|e| e.to_string())? else {
             continue; // another instance closed it
         };
-        tracing::info!(user = %session.username, session = %session.session_id, nas = %session.nas_ip,
+        tracing::debug!(user = %session.username, session = %session.session_id, nas = %session.nas_ip,
             "closing stale session (no accounting update in time)");
         m::inc(SESSIONS_CLOSED_TOTAL, &[("reason", "stale")], 1);
         let stop = stop_record(&session, CAUSE_STALE, session.last_update);
@@ -117,6 +117,12 @@ pub async fn sweep<A: AcctSink>(store: &Sessions, sink: &A, now: i64) -> Result<
             tracing::warn!(error = %e, session = %session.session_id, "stale session's Stop not written");
         }
         closed += 1;
+    }
+    if closed > 0 {
+        tracing::info!(
+            closed,
+            "closed stale sessions (no accounting update for 2 interims + grace)"
+        );
     }
     Ok(closed)
 }
