@@ -12,16 +12,19 @@
 //! One Accounting-Request: `server` and `clients` as above → `handler::accounting`
 //! verifies the request authenticator → `accounting::record` normalises it into a
 //! `model::AcctRecord` → the `accounting` sink makes it durable in `radacct` through
-//! `store` → only then is the Accounting-Response sent.
+//! `store` → then `sessions` applies it (who is online, usage, lost Stops) → only then is
+//! the Accounting-Response sent. Logins read `sessions` for Simultaneous-Use and quotas
+//! (no SQL); `sessions::actions` sends Disconnect/CoA through `client`.
 //!
 //! Arrows run one way: `model` ← `store` ← `profiles` → `policy`; `handler` → `profiles`,
-//! `accounting`; `server` → `handler`; `app` wires everything and nothing else does.
+//! `accounting`, `sessions`; `sessions` → `store`, `policy`, `accounting`, `client`;
+//! `server` → `handler`; `app` wires everything and nothing else does.
 #![warn(missing_docs)]
 
 pub mod accounting; // accounting records: normalisation, the durable sink, post-auth batches
 pub mod admin; // the admin HTTP port: /metrics, /healthz, /readyz
 pub mod app; // wiring, start-up order, signals and the ordered drain
-pub mod client; // outgoing RADIUS: send, retransmit, match the reply (test-auth; CoA next)
+pub mod client; // outgoing RADIUS: send, retransmit, match the reply (test-auth, Disconnect/CoA)
 pub mod clients; // the NAS table: source address → shared secret and policy
 pub mod config; // the TOML configuration: schema, defaults, validation
 pub mod handler; // per-code processing: Access-Request, Accounting-Request, Status-Server
