@@ -81,8 +81,15 @@ impl Acct {
             .unwrap();
         b.add(attrs::NAS_IP_ADDRESS, &self.nas_ip).unwrap();
         b.add(attrs::NAS_IDENTIFIER, b"hotspot-router").unwrap();
-        b.add(attrs::CALLING_STATION_ID, b"AA:BB:CC:DD:EE:FF")
-            .unwrap();
+        // One device per session, as on a hotspot (the same MAC starting another session
+        // would close this one as a lost Stop).
+        let h = self
+            .session
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        let [a, b2, c, d] = h.to_be_bytes();
+        let mac = format!("AA:BB:{a:02X}:{b2:02X}:{c:02X}:{d:02X}");
+        b.add(attrs::CALLING_STATION_ID, mac.as_bytes()).unwrap();
         if !matches!(self.status, AcctStatus::Start) {
             b.add_u32(attrs::ACCT_SESSION_TIME, 60).unwrap();
             b.add_u32(attrs::ACCT_INPUT_OCTETS, self.input).unwrap();

@@ -275,7 +275,7 @@ pub(crate) fn run_worker(
     let mut outstanding: usize = 0;
     let mut exhausted = false;
     let mut last_scan = start;
-    let drain = generator.drains() && matches!(cfg.pacing, Pacing::Closed(_));
+    let mut drain = generator.drains() && matches!(cfg.pacing, Pacing::Closed(_));
 
     loop {
         let now = Instant::now();
@@ -314,6 +314,9 @@ pub(crate) fn run_worker(
                 if cfg.shared.budget.fetch_sub(1, Ordering::Relaxed) <= 0 {
                     free.push_front(id);
                     exhausted = true;
+                    // `--requests N` means N requests: flows in progress are not finished
+                    // past the count (draining is for runs bounded by time).
+                    drain = false;
                     break;
                 }
                 let slot = &mut slots[usize::from(id)];
