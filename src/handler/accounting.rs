@@ -80,7 +80,7 @@ pub async fn handle<U: UserSource, A: AcctSink>(
         if written.is_ok()
             && let (Some(rules), Some(record)) = (&ctx.sessions, copy)
         {
-            track_session(ctx, rules, &record).await;
+            track_session(ctx, rules, record).await;
         }
         written
     } {
@@ -113,8 +113,23 @@ static SESSION_WRITES: Outage = Outage::new();
 async fn track_session<U: UserSource, A: AcctSink>(
     ctx: &Context<U, A>,
     rules: &SessionRules,
-    record: &AcctRecord,
+    mut record: AcctRecord,
 ) {
+    let opens = matches!(record.status, AcctStatus::Start | AcctStatus::InterimUpdate);
+    let profile = if opens {
+        ctx.users.user(&record.username).await.ok().flatten()
+    } else {
+        None
+    };
+    if record.interim_interval.is_none() {
+        // MikroTik does not say in accounting how often it sends Interims; it sends them
+        // as the Access-Accept told it: the profile's Acct-Interim-Interval, else ours.
+        record.interim_interval = profile
+            .as_ref()
+            .and_then(|p| p.interim_interval())
+            .map(i64::from);
+    }
+    let record = &record;
     let periods = crate::policy::limits::periods(record.event_time, rules.tz);
     let applied = match rules
         .store
@@ -151,13 +166,7 @@ async fn track_session<U: UserSource, A: AcctSink>(
             tracing::warn!(error = %e, session = %old.session_id, "lost-Stop session's Stop not written");
         }
     }
-    let Some(actions) = &rules.actions else {
-        return;
-    };
-    if record.status != AcctStatus::InterimUpdate && record.status != AcctStatus::Start {
-        return;
-    }
-    let Ok(Some(profile)) = ctx.users.user(&record.username).await else {
+    let (Some(actions), Some(profile)) = (&rules.actions, profile) else {
         return;
     };
     let now = unix_now();

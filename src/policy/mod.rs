@@ -104,6 +104,8 @@ pub struct Profile {
     simultaneous_use: Option<u32>,
     /// Other server-side control items when every level's comparisons pass.
     other_control: Box<[(String, String)]>,
+    /// The Acct-Interim-Interval reply item when every level's comparisons pass.
+    interim_interval: Option<u32>,
 }
 
 /// Why authorization refused the user before any password check (a metric label via
@@ -265,6 +267,7 @@ impl Profile {
             problems: c.problems.into_boxed_slice(),
             simultaneous_use: None,
             other_control: Box::default(),
+            interim_interval: None,
         };
         profile.finish();
         profile
@@ -339,6 +342,7 @@ impl Profile {
         );
         self.simultaneous_use = control.simultaneous_use;
         self.other_control = other.into_boxed_slice();
+        self.interim_interval = self.standing(i64::MIN).interim_interval;
     }
 
     /// Walk the levels in FreeRADIUS order, calling `visit` on each matched one.
@@ -407,6 +411,12 @@ impl Profile {
         let mut control = ControlSet::default();
         self.walk(|level| !level.broken, |level| control.merge(level));
         control.limits
+    }
+
+    /// The `Acct-Interim-Interval` this profile's Access-Accepts carry (static view, like
+    /// `simultaneous_use`): how often the NAS will send Interim-Updates.
+    pub fn interim_interval(&self) -> Option<u32> {
+        self.interim_interval
     }
 
     /// Another server-side control item by name, case-insensitive, as text; merged like

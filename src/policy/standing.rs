@@ -18,6 +18,8 @@ pub struct Standing<'p> {
     pub limits: Limits<'p>,
     /// The merged Mikrotik-Rate-Limit reply item, as a complete attribute TLV.
     pub rate_limit: Option<Vec<u8>>,
+    /// The merged Acct-Interim-Interval reply item, seconds.
+    pub interim_interval: Option<u32>,
 }
 
 fn is_rate_limit(tlv: &[u8]) -> bool {
@@ -61,6 +63,12 @@ impl Profile {
                 .rev()
                 .find(|t| is_rate_limit(t))
                 .map(|t| t.to_vec()),
+            interim_interval: reply.iter().rev().find_map(|t| match t {
+                [attrs::ACCT_INTERIM_INTERVAL, 6, a, b, c, d] => {
+                    Some(u32::from_be_bytes([*a, *b, *c, *d]))
+                }
+                _ => None,
+            }),
         }
     }
 }
@@ -96,8 +104,12 @@ mod tests {
                 row("Cleartext-Password", ":=", "x"),
                 row("Max-Daily-Session", ":=", "3600"),
             ],
-            vec![row("Mikrotik-Rate-Limit", ":=", "2M/4M")],
+            vec![
+                row("Mikrotik-Rate-Limit", ":=", "2M/4M"),
+                row("Acct-Interim-Interval", ":=", "900"),
+            ],
         );
+        assert_eq!(ok.interim_interval(), Some(900));
         let s = ok.standing(1_000);
         assert_eq!(s.denied, None);
         assert_eq!(s.limits.max_daily_session, Some(3600));
