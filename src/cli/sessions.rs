@@ -17,7 +17,7 @@ use hotspot_radius::clients::{ClientTable, Clients};
 use hotspot_radius::config::Config;
 use hotspot_radius::model::Session;
 use hotspot_radius::sessions::actions::{Dynauth, Trigger};
-use hotspot_radius::sessions::{Filter, RedisSessions, SessionStore};
+use hotspot_radius::sessions::{Filter, RedisSessions, SessionStore, oldest_first};
 use radius_proto::dictionary::Dictionary;
 
 /// `sessions` arguments.
@@ -68,7 +68,7 @@ async fn open_sessions(config: &Config, filter: &Filter) -> anyhow::Result<Vec<S
     let all = pg.open_sessions().await.context("reading radacct");
     pg.close().await;
     let mut out: Vec<Session> = all?.into_iter().filter(|s| filter.matches(s)).collect();
-    out.sort_by(|a, b| (a.start, &a.unique_id).cmp(&(b.start, &b.unique_id)));
+    oldest_first(&mut out);
     Ok(out)
 }
 

@@ -10,7 +10,7 @@ use radius_proto::protocol::AcctStatus;
 
 use super::{
     Applied, CLOSED_TTL, Filter, SessionError, SessionStore, StaleRule, UserState, add_usage,
-    delta, is_newer, session_of,
+    delta, is_newer, oldest_first, session_of,
 };
 use crate::model::{AcctRecord, Session, Usage};
 
@@ -236,7 +236,7 @@ impl SessionStore for MemorySessions {
             .filter(|s| filter.matches(s))
             .cloned()
             .collect();
-        out.sort_by(|a, b| (a.start, &a.unique_id).cmp(&(b.start, &b.unique_id)));
+        oldest_first(&mut out);
         Ok(out)
     }
 

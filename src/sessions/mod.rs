@@ -228,22 +228,43 @@ pub fn add_usage(usage: &mut Usage, periods: (u32, u32), seconds: u64, octets: u
     let (day, month) = periods;
     usage.total_seconds = usage.total_seconds.saturating_add(seconds);
     usage.total_octets = usage.total_octets.saturating_add(octets);
-    if day > usage.day {
-        usage.day = day;
-        usage.day_seconds = seconds;
-        usage.day_octets = octets;
-    } else if day == usage.day {
-        usage.day_seconds = usage.day_seconds.saturating_add(seconds);
-        usage.day_octets = usage.day_octets.saturating_add(octets);
+    add_in_period(
+        (
+            &mut usage.day,
+            &mut usage.day_seconds,
+            &mut usage.day_octets,
+        ),
+        day,
+        seconds,
+        octets,
+    );
+    add_in_period(
+        (
+            &mut usage.month,
+            &mut usage.month_seconds,
+            &mut usage.month_octets,
+        ),
+        month,
+        seconds,
+        octets,
+    );
+}
+
+/// One period's counters: a later period starts them afresh, the same period adds, an
+/// earlier one is left alone.
+fn add_in_period(held: (&mut u32, &mut u64, &mut u64), period: u32, seconds: u64, octets: u64) {
+    let (key, s, o) = held;
+    if period > *key {
+        (*key, *s, *o) = (period, seconds, octets);
+    } else if period == *key {
+        *s = s.saturating_add(seconds);
+        *o = o.saturating_add(octets);
     }
-    if month > usage.month {
-        usage.month = month;
-        usage.month_seconds = seconds;
-        usage.month_octets = octets;
-    } else if month == usage.month {
-        usage.month_seconds = usage.month_seconds.saturating_add(seconds);
-        usage.month_octets = usage.month_octets.saturating_add(octets);
-    }
+}
+
+/// Sessions in listing order: oldest first (ties by unique id).
+pub fn oldest_first(sessions: &mut [Session]) {
+    sessions.sort_by(|a, b| (a.start, &a.unique_id).cmp(&(b.start, &b.unique_id)));
 }
 
 /// Whether an update carries counters at least as far as those held (an older Interim

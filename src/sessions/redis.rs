@@ -21,7 +21,7 @@ use redis::{FromRedisValue, Script};
 
 use super::{
     Applied, CLOSED_TTL, Filter, SessionError, SessionStore, StaleRule, UserState, octets,
-    session_of,
+    oldest_first, session_of,
 };
 use crate::model::{AcctRecord, Session, Usage};
 
@@ -362,7 +362,7 @@ impl SessionStore for RedisSessions {
             .into_iter()
             .filter(|s| filter.matches(s))
             .collect();
-        out.sort_by(|a, b| (a.start, &a.unique_id).cmp(&(b.start, &b.unique_id)));
+        oldest_first(&mut out);
         Ok(out)
     }
 
