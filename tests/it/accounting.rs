@@ -687,3 +687,82 @@ async fn a_full_journal_stops_acknowledging_instead_of_dropping() {
     }
     server.stop().await;
 }
+
+/// The session store (Redis here) agrees with `radacct` once an outage's journal is
+/// replayed: the same open sessions, and the user's usage equal to what `radacct` sums.
+/// Every record reaches the store when it is acknowledged (journaled or committed), so the
+/// store is never behind what the NAS was told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_store_matches_radacct_after_an_outage_is_replayed() {
+    use hotspot_radius::sessions::{Filter, RedisSessions, SessionStore};
+
+    let redis = harness::Redis::start();
+    let mut pg = Postgres::start();
+    let (url, pool) = harness::fresh_db_on(&pg).await;
+    let journal = harness::fresh_dir("journal");
+    let mut c = config(&url, &journal);
+    c.redis.url = Some(redis.url());
+    let server = app::start(c, None).await.expect("server starts");
+    let nas = Nas::new("127.0.0.1:0", server.acct_addr).await;
+    // Sessions before, during and after the outage; every third one is left open.
+    let mut k = 0u32;
+    for stage in 0..3 {
+        if stage == 1 {
+            pg.stop();
+        }
+        if stage == 2 {
+            pg.start_again();
+        }
+        for _ in 0..12 {
+            k += 1;
+            let session = format!("c-{k}");
+            let mut steps = vec![AcctStatus::Start, AcctStatus::InterimUpdate];
+            if k % 3 != 0 {
+                steps.push(AcctStatus::Stop);
+            }
+            for (i, status) in steps.into_iter().enumerate() {
+                let rec = Acct {
+                    input: 1_000 * u32::try_from(i).unwrap() + k,
+                    ..Acct::new(status, &session)
+                };
+                nas.send_acked(&rec).await;
+            }
+        }
+    }
+    until_sessions(&pool, 36, Duration::from_secs(60)).await;
+    let store = RedisSessions::connect_lazy(&redis.url(), Duration::from_secs(5)).unwrap();
+    let mut in_store: Vec<String> = store
+        .list(&Filter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.unique_id)
+        .collect();
+    in_store.sort();
+    let in_radacct: Vec<String> = sqlx::query_scalar(
+        "SELECT acctuniqueid FROM radacct WHERE acctstoptime IS NULL ORDER BY acctuniqueid",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(in_radacct.len(), 12, "every third session is open");
+    assert_eq!(in_store, in_radacct, "open sessions");
+    let (seconds, octets): (i64, i64) = sqlx::query_as(
+        "SELECT sum(acctsessiontime)::bigint, \
+                sum(acctinputoctets + acctoutputoctets)::bigint \
+         FROM radacct WHERE username = 'alice'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let usage = store.user_state("alice").await.unwrap().usage;
+    assert_eq!(
+        (usage.total_seconds, usage.total_octets),
+        (
+            u64::try_from(seconds).unwrap(),
+            u64::try_from(octets).unwrap()
+        ),
+        "usage counted once per record, as radacct sums it"
+    );
+    server.stop().await;
+}
