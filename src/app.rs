@@ -578,7 +578,7 @@ async fn session_layer(
             attempts: s.dynauth_attempts,
         };
         let dynauth = Arc::new(Dynauth::new(Arc::clone(clients), timing));
-        let (queue, task) = spawn_actions(dynauth, ACTION_QUEUE, cancel.clone());
+        let (queue, task) = spawn_actions(dynauth, store.clone(), ACTION_QUEUE, cancel.clone());
         tasks.push(task);
         tasks.push(spawn_change_watcher(
             profiles.clone(),

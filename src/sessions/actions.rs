@@ -4,10 +4,9 @@
 //! expires or deletes the user; CoA when an admin changes the user's rate limit. Every
 //! action is logged and counted (`radius_dynauth_requests_total`).
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono_tz::Tz;
 use tokio::sync::mpsc;
@@ -78,8 +77,8 @@ pub enum Action {
     },
 }
 
-/// How long an automatic disconnect of one session is not repeated (each Interim of a
-/// session over quota would otherwise send another).
+/// How long an automatic action on one session is not repeated, by any instance (each
+/// Interim of a session over quota would otherwise send another).
 const REPEAT_AFTER: Duration = Duration::from_secs(60);
 /// Automatic actions in flight at once.
 const PARALLEL: usize = 32;
@@ -89,17 +88,12 @@ const PARALLEL: usize = 32;
 pub struct Dynauth {
     clients: Arc<Clients>,
     timing: Timing,
-    recent: Mutex<HashMap<String, Instant>>,
 }
 
 impl Dynauth {
     /// Over the live NAS table.
     pub fn new(clients: Arc<Clients>, timing: Timing) -> Self {
-        Self {
-            clients,
-            timing,
-            recent: Mutex::new(HashMap::new()),
-        }
+        Self { clients, timing }
     }
 
     /// Send one request about `session`; the NAS's answer (ACK or NAK with its cause).
@@ -172,20 +166,6 @@ impl Dynauth {
         )
         .await?)
     }
-
-    /// Whether an automatic action on `unique_id` was sent recently (and note it now if not).
-    fn recently(&self, unique_id: &str) -> bool {
-        let Ok(mut recent) = self.recent.lock() else {
-            return false;
-        };
-        let now = Instant::now();
-        recent.retain(|_, at| now.duration_since(*at) < REPEAT_AFTER);
-        if recent.contains_key(unique_id) {
-            return true;
-        }
-        recent.insert(unique_id.to_owned(), now);
-        false
-    }
 }
 
 /// A queue of automatic actions (cheap to clone; full queue ⇒ dropped and counted).
@@ -211,9 +191,27 @@ impl ActionQueue {
     }
 }
 
-/// The action task: runs queued actions, a bounded number at once. Ends on `cancel`.
+impl Action {
+    /// The claim key: one per session, kind and (for CoA) attributes, so one change is
+    /// acted on once across instances, and a later different change is not held back.
+    fn claim_key(&self) -> String {
+        match self {
+            Self::Disconnect { session, .. } => format!("disconnect:{}", session.unique_id),
+            Self::Coa { session, attrs, .. } => {
+                use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+                let h = BuildHasherDefault::<DefaultHasher>::default().hash_one(attrs);
+                format!("coa:{}:{h:016x}", session.unique_id)
+            }
+        }
+    }
+}
+
+/// The action task: runs queued actions, a bounded number at once, each only after
+/// claiming it in the session store (so every instance may queue it, one sends it). Ends
+/// on `cancel`.
 pub fn spawn_actions(
     dynauth: Arc<Dynauth>,
+    store: Sessions,
     capacity: usize,
     cancel: CancellationToken,
 ) -> (ActionQueue, tokio::task::JoinHandle<()>) {
@@ -229,17 +227,26 @@ pub fn spawn_actions(
                 return;
             };
             let dynauth = Arc::clone(&dynauth);
+            let store = store.clone();
             tokio::spawn(async move {
                 let _permit = permit;
+                match store
+                    .claim(&action.claim_key(), REPEAT_AFTER.as_secs())
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => return, // this instance or another already acted
+                    Err(e) => {
+                        // Better twice than never: a user over quota must be cut off.
+                        tracing::debug!(error = %e, "cannot claim an automatic action; sending anyway");
+                    }
+                }
                 match action {
                     Action::Disconnect {
                         session,
                         trigger,
                         why,
                     } => {
-                        if dynauth.recently(&session.unique_id) {
-                            return;
-                        }
                         tracing::info!(user = %session.username, session = %session.session_id, why, "disconnecting");
                         let _ = dynauth
                             .send(DynAuthKind::Disconnect, &session, &[], trigger)

@@ -42,6 +42,8 @@ struct State {
     due: BTreeSet<(i64, String)>,
     /// Recently closed sessions: (session, closed at).
     closed: HashMap<String, (Session, i64)>,
+    /// Claims (`SessionStore::claim`) and when they lapse.
+    claims: HashMap<String, std::time::Instant>,
     usage: HashMap<String, Usage>,
 }
 
@@ -269,6 +271,20 @@ impl SessionStore for MemorySessions {
 
     async fn is_loaded(&self) -> Result<bool, SessionError> {
         Ok(self.state().loaded)
+    }
+
+    async fn claim(&self, key: &str, ttl_secs: u64) -> Result<bool, SessionError> {
+        let now = std::time::Instant::now();
+        let mut st = self.state();
+        st.claims.retain(|_, until| *until > now);
+        if st.claims.contains_key(key) {
+            return Ok(false);
+        }
+        st.claims.insert(
+            key.to_owned(),
+            now + std::time::Duration::from_secs(ttl_secs),
+        );
+        Ok(true)
     }
 
     async fn load(

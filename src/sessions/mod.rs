@@ -169,6 +169,16 @@ pub trait SessionStore: Send + Sync + 'static {
     /// `radacct`).
     fn is_loaded(&self) -> impl Future<Output = Result<bool, SessionError>> + Send;
 
+    /// Claim `key` for `ttl_secs` seconds: `true` for the one caller (across every
+    /// instance sharing the store) that got it first. Automatic actions claim before they
+    /// are sent, so one admin change or one exhausted quota yields one request per session,
+    /// however many servers saw it.
+    fn claim(
+        &self,
+        key: &str,
+        ttl_secs: u64,
+    ) -> impl Future<Output = Result<bool, SessionError>> + Send;
+
     /// Replace everything with `sessions` and `usage` (rebuilt from `radacct`).
     fn load(
         &self,
@@ -333,6 +343,10 @@ impl SessionStore for Sessions {
 
     async fn is_loaded(&self) -> Result<bool, SessionError> {
         delegate!(self, s => s.is_loaded().await)
+    }
+
+    async fn claim(&self, key: &str, ttl_secs: u64) -> Result<bool, SessionError> {
+        delegate!(self, s => s.claim(key, ttl_secs).await)
     }
 
     async fn load(

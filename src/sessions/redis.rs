@@ -9,7 +9,8 @@
 //! `n:<nas-ip>` sets of open unique ids; `nases` the NAS-IPs with open sessions;
 //! `slot:<p|m>|<client>|<nas>|<port or mac>` the session holding a port or MAC; `due` a
 //! sorted set of stale deadlines; `q:<user>` usage (hash `ts to d ds do m ms mo f`); `ready`
-//! set once the store was rebuilt from `radacct` (absent: Redis is empty or lost its data).
+//! set once the store was rebuilt from `radacct` (absent: Redis is empty or lost its data);
+//! `claim:<key>` an automatic action one instance has taken on (expires).
 //! Plain keys, no hash tags: a single Redis (or a Sentinel-managed primary), not a cluster.
 
 use std::net::IpAddr;
@@ -406,6 +407,20 @@ impl SessionStore for RedisSessions {
             .collect();
         out.sort();
         Ok(out)
+    }
+
+    async fn claim(&self, key: &str, ttl_secs: u64) -> Result<bool, SessionError> {
+        let got: Option<String> = self
+            .query(
+                redis::cmd("SET")
+                    .arg(format!("{PREFIX}claim:{key}"))
+                    .arg("1")
+                    .arg("NX")
+                    .arg("EX")
+                    .arg(ttl_secs.max(1)),
+            )
+            .await?;
+        Ok(got.is_some())
     }
 
     async fn is_loaded(&self) -> Result<bool, SessionError> {

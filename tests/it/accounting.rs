@@ -717,7 +717,7 @@ async fn the_session_store_matches_radacct_after_an_outage_is_replayed() {
             k += 1;
             let session = format!("c-{k}");
             let mut steps = vec![AcctStatus::Start, AcctStatus::InterimUpdate];
-            if k % 3 != 0 {
+            if !k.is_multiple_of(3) {
                 steps.push(AcctStatus::Stop);
             }
             for (i, status) in steps.into_iter().enumerate() {
