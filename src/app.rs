@@ -541,7 +541,7 @@ async fn session_layer(
     };
     let tz = s.tz();
     let stale = StaleRule {
-        default_interim: i64::from(s.interim_interval_secs.max(60)),
+        default_interim: i64::from(s.interim_interval_secs),
         grace: i64::from(s.stale_grace_secs),
     };
     // Load before serving, so the first logins already see who is online; a failure here

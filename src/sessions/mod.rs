@@ -64,23 +64,30 @@ pub enum SessionError {
 /// When a session with no news is considered gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StaleRule {
-    /// Interim interval assumed when the NAS did not say (what Access-Accept asks for).
+    /// Interim interval assumed when neither the NAS nor the user's profile says (what
+    /// Access-Accept asks for). 0: none was asked for, so the NAS may never send one, and
+    /// such a session is never closed as stale.
     pub default_interim: i64,
     /// Extra seconds allowed on top of two intervals.
     pub grace: i64,
 }
 
 impl StaleRule {
-    /// Unix time after which `session` is stale.
-    pub fn deadline(&self, session: &Session) -> i64 {
-        let interim = session
-            .interim
-            .filter(|i| *i > 0)
-            .unwrap_or(self.default_interim);
-        session
-            .last_update
+    /// Unix time after which a session last updated at `last_update`, with interim
+    /// interval `interim` (if known), is stale.
+    pub fn deadline_at(&self, last_update: i64, interim: Option<i64>) -> i64 {
+        let interim = interim.filter(|i| *i > 0).unwrap_or(self.default_interim);
+        if interim <= 0 {
+            return i64::MAX;
+        }
+        last_update
             .saturating_add(interim.saturating_mul(2))
             .saturating_add(self.grace)
+    }
+
+    /// Unix time after which `session` is stale.
+    pub fn deadline(&self, session: &Session) -> i64 {
+        self.deadline_at(session.last_update, session.interim)
     }
 }
 
@@ -382,13 +389,7 @@ pub struct SessionRules {
 impl SessionRules {
     /// Stale deadline of the session a record opens or updates.
     pub fn deadline(&self, record: &AcctRecord) -> i64 {
-        let interim = record
-            .interim_interval
-            .filter(|i| *i > 0)
-            .unwrap_or(self.stale.default_interim);
-        record
-            .event_time
-            .saturating_add(interim.saturating_mul(2))
-            .saturating_add(self.stale.grace)
+        self.stale
+            .deadline_at(record.event_time, record.interim_interval)
     }
 }

@@ -270,4 +270,11 @@ fn stale_deadline_uses_the_sessions_interval_or_the_default() {
     assert_eq!(rule.deadline(&s), 1000 + 600 + 60);
     s.interim = Some(60);
     assert_eq!(rule.deadline(&s), 1000 + 120 + 60);
+    // No interval asked for and none known: the NAS may never send one; never stale.
+    let none = StaleRule {
+        default_interim: 0,
+        grace: 60,
+    };
+    s.interim = None;
+    assert_eq!(none.deadline(&s), i64::MAX);
 }
