@@ -385,7 +385,10 @@ async fn simultaneous_use_is_shared_by_two_instances() {
         &rb.login("dana", laptop).await,
         "second device after the Stop",
     );
-    assert_eq!(acct_row(&pool, "dana-1").await, Some((true, Some("User-Request".into()))));
+    assert_eq!(
+        acct_row(&pool, "dana-1").await,
+        Some((true, Some("User-Request".into())))
+    );
     a.stop().await;
     b.stop().await;
 }
@@ -473,7 +476,10 @@ async fn silent_session_is_closed_as_stale() {
         "second device while the first is online",
     );
     closed_with(&pool, "fred-1", "Stale-Session").await;
-    assert_eq!(listed(&sessions, &user_filter("fred")).await, Vec::<String>::new());
+    assert_eq!(
+        listed(&sessions, &user_filter("fred")).await,
+        Vec::<String>::new()
+    );
     assert_accept(
         &router.login("fred", laptop).await,
         "second device once the first went stale",
@@ -567,7 +573,12 @@ async fn time_quotas() {
     for (i, (user, limit, first, message)) in [
         ("t_all", 3600, 1000, "Your time allowance is used up"),
         ("t_day", 600, 200, "Your daily time allowance is used up"),
-        ("t_month", 7200, 1800, "Your monthly time allowance is used up"),
+        (
+            "t_month",
+            7200,
+            1800,
+            "Your monthly time allowance is used up",
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -575,7 +586,11 @@ async fn time_quotas() {
         let mac = &format!("DD:00:00:00:01:{i:02X}");
         let fresh = router.login(user, mac).await;
         assert_accept(&fresh, user);
-        assert_eq!(fresh.session_timeout, Some(limit), "{user} unused: {fresh:?}");
+        assert_eq!(
+            fresh.session_timeout,
+            Some(limit),
+            "{user} unused: {fresh:?}"
+        );
         assert_eq!(fresh.total_limit, None, "{user}: no data quota: {fresh:?}");
 
         used(&router, (user, mac), &format!("{user}-1"), first, (10, 10)).await;
@@ -595,7 +610,11 @@ async fn time_quotas() {
             .await;
         let last = router.login(user, mac).await;
         assert_accept(&last, user);
-        assert_eq!(last.session_timeout, Some(1), "{user} with 1 s left: {last:?}");
+        assert_eq!(
+            last.session_timeout,
+            Some(1),
+            "{user} with 1 s left: {last:?}"
+        );
         router
             .acct(&Acct::stop(user, &s, mac, limit - first, (0, 0)))
             .await;
@@ -628,7 +647,14 @@ async fn data_quotas() {
         "6 GiB left = 1 gigaword + 2 GiB: {fresh:?}"
     );
     assert_eq!(fresh.session_timeout, None, "no time limit: {fresh:?}");
-    used(&router, ("d_big", mac), "big-1", 60, (600_000_000, 400_000_000)).await;
+    used(
+        &router,
+        ("d_big", mac),
+        "big-1",
+        60,
+        (600_000_000, 400_000_000),
+    )
+    .await;
     let left = 6_442_450_944u64 - 1_000_000_000;
     let some = router.login("d_big", mac).await;
     assert_accept(&some, "d_big after 1 GB");
@@ -639,7 +665,14 @@ async fn data_quotas() {
     );
     assert_eq!(some.total_limit, Some(1_147_483_648));
     // 5.5 GB more in one session (gigawords in the counters): used up.
-    used(&router, ("d_big", mac), "big-2", 60, (5_000_000_000, 500_000_000)).await;
+    used(
+        &router,
+        ("d_big", mac),
+        "big-2",
+        60,
+        (5_000_000_000, 500_000_000),
+    )
+    .await;
     assert_refused(
         &router.login("d_big", mac).await,
         "Your data allowance is used up",
@@ -647,9 +680,24 @@ async fn data_quotas() {
     );
 
     for (i, (user, limit, first, message)) in [
-        ("d_total", 10_000u64, 2_500u64, "Your data allowance is used up"),
-        ("d_day", 10_000, 3_000, "Your daily data allowance is used up"),
-        ("d_month", 20_000, 5_000, "Your monthly data allowance is used up"),
+        (
+            "d_total",
+            10_000u64,
+            2_500u64,
+            "Your data allowance is used up",
+        ),
+        (
+            "d_day",
+            10_000,
+            3_000,
+            "Your daily data allowance is used up",
+        ),
+        (
+            "d_month",
+            20_000,
+            5_000,
+            "Your monthly data allowance is used up",
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -662,11 +710,22 @@ async fn data_quotas() {
             (Some(limit as u32), None),
             "{user} unused: {fresh:?}"
         );
-        used(&router, (user, mac), &format!("{user}-1"), 30, (first - 100, 100)).await;
+        used(
+            &router,
+            (user, mac),
+            &format!("{user}-1"),
+            30,
+            (first - 100, 100),
+        )
+        .await;
         let some = router.login(user, mac).await;
         assert_accept(&some, user);
         assert_eq!(
-            (some.total_limit, some.total_limit_gigawords, some.session_timeout),
+            (
+                some.total_limit,
+                some.total_limit_gigawords,
+                some.session_timeout
+            ),
             (Some((limit - first) as u32), None, None),
             "{user} after {first} octets: {some:?}"
         );
@@ -701,7 +760,12 @@ async fn expire_after_expiration_and_login_time() {
     user(&pool, "e_new", &[("Expire-After", ":=", "3600")]).await;
     user(&pool, "e_used", &[("Expire-After", ":=", "3600")]).await;
     user(&pool, "e_gone", &[("Expire-After", ":=", "3600")]).await;
-    user(&pool, "x_past", &[("Expiration", ":=", "01 Jan 2020 00:00:00")]).await;
+    user(
+        &pool,
+        "x_past",
+        &[("Expiration", ":=", "01 Jan 2020 00:00:00")],
+    )
+    .await;
     user(&pool, "x_future", &[("Expiration", ":=", &expires)]).await;
     user(&pool, "l_in", &[("Login-Time", ":=", &inside)]).await;
     user(&pool, "l_out", &[("Login-Time", ":=", &outside)]).await;
@@ -732,7 +796,10 @@ async fn expire_after_expiration_and_login_time() {
         .await;
     let a = router.login("e_used", mac).await;
     assert_accept(&a, "e_used");
-    assert!(slack(2600)(a.session_timeout), "e_used ≈ 2600 s left: {a:?}");
+    assert!(
+        slack(2600)(a.session_timeout),
+        "e_used ≈ 2600 s left: {a:?}"
+    );
     // First login 4000 s ago ⇒ expired.
     router
         .acct(&Acct {
@@ -766,6 +833,119 @@ async fn expire_after_expiration_and_login_time() {
         slack(window_end - t0)(a.session_timeout),
         "l_in {inside}: Session-Timeout ≤ {} s to the window's end: {a:?}",
         window_end - t0
+    );
+    server.stop().await;
+}
+
+/// Every value of attribute `typ` (vendor 0) or vendor attribute `(vendor, typ)`.
+fn values(reply: &[u8], vendor: u32, typ: u8) -> Vec<Vec<u8>> {
+    let p = Packet::decode(reply).expect("decodes");
+    if vendor == 0 {
+        p.attrs(typ).map(<[u8]>::to_vec).collect()
+    } else {
+        p.vendor_attributes()
+            .filter(|v| v.vendor == vendor && v.typ == typ)
+            .map(|v| v.value.to_vec())
+            .collect()
+    }
+}
+
+fn be(n: u32) -> Vec<u8> {
+    n.to_be_bytes().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_terms_merge_with_reply_items() {
+    let (url, pool) = harness::fresh_db().await;
+    let redis = Redis::start();
+    let nas = FakeNas::start(SECRET.as_bytes(), Behaviour::Ack);
+    // The profile's own Session-Timeout, Acct-Interim-Interval and Mikrotik-Total-Limit
+    // meet the quota's terms: one of each goes out, the smaller Session-Timeout, the
+    // profile's interval, the quota's data left.
+    user(
+        &pool,
+        "m_short",
+        &[
+            ("Max-All-Session", ":=", "3600"),
+            ("Max-Total-Octets", ":=", "9000"),
+        ],
+    )
+    .await;
+    user(&pool, "m_long", &[("Max-All-Session", ":=", "300")]).await;
+    user(&pool, "m_plain", &[]).await;
+    exec(
+        &pool,
+        "INSERT INTO radreply (username, attribute, op, value) VALUES \
+           ('m_short', 'Session-Timeout', '=', '600'), \
+           ('m_short', 'Acct-Interim-Interval', '=', '60'), \
+           ('m_short', 'Mikrotik-Total-Limit', '=', '123456'), \
+           ('m_long', 'Session-Timeout', '=', '600')",
+    )
+    .await;
+    let mut c = config(&url, Some(redis.url()), nas.addr().port());
+    c.sessions.interim_interval_secs = 120;
+    c.sessions.max_session_timeout_secs = 1000;
+    let server = start(c).await;
+    let router = Router::new(&server).await;
+    let mac = "DE:00:00:00:00:01";
+    let raw = |user: &'static str| {
+        let router = &router;
+        async move {
+            let authenticator: [u8; 16] = rand::random();
+            let mut b = PacketBuilder::new(Code::AccessRequest, rand::random())
+                .with_message_authenticator();
+            b.add(attrs::USER_NAME, user.as_bytes()).unwrap();
+            b.add(attrs::NAS_IP_ADDRESS, &[127, 0, 0, 1]).unwrap();
+            b.add(attrs::CALLING_STATION_ID, mac.as_bytes()).unwrap();
+            b.add_user_password(PASSWORD.as_bytes(), &router.signer, &authenticator)
+                .unwrap();
+            let bytes = b
+                .sign_access_request(&authenticator, &router.signer)
+                .unwrap();
+            router
+                .auth
+                .exchange(&Request {
+                    bytes,
+                    authenticator,
+                })
+                .await
+        }
+    };
+
+    let r = raw("m_short").await;
+    assert_eq!(answer(&r).code, Code::AccessAccept);
+    assert_eq!(values(&r, 0, attrs::SESSION_TIMEOUT), [be(600)], "m_short");
+    assert_eq!(
+        values(&r, 0, attrs::ACCT_INTERIM_INTERVAL),
+        [be(60)],
+        "m_short"
+    );
+    assert_eq!(
+        values(&r, mikrotik::VENDOR_ID, mikrotik::TOTAL_LIMIT),
+        [be(9000)],
+        "m_short: the quota's remainder replaces the reply item"
+    );
+    assert_eq!(
+        values(&r, mikrotik::VENDOR_ID, mikrotik::TOTAL_LIMIT_GIGAWORDS),
+        Vec::<Vec<u8>>::new()
+    );
+
+    let r = raw("m_long").await;
+    assert_eq!(values(&r, 0, attrs::SESSION_TIMEOUT), [be(300)], "m_long");
+    assert_eq!(
+        values(&r, 0, attrs::ACCT_INTERIM_INTERVAL),
+        [be(120)],
+        "m_long"
+    );
+
+    // No limit at all: max_session_timeout_secs still caps the session.
+    let r = raw("m_plain").await;
+    assert_eq!(answer(&r).code, Code::AccessAccept);
+    assert_eq!(values(&r, 0, attrs::SESSION_TIMEOUT), [be(1000)], "m_plain");
+    assert_eq!(
+        values(&r, 0, attrs::ACCT_INTERIM_INTERVAL),
+        [be(120)],
+        "m_plain"
     );
     server.stop().await;
 }
@@ -979,6 +1159,23 @@ async fn cli_lists_and_disconnects() {
     assert!(out.contains("no reply"), "{out}");
     // 1 + 1 + 2 attempts.
     assert_eq!(nas.wait_for(4, WAIT).len(), 4);
+
+    nas.set_behaviour(Behaviour::Ack);
+    let (code, out) = cli(args(
+        &with_redis,
+        &["coa", "--user", "ivy", "Mikrotik-Rate-Limit=3M/6M"],
+    ))
+    .await;
+    assert_eq!(code, Some(0), "coa, ACK: {out}");
+    assert!(out.contains("ACK"), "{out}");
+    let got = nas.wait_for(5, WAIT);
+    assert_eq!(got[4].code, Code::CoaRequest);
+    assert_eq!(got[4].user_name.as_deref(), Some("ivy"));
+    assert_eq!(got[4].acct_session_id.as_deref(), Some("ivy-1"));
+    assert_eq!(
+        got[4].attr(mikrotik::VENDOR_ID, mikrotik::RATE_LIMIT),
+        Some(&b"3M/6M"[..])
+    );
 
     let (code, out) = cli(args(&with_redis, &["disconnect", "--user", "nobody"])).await;
     assert_ne!(code, Some(0), "disconnect of a user with no session: {out}");
