@@ -1239,3 +1239,43 @@ async fn store_is_rebuilt_after_redis_lost_its_data() {
     );
     server.stop().await;
 }
+
+/// BUG (reported, not fixed here): with several instances sharing Redis, every instance
+/// receives the NOTIFY of an admin change and its change watcher
+/// (`sessions::actions::spawn_change_watcher`) queues its own Disconnect (or CoA) for every
+/// open session; the repeat guard (`Dynauth::recently`) is per process. So N instances
+/// send N Disconnect-Requests for one change (the NAS NAKs all but the first with
+/// Session-Context-Not-Found, counted as failures in `radius_dynauth_requests_total`).
+/// Expected: one request per session per change across the cluster (claimed in Redis, as
+/// `SessionStore::close` hands a stale session to one caller only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "BUG: every instance sends its own Disconnect for one admin change"]
+async fn admin_change_is_acted_on_once_by_two_instances() {
+    let (url, pool) = harness::fresh_db().await;
+    let redis = Redis::start();
+    let nas = FakeNas::start(SECRET.as_bytes(), Behaviour::Ack);
+    user(&pool, "p_user", &[]).await;
+    let a = start(config(&url, Some(redis.url()), nas.addr().port())).await;
+    let b = start(config(&url, Some(redis.url()), nas.addr().port())).await;
+    let (ra, rb) = (Router::new(&a).await, Router::new(&b).await);
+    let mac = "AC:00:00:00:00:01";
+    // Both instances have the profile loaded (logins go to either).
+    assert_accept(&ra.login("p_user", mac).await, "login through A");
+    assert_accept(&rb.login("p_user", mac).await, "login through B");
+    ra.acct(&Acct::start("p_user", "p-1", mac)).await;
+    exec(
+        &pool,
+        "INSERT INTO radcheck (username, attribute, op, value) \
+         VALUES ('p_user', 'Auth-Type', ':=', 'Reject')",
+    )
+    .await;
+    let first = nas.wait_for(1, WAIT);
+    assert_eq!(first[0].code, Code::DisconnectRequest);
+    assert_eq!(first[0].acct_session_id.as_deref(), Some("p-1"));
+    // Give a duplicate every chance to arrive (not a timing assertion: it must never come).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let all = nas.requests();
+    assert_eq!(all.len(), 1, "one Disconnect for one change: {all:?}");
+    a.stop().await;
+    b.stop().await;
+}
