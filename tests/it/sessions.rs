@@ -449,15 +449,18 @@ fn stale_config(url: &str, redis: &Redis, coa_port: u16) -> Config {
     c
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn silent_session_is_closed_as_stale() {
+/// A session whose NAS goes silent is closed as stale, in the Redis store (`redis`) or
+/// the in-process one.
+async fn silent_session_is_closed_as_stale(redis: Option<Redis>) {
     let (url, pool) = harness::fresh_db().await;
-    let redis = Redis::start();
     let nas = FakeNas::start(SECRET.as_bytes(), Behaviour::Ack);
     user(&pool, "fred", &[("Simultaneous-Use", ":=", "1")]).await;
-    let server = start(stale_config(&url, &redis, nas.addr().port())).await;
+    let mut c = config(&url, redis.as_ref().map(Redis::url), nas.addr().port());
+    c.sessions.interim_interval_secs = 5;
+    c.sessions.stale_grace_secs = 1;
+    c.sessions.housekeeping_secs = 1;
+    let server = start(c).await;
     let router = Router::new(&server).await;
-    let sessions = store(&redis);
     let (phone, laptop) = ("CC:00:00:00:00:01", "CC:00:00:00:00:02");
 
     let first = router.login("fred", phone).await;
@@ -476,15 +479,27 @@ async fn silent_session_is_closed_as_stale() {
         "second device while the first is online",
     );
     closed_with(&pool, "fred-1", "Stale-Session").await;
-    assert_eq!(
-        listed(&sessions, &user_filter("fred")).await,
-        Vec::<String>::new()
-    );
+    if let Some(redis) = &redis {
+        assert_eq!(
+            listed(&store(redis), &user_filter("fred")).await,
+            Vec::<String>::new()
+        );
+    }
     assert_accept(
         &router.login("fred", laptop).await,
         "second device once the first went stale",
     );
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_session_is_closed_as_stale_redis() {
+    silent_session_is_closed_as_stale(Some(Redis::start())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_session_is_closed_as_stale_in_process() {
+    silent_session_is_closed_as_stale(None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
