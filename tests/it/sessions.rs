@@ -1207,6 +1207,7 @@ async fn store_is_rebuilt_after_redis_lost_its_data() {
     let mut redis = Redis::start();
     let nas = FakeNas::start(SECRET.as_bytes(), Behaviour::Ack);
     user(&pool, "jack", &[("Simultaneous-Use", ":=", "1")]).await;
+    user(&pool, "kate", &[("Max-Total-Octets", ":=", "10000")]).await;
     let mut c = config(&url, Some(redis.url()), nas.addr().port());
     c.sessions.housekeeping_secs = 1;
     let server = start(c).await;
@@ -1221,6 +1222,17 @@ async fn store_is_rebuilt_after_redis_lost_its_data() {
         SIMULTANEOUS,
         "second device",
     );
+
+    // Usage too is rebuilt from radacct: 3000 of kate's 10000 octets, in a closed
+    // session and an open one.
+    let kate = "AB:00:00:00:00:03";
+    used(&router, ("kate", kate), "kate-1", 60, (1000, 1000)).await;
+    router.acct(&Acct::start("kate", "kate-2", kate)).await;
+    router
+        .acct(&Acct::update("kate", "kate-2", kate, 60, (500, 500)))
+        .await;
+    let before = router.login("kate", kate).await;
+    assert_eq!(before.total_limit, Some(7000), "{before:?}");
 
     // FLUSHALL: housekeeping finds the store not loaded and rebuilds it from radacct.
     redis.flushall();
@@ -1238,6 +1250,9 @@ async fn store_is_rebuilt_after_redis_lost_its_data() {
         SIMULTANEOUS,
         "second device after the rebuild",
     );
+    let after = router.login("kate", kate).await;
+    assert_accept(&after, "kate after the rebuild");
+    assert_eq!(after.total_limit, Some(7000), "usage rebuilt: {after:?}");
 
     // Redis restarted empty: the same, once the connection is back.
     redis.stop();
