@@ -624,6 +624,15 @@ impl Redis {
         self.command("PING").is_some_and(|r| r.starts_with("+PONG"))
     }
 
+    /// `FLUSHALL`: the server loses every key (as after a restart without persistence).
+    pub fn flushall(&self) {
+        let reply = self.command("FLUSHALL");
+        assert!(
+            reply.as_deref().is_some_and(|r| r.starts_with("+OK")),
+            "FLUSHALL: {reply:?}"
+        );
+    }
+
     /// `redis://127.0.0.1:PORT/`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)

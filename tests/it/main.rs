@@ -13,6 +13,7 @@ mod e2e;
 mod fake_nas;
 mod harness;
 mod session_store;
+mod sessions;
 mod store;
 mod tools;
 mod udp_access;
