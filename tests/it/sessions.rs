@@ -526,13 +526,9 @@ async fn silent_session_without_interval_is_stale_after_two_past_intervals() {
     server.stop().await;
 }
 
-/// BUG (reported, not fixed here): `[sessions] interim_interval_secs` below 60 is not what
-/// the stale rule assumes. `app::session_layer` (src/app.rs) builds
-/// `StaleRule { default_interim: interim_interval_secs.max(60), .. }`, so with an interval
-/// of 5 s and a grace of 1 s, a session whose NAS sends no Acct-Interim-Interval is closed
-/// after 121 s instead of the documented `2 × interval + stale_grace_secs` = 11 s.
+/// A session whose NAS sends no Acct-Interim-Interval is stale after
+/// `2 × interim_interval_secs + stale_grace_secs`, whatever the configured interval.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: stale rule floors interim_interval_secs at 60 (src/app.rs session_layer)"]
 async fn silent_session_is_stale_after_two_configured_intervals() {
     let (url, pool) = harness::fresh_db().await;
     let redis = Redis::start();
@@ -1270,16 +1266,9 @@ async fn store_is_rebuilt_after_redis_lost_its_data() {
     server.stop().await;
 }
 
-/// BUG (reported, not fixed here): with several instances sharing Redis, every instance
-/// receives the NOTIFY of an admin change and its change watcher
-/// (`sessions::actions::spawn_change_watcher`) queues its own Disconnect (or CoA) for every
-/// open session; the repeat guard (`Dynauth::recently`) is per process. So N instances
-/// send N Disconnect-Requests for one change (the NAS NAKs all but the first with
-/// Session-Context-Not-Found, counted as failures in `radius_dynauth_requests_total`).
-/// Expected: one request per session per change across the cluster (claimed in Redis, as
-/// `SessionStore::close` hands a stale session to one caller only).
+/// With several instances sharing Redis, every one receives the NOTIFY of an admin change;
+/// the action is claimed in the session store, so the NAS gets one Disconnect per session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: every instance sends its own Disconnect for one admin change"]
 async fn admin_change_is_acted_on_once_by_two_instances() {
     let (url, pool) = harness::fresh_db().await;
     let redis = Redis::start();
