@@ -1298,3 +1298,136 @@ async fn admin_change_is_acted_on_once_by_two_instances() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A `hotspot-radius serve` process (killed on drop).
+struct ServerProcess {
+    child: std::process::Child,
+    auth: std::net::SocketAddr,
+    acct: std::net::SocketAddr,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_server(url: &str, redis: &str) -> ServerProcess {
+    let dir = harness::fresh_dir("server");
+    let (auth, acct) = (harness::free_udp_port(), harness::free_udp_port());
+    let file = dir.join("server.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[server]\nauth_addr = \"127.0.0.1:{auth}\"\nacct_addr = \"127.0.0.1:{acct}\"\n\
+             reject_delay_ms = 0\n[admin]\nenabled = false\n\
+             [database]\nurl = \"{url}\"\npool_size = 4\n[redis]\nurl = \"{redis}\"\n\
+             [accounting]\njournal_dir = \"{}\"\n\
+             [[nas]]\naddress = \"127.0.0.1\"\nsecret = \"{SECRET}\"\n",
+            dir.join("journal").display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.join("server.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_hotspot-radius"))
+        .arg("--config")
+        .arg(&file)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start hotspot-radius");
+    ServerProcess {
+        child,
+        auth: ([127, 0, 0, 1], auth).into(),
+        acct: ([127, 0, 0, 1], acct).into(),
+        dir,
+    }
+}
+
+/// FreeRADIUS's `radclient` (a client nobody here wrote): its verdict line and output.
+fn radclient(server: std::net::SocketAddr, kind: &str, input: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(harness::radclient())
+        .args(["-x", "-r", "3", "-t", "2"])
+        .arg(server.to_string())
+        .arg(kind)
+        .arg(SECRET)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run radclient");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Until `server` answers radclient's Access-Request for `user` (start-up), bounded.
+fn until_up(server: &ServerProcess, login: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let out = radclient(server.auth, "auth", login);
+        if out.contains("Received Access-") {
+            return out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server not answering; log:\n{}",
+            std::fs::read_to_string(server.dir.join("server.log")).unwrap_or_default()
+        );
+    }
+}
+
+/// Simultaneous-Use held by two separate server processes sharing PostgreSQL and Redis,
+/// driven by radclient: a login on one counts on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_use_across_two_server_processes_with_radclient() {
+    let (url, pool) = harness::fresh_db().await;
+    let redis = Redis::start();
+    user(&pool, "rita", &[("Simultaneous-Use", ":=", "1")]).await;
+    let a = spawn_server(&url, &redis.url());
+    let b = spawn_server(&url, &redis.url());
+    let login = |mac: &str| {
+        format!(
+            "User-Name=rita,User-Password={PASSWORD},Calling-Station-Id={mac},\
+             NAS-IP-Address=127.0.0.1\n"
+        )
+    };
+    let acct = |status: &str, mac: &str| {
+        format!(
+            "User-Name=rita,Acct-Status-Type={status},Acct-Session-Id=r-1,NAS-Port=7,\
+             Calling-Station-Id={mac},Framed-IP-Address=10.5.50.3,NAS-IP-Address=127.0.0.1,\
+             Acct-Session-Time=60\n"
+        )
+    };
+    let first = until_up(&a, &login("AA:00:00:00:00:01"));
+    assert!(first.contains("Received Access-Accept"), "{first}");
+    until_up(&b, &login("AA:00:00:00:00:01"));
+    let started = radclient(a.acct, "acct", &acct("Start", "AA:00:00:00:00:01"));
+    assert!(
+        started.contains("Received Accounting-Response"),
+        "{started}"
+    );
+    let second = radclient(b.auth, "auth", &login("AA:00:00:00:00:02"));
+    assert!(second.contains("Received Access-Reject"), "{second}");
+    assert!(second.contains(SIMULTANEOUS), "{second}");
+    let stopped = radclient(b.acct, "acct", &acct("Stop", "AA:00:00:00:00:01"));
+    assert!(
+        stopped.contains("Received Accounting-Response"),
+        "{stopped}"
+    );
+    let again = radclient(a.auth, "auth", &login("AA:00:00:00:00:02"));
+    assert!(again.contains("Received Access-Accept"), "{again}");
+}
