@@ -2,7 +2,8 @@
 //! invalidations.
 //!
 //! Notifications sent while the LISTEN connection is down are lost, so every reconnection
-//! flushes L1 and reports a NAS change. While PostgreSQL is unreachable the cached entries
+//! flushes L1, invalidates L2 for every instance (its generation), and reports a NAS
+//! change; the first LISTEN invalidates L2 too (rows changed while no server listened). While PostgreSQL is unreachable the cached entries
 //! are kept (they are the best data there is); the flush happens once it is back.
 
 use std::time::Duration;
@@ -87,9 +88,15 @@ impl Profiles {
             if outage.recovered() {
                 tracing::info!("cache invalidation listener connected again");
             }
-            if !first {
-                tracing::info!("cache invalidation listener reconnected; flushing L1");
-                self.lost_notifications(&on_nas_change);
+            if first {
+                // Rows may have changed while no server listened (a restart): the shared
+                // L2 may hold them from before. Now that changes are heard, drop it.
+                if let Some(l2) = &self.inner.l2 {
+                    l2.flush().await;
+                }
+            } else {
+                tracing::info!("cache invalidation listener reconnected; flushing the caches");
+                self.lost_notifications(&on_nas_change).await;
             }
             first = false;
             loop {
@@ -113,8 +120,10 @@ impl Profiles {
                     }
                     // Connection lost and already re-established (eager reconnect).
                     Ok(None) => {
-                        tracing::info!("cache invalidation listener reconnected; flushing L1");
-                        self.lost_notifications(&on_nas_change);
+                        tracing::info!(
+                            "cache invalidation listener reconnected; flushing the caches"
+                        );
+                        self.lost_notifications(&on_nas_change).await;
                     }
                     Err(e) => {
                         m::inc(LISTENER_RECONNECTS_TOTAL, &[], 1);
@@ -134,9 +143,9 @@ impl Profiles {
         Ok(listener)
     }
 
-    fn lost_notifications(&self, on_nas_change: &impl Fn()) {
+    async fn lost_notifications(&self, on_nas_change: &impl Fn()) {
         m::inc(LISTENER_RECONNECTS_TOTAL, &[], 1);
-        self.flush_l1();
+        self.flush_after_missed_notifications().await;
         on_nas_change();
     }
 

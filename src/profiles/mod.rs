@@ -304,8 +304,11 @@ impl Profiles {
         generation: u64,
     ) -> Result<Option<Arc<Profile>>, LookupError> {
         let inner = &self.inner;
+        let mut l2_generation = None;
         if let Some(l2) = &inner.l2 {
-            match l2.get(username).await {
+            let (cached, seen) = l2.get(username).await;
+            l2_generation = Some(seen);
+            match cached {
                 Some(cached) => {
                     m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "l2"), ("result", "hit")], 1);
                     return Ok(match cached {
@@ -325,10 +328,10 @@ impl Profiles {
         let rows = inner.pg.load_user(username).await?;
         let label = if rows.is_some() { "hit" } else { "miss" };
         m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "db"), ("result", label)], 1);
-        if let Some(l2) = &inner.l2
+        if let (Some(l2), Some(seen)) = (&inner.l2, l2_generation)
             && inner.generation(username) == generation
         {
-            l2.put(username, rows.as_ref()).await;
+            l2.put(username, rows.as_ref(), seen).await;
         }
         Ok(rows.map(|rows| self.compile(&rows)))
     }
@@ -439,6 +442,15 @@ impl Profiles {
         self.inner.l1.invalidate_all();
         // Changes may have been missed: the fallback could be just as stale.
         self.inner.stale.invalidate_all();
+    }
+
+    /// Notifications may have been missed (the first LISTEN, a reconnection): drops L1 and
+    /// invalidates L2 for every instance (a pending flush if Redis is away).
+    pub async fn flush_after_missed_notifications(&self) {
+        self.flush_l1();
+        if let Some(l2) = &self.inner.l2 {
+            l2.flush().await;
+        }
     }
 
     /// Drops every L1 and L2 user entry.

@@ -16,7 +16,11 @@ use crate::model::UserRows;
 use crate::outage::Outage;
 
 /// Key prefix; the version changes whenever the cached value format does.
-pub const KEY_PREFIX: &str = "hr:v1:user:";
+pub const KEY_PREFIX: &str = "hr:v2:user:";
+/// The L2 generation: every value carries the generation it was written under, and only
+/// values of the current generation are used. INCR is an O(1) flush of every instance's
+/// L2, run whenever change notifications may have been missed.
+pub const GENERATION_KEY: &str = "hr:v2:generation";
 
 /// How long to skip Redis after a failure before probing again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -33,6 +37,20 @@ pub enum Cached {
     Found(UserRows),
     /// The user does not exist (negative entry, shorter TTL).
     NotFound,
+}
+
+/// The L2 generation a lookup saw; a value loaded after that lookup is written under it,
+/// so a flush that happens between the lookup and the write makes the write useless
+/// rather than stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation(Option<u64>);
+
+/// `<generation>\n<json>` → (generation, json).
+fn split_value(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let nl = bytes.iter().position(|b| *b == b'\n')?;
+    let (head, rest) = bytes.split_at(nl);
+    let generation = std::str::from_utf8(head).ok()?.parse().ok()?;
+    Some((generation, rest.get(1..)?))
 }
 
 /// Timeouts and TTLs of the L2 tier.
@@ -105,6 +123,8 @@ pub struct RedisTier {
     conn: ConnectionManager,
     settings: RedisSettings,
     health: std::sync::Arc<Health>,
+    /// A flush (generation bump) was asked for and not made yet.
+    flush_pending: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for RedisTier {
@@ -136,6 +156,7 @@ impl RedisTier {
                 outage: Outage::new(),
                 retry_at_ms: AtomicU64::new(0),
             }),
+            flush_pending: std::sync::Arc::default(),
         })
     }
 
@@ -167,23 +188,48 @@ impl RedisTier {
         }
     }
 
-    /// Looks a user up. `None` = miss, unreadable entry, or Redis unavailable.
-    pub async fn get(&self, username: &str) -> Option<Cached> {
-        let mut cmd = redis::cmd("GET");
-        cmd.arg(user_key(username));
-        let bytes: Vec<u8> = self.run::<Option<Vec<u8>>>("get", cmd).await??;
-        match serde_json::from_slice::<Option<UserRows>>(&bytes) {
-            Ok(Some(rows)) => Some(Cached::Found(rows)),
-            Ok(None) => Some(Cached::NotFound),
-            Err(_) => None,
+    /// Looks a user up (one round trip: the value and the current generation). The entry
+    /// is `None` on a miss, an entry of an older generation, an unreadable entry, Redis
+    /// unavailable, or a flush that could not be made yet; the generation is what a later
+    /// [`RedisTier::put`] of this user must carry.
+    pub async fn get(&self, username: &str) -> (Option<Cached>, Generation) {
+        if self.flush_pending.load(Ordering::Acquire) && !self.flush().await {
+            return (None, Generation(None));
         }
+        let mut cmd = redis::cmd("MGET");
+        cmd.arg(user_key(username)).arg(GENERATION_KEY);
+        let Some((value, current)) = self.run::<(Option<Vec<u8>>, Option<u64>)>("get", cmd).await
+        else {
+            return (None, Generation(None));
+        };
+        let current = current.unwrap_or(0);
+        let cached = value
+            .as_deref()
+            .and_then(split_value)
+            .and_then(|(g, json)| {
+                if g != current {
+                    return None;
+                }
+                match serde_json::from_slice::<Option<UserRows>>(json) {
+                    Ok(Some(rows)) => Some(Cached::Found(rows)),
+                    Ok(None) => Some(Cached::NotFound),
+                    Err(_) => None,
+                }
+            });
+        (cached, Generation(Some(current)))
     }
 
-    /// Stores a user (or a "not found" entry) with its TTL. Failures are only counted.
-    pub async fn put(&self, username: &str, rows: Option<&UserRows>) {
-        let Ok(value) = serde_json::to_vec(&rows) else {
+    /// Stores a user (or a "not found" entry) with its TTL under `generation` (from the
+    /// `get` that missed). Failures are only counted.
+    pub async fn put(&self, username: &str, rows: Option<&UserRows>, generation: Generation) {
+        let Generation(Some(generation)) = generation else {
             return;
         };
+        let Ok(json) = serde_json::to_vec(&rows) else {
+            return;
+        };
+        let mut value = format!("{generation}\n").into_bytes();
+        value.extend_from_slice(&json);
         let ttl = if rows.is_some() {
             self.settings.ttl
         } else {
@@ -208,8 +254,23 @@ impl RedisTier {
         }
     }
 
+    /// Invalidates every instance's L2 at once (INCR of the generation). If Redis cannot
+    /// be reached, the flush stays pending and L2 is not used until it is made: an entry
+    /// from before missed notifications is never served. `true` once made.
+    pub async fn flush(&self) -> bool {
+        self.flush_pending.store(true, Ordering::Release);
+        let mut cmd = redis::cmd("INCR");
+        cmd.arg(GENERATION_KEY);
+        if self.run::<i64>("flush", cmd).await.is_some() {
+            self.flush_pending.store(false, Ordering::Release);
+            return true;
+        }
+        false
+    }
+
     /// Deletes every user entry (bounded SCAN + DEL); used on `flush` notifications.
     pub async fn delete_all(&self) {
+        self.flush().await;
         let mut cursor: u64 = 0;
         // Bounded: at most 10,000 SCAN pages of up to 1,000 keys.
         for _ in 0..10_000 {

@@ -600,6 +600,55 @@ async fn redis_l2_is_shared_and_its_outage_falls_through_to_postgres() {
     .await;
 }
 
+/// A change made while no server listened (every instance restarting, or a listener
+/// reconnecting) is never hidden by the shared L2: the first LISTEN and every reconnection
+/// bump the L2 generation, so entries written before are not used.
+#[tokio::test]
+async fn l2_entries_from_before_missed_notifications_are_not_used() {
+    let (url, pool) = fresh_db().await;
+    add_user(&pool, "dora", "old-pw").await;
+    let redis = Redis::start();
+    let before_restart = store(&url, Some(redis.url())).await;
+    assert_eq!(
+        current_password(&before_restart, "dora").await.as_deref(),
+        Some("old-pw")
+    );
+    drop(before_restart);
+    // Changed while no instance listens: the NOTIFY reaches nobody.
+    exec(
+        &pool,
+        "UPDATE radcheck SET value = 'new-pw' WHERE username = 'dora'",
+    )
+    .await;
+    // Control: without listening, a new instance would still find the old entry in L2.
+    let unlistening = store(&url, Some(redis.url())).await;
+    assert_eq!(
+        current_password(&unlistening, "dora").await.as_deref(),
+        Some("old-pw"),
+        "the scenario needs the stale L2 entry to be there"
+    );
+    // A started instance listens first, which invalidates L2 everywhere.
+    let restarted = store(&url, Some(redis.url())).await;
+    let cancel = CancellationToken::new();
+    let (task, listening) = restarted.spawn_listener_with_ready(cancel.clone(), || {});
+    tokio::time::timeout(WAIT, listening)
+        .await
+        .expect("LISTEN in time")
+        .expect("listener ready");
+    eventually("the new password after the first LISTEN", || async {
+        current_password(&restarted, "dora").await.as_deref() == Some("new-pw")
+    })
+    .await;
+    // And the L2 written afterwards holds the new rows for everyone.
+    let another = store(&url, Some(redis.url())).await;
+    assert_eq!(
+        current_password(&another, "dora").await.as_deref(),
+        Some("new-pw")
+    );
+    cancel.cancel();
+    task.await.unwrap();
+}
+
 #[tokio::test]
 async fn postgres_outage_serves_cached_users_and_reports_uncached_as_unavailable() {
     let mut pg = Postgres::start();
