@@ -20,7 +20,8 @@ use crate::metrics::{
 use crate::model::PostAuthRecord;
 use crate::outage::Outage;
 use crate::policy::Authorization;
-use crate::policy::limits::{Grant, Limits};
+use crate::model::Usage;
+use crate::policy::limits::{Grant, LimitReason, Limits, decide};
 use crate::sessions::{Filter, SessionRules, SessionStore};
 
 /// User lookups, for the log (one line when failures start, one when they end).
@@ -188,8 +189,9 @@ async fn session_check(
     simultaneous_use: Option<u32>,
     limits: &Limits<'_>,
 ) -> Result<Grant, Refusal> {
-    if simultaneous_use.is_none() && limits.is_empty() {
-        return Ok(Grant::default());
+    if simultaneous_use.is_none() && !limits.needs_usage() {
+        // Nothing here needs the store (at most a Login-Time window: the clock decides).
+        return decide(limits, &Usage::default(), unix_now(), rules.tz).map_err(refusal);
     }
     let state = match rules.store.user_state(username).await {
         Ok(s) => {
@@ -215,12 +217,14 @@ async fn session_check(
             message: "You are already logged in on as many devices as your plan allows",
         });
     }
-    crate::policy::limits::decide(limits, &state.usage, unix_now(), rules.tz).map_err(|why| {
-        Refusal {
-            label: why.name(),
-            message: why.message(),
-        }
-    })
+    decide(limits, &state.usage, unix_now(), rules.tz).map_err(refusal)
+}
+
+fn refusal(why: LimitReason) -> Refusal {
+    Refusal {
+        label: why.name(),
+        message: why.message(),
+    }
 }
 
 /// Over the Simultaneous-Use limit once a session from this same device on this same NAS is
