@@ -74,7 +74,8 @@ return n
 /// ARGV: 1 prefix, 2 closed TTL, 3 status (start|interim|stop), 4 unique id, 5 user,
 /// 6 session JSON, 7 session time, 8 octets, 9 deadline, 10 day, 11 month, 12 start time,
 /// 13 NAS-IP, 14 client, 15 port slot or '', 16 MAC slot or ''.
-/// Returns { replaced session JSONs, usage hash as a flat list }.
+/// Returns { usage, replaced session JSON... }: the usage fields [`USAGE_FIELDS`] joined by
+/// spaces (a missing field as ''), one bulk string to parse instead of a field/value list.
 const APPLY_BODY: &str = r"
 local status, uid, user, json = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local nt, no = tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -146,7 +147,10 @@ else
   end
   redis.call('ZADD', P .. 'due', ARGV[9], uid)
 end
-return { replaced, redis.call('HGETALL', q) }
+local u = redis.call('HMGET', q, 'ts', 'to', 'd', 'ds', 'do', 'm', 'ms', 'mo', 'f')
+for i = 1, 9 do if not u[i] then u[i] = '' end end
+table.insert(replaced, 1, table.concat(u, ' '))
+return replaced
 ";
 
 /// How long a rebuild may hold the rebuild lock.
@@ -167,13 +171,17 @@ fn slot_keys(s: &Session) -> (String, String) {
     (port, mac)
 }
 
-/// Usage from its Redis hash (field, value, field, value, ...).
-fn usage_from(flat: &[String]) -> Usage {
+/// The fields of a usage hash, in the order the scripts and [`usage_from`] use.
+const USAGE_FIELDS: [&str; 9] = ["ts", "to", "d", "ds", "do", "m", "ms", "mo", "f"];
+
+/// Usage from the values of [`USAGE_FIELDS`], in that order (missing: `None` or empty,
+/// read as zero / no first login, like an unparsable value).
+fn usage_from<'a>(values: impl IntoIterator<Item = Option<&'a str>>) -> Usage {
     let mut u = Usage::default();
-    for pair in flat.chunks_exact(2) {
-        let [k, v] = pair else { continue };
+    for (k, v) in USAGE_FIELDS.iter().zip(values) {
+        let Some(v) = v else { continue };
         let n: u64 = v.parse().unwrap_or(0);
-        match k.as_str() {
+        match *k {
             "ts" => u.total_seconds = n,
             "to" => u.total_octets = n,
             "d" => u.day = u32::try_from(n).unwrap_or(0),
@@ -311,26 +319,28 @@ impl SessionStore for RedisSessions {
             .arg(session.client.to_string())
             .arg(port)
             .arg(mac);
-        let (replaced, usage): (Vec<String>, Vec<String>) =
-            self.timed(inv.invoke_async(&mut conn)).await?;
+        let reply: Vec<String> = self.timed(inv.invoke_async(&mut conn)).await?;
+        let Some((usage, replaced)) = reply.split_first() else {
+            return Err(SessionError::Corrupt("empty apply reply".into()));
+        };
         Ok(Applied {
             replaced: replaced
                 .iter()
                 .map(|j| Self::parse(j))
                 .collect::<Result<_, _>>()?,
             nas_reset: 0,
-            usage: usage_from(&usage),
+            usage: usage_from(usage.split(' ').map(Some)),
         })
     }
 
     async fn user_state(&self, username: &str) -> Result<UserState, SessionError> {
         let mut pipe = redis::pipe();
         pipe.scard(format!("{PREFIX}u:{username}"))
-            .hgetall(format!("{PREFIX}q:{username}"));
-        let (open, usage): (u32, Vec<String>) = self.pipe(&pipe).await?;
+            .hmget(format!("{PREFIX}q:{username}"), &USAGE_FIELDS);
+        let (open, usage): (u32, Vec<Option<String>>) = self.pipe(&pipe).await?;
         Ok(UserState {
             open,
-            usage: usage_from(&usage),
+            usage: usage_from(usage.iter().map(Option::as_deref)),
         })
     }
 
