@@ -81,10 +81,9 @@ local status, uid, user, json = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local nt, no = tonumber(ARGV[7]), tonumber(ARGV[8])
 local skey, ckey, q = P .. 's:' .. uid, P .. 'c:' .. uid, P .. 'q:' .. user
 local function fmt(x) return string.format('%.0f', x) end
-local open = redis.call('EXISTS', skey) == 1
-local held
-if open then held = redis.call('HMGET', skey, 't', 'o')
-else
+local held = redis.call('HMGET', skey, 't', 'o')
+local open = held[1] ~= false
+if not open then
   held = redis.call('HMGET', ckey, 't', 'o')
   if not held[1] then held = nil end
 end
@@ -94,26 +93,32 @@ if held then ht, ho = tonumber(held[1]), tonumber(held[2]) end
 local newer = (held == nil) or (nt >= ht and no >= ho)
 local dt, dob = 0, 0
 if newer then dt, dob = math.max(nt - ht, 0), math.max(no - ho, 0) end
-redis.call('HINCRBY', q, 'ts', fmt(dt))
-redis.call('HINCRBY', q, 'to', fmt(dob))
-local day, month = tonumber(ARGV[10]), tonumber(ARGV[11])
-local cd = tonumber(redis.call('HGET', q, 'd') or '0')
-if day > cd then redis.call('HSET', q, 'd', ARGV[10], 'ds', fmt(dt), 'do', fmt(dob))
-elseif day == cd then
+local moved = dt > 0 or dob > 0
+local cur = redis.call('HMGET', q, 'd', 'm', 'f')
+local cd, cm, first = tonumber(cur[1] or '0'), tonumber(cur[2] or '0'), tonumber(cur[3] or '')
+local day, month, st = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
+if moved then
+  redis.call('HINCRBY', q, 'ts', fmt(dt))
+  redis.call('HINCRBY', q, 'to', fmt(dob))
+end
+local set = {}
+if day > cd then
+  for _, v in ipairs({'d', ARGV[10], 'ds', fmt(dt), 'do', fmt(dob)}) do table.insert(set, v) end
+elseif day == cd and moved then
   redis.call('HINCRBY', q, 'ds', fmt(dt))
   redis.call('HINCRBY', q, 'do', fmt(dob))
 end
-local cm = tonumber(redis.call('HGET', q, 'm') or '0')
-if month > cm then redis.call('HSET', q, 'm', ARGV[11], 'ms', fmt(dt), 'mo', fmt(dob))
-elseif month == cm then
+if month > cm then
+  for _, v in ipairs({'m', ARGV[11], 'ms', fmt(dt), 'mo', fmt(dob)}) do table.insert(set, v) end
+elseif month == cm and moved then
   redis.call('HINCRBY', q, 'ms', fmt(dt))
   redis.call('HINCRBY', q, 'mo', fmt(dob))
 end
-local first = tonumber(redis.call('HGET', q, 'f') or '')
-local st = tonumber(ARGV[12])
 if (status == 'start' or first == nil) and (first == nil or st < first) then
-  redis.call('HSET', q, 'f', ARGV[12])
+  table.insert(set, 'f')
+  table.insert(set, ARGV[12])
 end
+if #set > 0 then redis.call('HSET', q, unpack(set)) end
 local replaced = {}
 if status == 'stop' then
   if open then close(uid) end
@@ -125,15 +130,17 @@ elseif closed then
   if newer then redis.call('HSET', ckey, 'j', json, 't', ARGV[7], 'o', ARGV[8]) end
 elseif open and not newer then
   redis.call('ZADD', P .. 'due', 'GT', ARGV[9], uid)
+elseif open then
+  -- An Interim of a session already indexed: its counters and deadline only.
+  redis.call('HSET', skey, 'j', json, 't', ARGV[7], 'o', ARGV[8])
+  redis.call('ZADD', P .. 'due', ARGV[9], uid)
 else
-  if not open then
-    for _, slot in ipairs({ARGV[15], ARGV[16]}) do
-      if slot ~= '' then
-        local other = redis.call('GET', P .. 'slot:' .. slot)
-        if other and other ~= uid then
-          local j = close(other)
-          if j then table.insert(replaced, j) end
-        end
+  for _, slot in ipairs({ARGV[15], ARGV[16]}) do
+    if slot ~= '' then
+      local other = redis.call('GET', P .. 'slot:' .. slot)
+      if other and other ~= uid then
+        local j = close(other)
+        if j then table.insert(replaced, j) end
       end
     end
   end
