@@ -3,7 +3,7 @@
 # against hotspot-radius on the same PostgreSQL (+ Redis), driven by `hotspot-radius bench`.
 # Loopback only; bounded in time; stops everything it started. See README.md beside it.
 #
-# Usage: benches/compare/run.sh [--targets "fr-sql fr-files ours"] [--users N]
+# Usage: benches/compare/run.sh [--targets "fr-sql fr-files ours ours-local"] [--users N]
 #          [--duration S] [--warmup S] [--loads "pap chap acct hotspot"] [--conc "16 64"]
 #          [--bin PATH] [--fr-threads "4 8 16 32"] [--rounds N] [--sockets N]
 #          [--schema ours|freeradius] [--keep]
@@ -163,6 +163,7 @@ psql_ -d radius -c "ANALYZE"
 #  site's authorize/accounting/post-auth (detail file, radpostauth insert, ...).
 make_fr_conf() { # $1 = dir, $2 = sql|files, $3 = auth port, $4 = acct port
   local d=$1
+  rm -rf "$d"  # a later round starts from the stock config again
   cp -a "$FR_CONF" "$d"
   rm -f "$d/sites-enabled/inner-tunnel"
   mkdir -p "$d/log" "$d/run" "$d/log/radacct"
@@ -252,13 +253,18 @@ start_target() { # $1 = target name, fr-* optionally with @THREADS
       make_fr_conf "$d" "${name#fr-}" "$AUTHPORT" "$ACCTPORT"
       freeradius -f -d "$d" -l "$d/log/radius.log" &
       SERVER_PID=$! ;;
-    ours)
-      if [ -z "${REDIS_PID:-}" ]; then
-        redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
-        REDIS_PID=$!; PIDS+=("$REDIS_PID")
+    ours|ours-local)
+      # ours-local: no Redis (in-process caches and session store; one instance only).
+      local redis_url=""
+      if [ "$name" = ours ]; then
+        if [ -z "${REDIS_PID:-}" ]; then
+          redis-server --port "$REDISPORT" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
+          REDIS_PID=$!; PIDS+=("$REDIS_PID")
+        fi
+        redis_url="redis://127.0.0.1:$REDISPORT"
       fi
       OUR_ADMIN=$(free_port)
-      REDIS_URL="redis://127.0.0.1:$REDISPORT" RADIUS_SECRET="$SECRET" \
+      env ${redis_url:+REDIS_URL="$redis_url"} RADIUS_SECRET="$SECRET" \
         HOTSPOT_RADIUS_JOURNAL_DIR="$WORK/journal" "$HR_BIN" serve \
         --auth-addr "127.0.0.1:$AUTHPORT" --acct-addr "127.0.0.1:$ACCTPORT" --admin-addr "127.0.0.1:$OUR_ADMIN" \
         ${OUR_SERVE_ARGS:-} >"$WORK/ours.log" 2>&1 &
@@ -362,7 +368,7 @@ for target in $TARGETS; do
       [ "$load" = hotspot ] && common+=(--hotspot-auth chap --interims 3)
       "${BENCH[@]}" "${common[@]}" --duration "$WARMUP" --json >/dev/null 2>&1 || true
       psql_ -d radius -At -c "SELECT pg_stat_statements_reset()" >/dev/null
-      [ "$target" = ours ] && b0=$(batch_stats)
+      case "$target" in ours*) b0=$(batch_stats) ;; esac
       t0=$(cpu_ticks "$SERVER_PID"); s0=$(date +%s.%N)
       out="$WORK/$target-$load-$c.json"
       "${BENCH[@]}" "${common[@]}" --duration "$DURATION" --json >"$out" 2>/dev/null || true
@@ -381,11 +387,11 @@ for target in $TARGETS; do
           r, t, l, c, tp, p50 / 1000, p99 / 1000, (rep > 0 ? calls / rep : 0), 100 * dt / hz / (s1 - s0),
           (rep > 0 ? 1e6 * dt / hz / rep : 0), rss, e, rj, (sps == "-" ? "-" : sprintf("%.0f", sps)) }' >>"$RESULTS"
       log "$target $load c=$c: $(tail -1 "$RESULTS")"
-      if [ "$target" = ours ]; then
+      case "$target" in ours*)
         read -r bs0 bc0 <<<"$b0"; read -r bs1 bc1 <<<"$(batch_stats)"
-        awk -v s0="$bs0" -v s1="$bs1" -v c0="$bc0" -v c1="$bc1" 'BEGIN { c = c1 - c0; if (c > 0)
-          printf "    ours: %d accounting batches, %.1f records per batch\n", c, (s1 - s0) / c }'
-      fi
+        awk -v t="$target" -v s0="$bs0" -v s1="$bs1" -v c0="$bc0" -v c1="$bc1" 'BEGIN { c = c1 - c0; if (c > 0)
+          printf "    %s: %d accounting batches, %.1f records per batch\n", t, c, (s1 - s0) / c }' ;;
+      esac
     done
   done
   [ "$HOTSPOT" = 1 ] && login_phase "$round" "$target"
@@ -421,7 +427,7 @@ awk -F'|' 'NR > 2 {
     gsub(/ /, "", t); gsub(/ /, "", l)
     k = l SUBSEP c
     if (t == "ours") { ours[r, k] = tp; ourcpu[r, k] = cpu; keys[k] = 1; rounds[r] = 1 }
-    else { split(t, a, "@"); b = a[1]
+    else if (t !~ /^ours/) { split(t, a, "@"); b = a[1]
       if (tp > best[r, b, k]) { best[r, b, k] = tp; bestcpu[r, b, k] = cpu; bestt[r, b, k] = a[2] }
       backends[b] = 1 }
   }
