@@ -18,9 +18,9 @@ use crate::metrics::{
     self as m, AUTH_TOTAL, BACKEND_UNAVAILABLE_TOTAL, SESSION_STORE_ERRORS_TOTAL, reason,
 };
 use crate::model::PostAuthRecord;
+use crate::model::Usage;
 use crate::outage::Outage;
 use crate::policy::Authorization;
-use crate::model::Usage;
 use crate::policy::limits::{Grant, LimitReason, Limits, decide};
 use crate::sessions::{Filter, SessionRules, SessionStore};
 
