@@ -1,11 +1,13 @@
 //! Accounting-Request (RFC 2866): verify the request authenticator, normalise the packet
 //! into an `AcctRecord` (`accounting::record`), make it durable through the [`AcctSink`]
-//! (committed, or fsync'd to the journal), and only then send the Accounting-Response.
+//! (committed, or fsync'd to the journal), apply it to the session store (sessions, usage,
+//! lost Stops, automatic Disconnect), and only then send the Accounting-Response.
 //!
 //! Error mapping, in one place: bad request authenticator or Message-Authenticator ⇒ silent
 //! drop; no Acct-Status-Type ⇒ silent drop; an unknown Acct-Status-Type ⇒ acknowledged,
 //! not written; not durable (queue or journal full) ⇒ no reply (the NAS retries, and the
-//! upsert keyed on the unique id makes the retry harmless).
+//! upsert keyed on the unique id makes the retry harmless); session store unavailable ⇒
+//! answered anyway (the record is durable; counted, logged once).
 
 use std::net::SocketAddr;
 
@@ -74,26 +76,23 @@ pub async fn handle<U: UserSource, A: AcctSink>(
         // Acknowledged (the NAS must not retry it forever), never written as garbage.
         tracing::debug!(nas = %client.name, status = n, "unknown Acct-Status-Type acknowledged, not written");
         m::inc(ACCT_IGNORED_TOTAL, &[("reason", "unknown_status")], 1);
-    } else if let Err(e) = {
-        let copy = ctx.sessions.as_ref().map(|_| record.clone());
-        let written = ctx.sink.write_accounting(record).await;
-        if written.is_ok()
-            && let (Some(rules), Some(record)) = (&ctx.sessions, copy)
-        {
-            track_session(ctx, rules, record).await;
-        }
-        written
-    } {
-        if WRITES.failed() {
-            tracing::warn!(error = %e, "accounting records not durable; not answering until they are");
-        }
-        m::inc(BACKEND_UNAVAILABLE_TOTAL, &[("backend", e.backend())], 1);
-        return Outcome::Drop(reason::ACCOUNTING_WRITE_FAILED);
     } else {
+        // The session store sees the record only once it is durable.
+        let copy = ctx.sessions.as_ref().map(|_| record.clone());
+        if let Err(e) = ctx.sink.write_accounting(record).await {
+            if WRITES.failed() {
+                tracing::warn!(error = %e, "accounting records not durable; not answering until they are");
+            }
+            m::inc(BACKEND_UNAVAILABLE_TOTAL, &[("backend", e.backend())], 1);
+            return Outcome::Drop(reason::ACCOUNTING_WRITE_FAILED);
+        }
         if WRITES.recovered() {
             tracing::info!("accounting records durable again");
         }
         m::inc(ACCOUNTING_WRITTEN_TOTAL, &[("status", status.name())], 1);
+        if let (Some(rules), Some(record)) = (&ctx.sessions, copy) {
+            track_session(ctx, rules, record).await;
+        }
     }
     // No Message-Authenticator here: RFC 2866 does not define one for accounting, and
     // FreeRADIUS 3.x clients (radclient) check it against the wrong vector and discard the
