@@ -422,7 +422,8 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
     };
     let admin_addr = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
     readiness.set_sockets_bound(true);
-    tracing::info!(%auth_addr, %acct_addr, admin = ?admin_addr, clients = table_len, "hotspot-radius serving");
+    let admin = admin_addr.map_or_else(|| "off".to_owned(), |a| a.to_string());
+    tracing::info!(%auth_addr, %acct_addr, %admin, clients = table_len, "hotspot-radius serving");
 
     let cancel = CancellationToken::new();
     let requests = TaskTracker::new();

@@ -178,8 +178,17 @@ impl Config {
         if self.cache.l1_capacity == 0 {
             bad("cache.l1_capacity".into(), "must be at least 1".into());
         }
-        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            bad("log.level".into(), "is not a valid tracing filter".into());
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err()
+            || !log_levels_named(&self.log.level)
+        {
+            bad(
+                "log.level".into(),
+                format!(
+                    "`{}` is not a log level: use error, warn, info, debug, trace or off \
+                     (or per-module filters such as `info,hotspot_radius=debug`)",
+                    self.log.level
+                ),
+            );
         }
         let mut seen: Vec<IpNet> = Vec::new();
         for (i, nas) in self.nas.iter().enumerate() {
@@ -316,4 +325,40 @@ fn prune_nas(root: &mut toml::Table, file: &str, problems: &mut Vec<Problem>) ->
         }
     }
     ok
+}
+
+/// Every directive of a log filter ends in a level name: `info`, `hotspot_radius=debug`.
+/// (`tracing`'s own parser takes a bare word such as `verbose` as a module name, which
+/// silences every other log line.)
+fn log_levels_named(filter: &str) -> bool {
+    const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+    filter
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .all(|d| {
+            let level = d.rsplit_once('=').map_or(d, |(_, l)| l);
+            LEVELS.iter().any(|l| l.eq_ignore_ascii_case(level.trim()))
+        })
+}
+
+#[cfg(test)]
+mod log_level_tests {
+    use super::log_levels_named;
+
+    #[test]
+    fn only_level_names_pass() {
+        for good in [
+            "info",
+            "WARN",
+            "info,hotspot_radius=debug",
+            "off",
+            "sqlx=warn",
+        ] {
+            assert!(log_levels_named(good), "{good}");
+        }
+        for bad in ["verbose", "info,verbose", "hotspot_radius=loud"] {
+            assert!(!log_levels_named(bad), "{bad}");
+        }
+    }
 }
