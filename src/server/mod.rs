@@ -7,6 +7,7 @@
 //! the datagram is dropped and counted (the NAS retransmits). Nothing here logs above
 //! `debug` per packet.
 
+mod advice;
 pub mod dedup;
 
 use std::future::Future;
@@ -328,7 +329,7 @@ async fn process<U: UserSource, A: AcctSink>(
 ) -> Option<Deferred> {
     let started = Instant::now();
     let Some(client) = shared.clients.lookup(source.ip()) else {
-        tracing::debug!(%source, "datagram from unknown client dropped");
+        let _ = advice::complain(source.ip(), reason::UNKNOWN_CLIENT, None);
         m::dropped(reason::UNKNOWN_CLIENT);
         return None;
     };
@@ -364,6 +365,7 @@ async fn process<U: UserSource, A: AcctSink>(
     let code = packet.code().name();
     let reply = match handler::dispatch(&shared.ctx, &client, port, source, &packet).await {
         Outcome::Drop(why) => {
+            let _ = advice::complain(source.ip(), why, Some(&client.name));
             m::dropped(why);
             m::request(code, "no_reply");
             return None;
