@@ -179,6 +179,7 @@ fn profile_options(config: &Config) -> ProfileOptions {
         l1_capacity: config.cache.l1_capacity,
         l1_ttl: Duration::from_secs(config.cache.l1_ttl_secs),
         negative_ttl: Duration::from_secs(config.cache.negative_ttl_secs),
+        time_zone: config.sessions.tz(),
         ..ProfileOptions::default()
     }
 }

@@ -8,7 +8,8 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct SessionsConfig {
     /// IANA time zone (`Asia/Jakarta`, `Europe/Berlin`, `UTC`) in which daily and monthly
-    /// quotas reset at local midnight and `Login-Time` windows are read.
+    /// quotas reset at local midnight, and `Login-Time` windows and zone-less `Expiration`
+    /// dates are read.
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
     /// Acct-Interim-Interval sent in every Access-Accept that does not already carry one

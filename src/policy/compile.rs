@@ -106,6 +106,8 @@ pub(super) struct Level {
 /// Shared compile state: the dictionary, the reply byte arena and the problem list.
 pub(super) struct Compiler<'d> {
     pub(super) dict: &'d Dictionary,
+    /// Zone of zone-less `Expiration` text.
+    pub(super) tz: chrono_tz::Tz,
     pub(super) wire: Vec<u8>,
     pub(super) problems: Vec<String>,
 }
@@ -263,7 +265,7 @@ impl Compiler<'_> {
                     return Err(e);
                 }
             },
-            Special::Expiration => match parse_expiration(text) {
+            Special::Expiration => match parse_expiration(text, self.tz) {
                 Some(t) => Control::Expiration(t),
                 None => {
                     // Fail closed: an unreadable expiry must not mean "never expires".

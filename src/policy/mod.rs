@@ -43,7 +43,8 @@
 //!   unusable *comparison*, an unknown `Auth-Type` or an unreadable limit (quota,
 //!   `Expire-After`, `Login-Time`) fails every request that reaches its level (`BrokenRow`) and an unreadable `Expiration` counts as expired — a broken
 //!   restriction never turns into no restriction.
-//! - Zone-less `Expiration` text is UTC (see `date`).
+//! - Zone-less `Expiration` text is read in the configured zone (`Profile::compile_in`;
+//!   `compile` uses UTC; see `date`).
 //!
 //! # Enforced elsewhere
 //! `authorize` compiles and merges these, but does not enforce them: enforcing them takes
@@ -232,11 +233,19 @@ struct Walk {
 }
 
 impl Profile {
-    /// Compile rows. Rows that cannot be understood (unknown attribute, bad value, unknown
-    /// operator) are skipped and listed in `problems()`.
+    /// Compile rows, zone-less `Expiration` text read as UTC. Rows that cannot be
+    /// understood (unknown attribute, bad value, unknown operator) are skipped and listed in
+    /// `problems()`.
     pub fn compile(rows: &UserRows, dict: &Dictionary) -> Self {
+        Self::compile_in(rows, dict, chrono_tz::Tz::UTC)
+    }
+
+    /// [`Profile::compile`], zone-less `Expiration` text read in `tz` (the configured
+    /// `[sessions] time_zone`, as FreeRADIUS reads it in the server's zone).
+    pub fn compile_in(rows: &UserRows, dict: &Dictionary, tz: chrono_tz::Tz) -> Self {
         let mut c = Compiler {
             dict,
+            tz,
             wire: Vec::new(),
             problems: Vec::new(),
         };

@@ -79,6 +79,8 @@ pub struct ProfileOptions {
     /// How long a found profile is kept as a fallback after it left L1: used only when
     /// reloading it fails because PostgreSQL is unavailable (serve stale on error).
     pub stale_ttl: Duration,
+    /// Zone of zone-less `Expiration` text (`[sessions] time_zone`).
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl Default for ProfileOptions {
@@ -88,6 +90,7 @@ impl Default for ProfileOptions {
             l1_ttl: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(10),
             stale_ttl: Duration::from_secs(24 * 3600),
+            time_zone: chrono_tz::Tz::UTC,
         }
     }
 }
@@ -148,6 +151,8 @@ struct Inner {
     home: Option<tokio::runtime::Handle>,
     /// Where pushed user changes are announced (`watch_changes`), if anyone listens.
     changes: std::sync::OnceLock<tokio::sync::mpsc::Sender<UserChange>>,
+    /// Zone of zone-less `Expiration` text.
+    time_zone: chrono_tz::Tz,
 }
 
 /// A user whose rows changed (a NOTIFY for the user or one of their groups), with the
@@ -226,6 +231,7 @@ impl Profiles {
                 buckets: (0..GENERATION_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
                 home: tokio::runtime::Handle::try_current().ok(),
                 changes: std::sync::OnceLock::new(),
+                time_zone: opts.time_zone,
             }),
         }
     }
@@ -337,7 +343,7 @@ impl Profiles {
     }
 
     fn compile(&self, rows: &UserRows) -> Arc<Profile> {
-        let profile = Profile::compile(rows, &self.inner.dict);
+        let profile = Profile::compile_in(rows, &self.inner.dict, self.inner.time_zone);
         for problem in profile.problems() {
             tracing::warn!(user = %rows.username, %problem, "profile row skipped");
         }
