@@ -3,7 +3,6 @@
 //! app writes it, driven over UDP by our fake NAS and by FreeRADIUS's `radclient`.
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::Duration;
 
 use hotspot_radius::app::{self, Running};
@@ -383,30 +382,7 @@ async fn status_server_metrics_and_health() {
 }
 
 fn radclient(server: SocketAddr, kind: &str, input: &str) -> (bool, String) {
-    use std::io::Write;
-    let mut child = std::process::Command::new(harness::radclient())
-        .args(["-x", "-r", "2", "-t", "3"])
-        .arg(server.to_string())
-        .arg(kind)
-        .arg(SECRET)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run radclient");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    harness::run_radclient(server, kind, SECRET, input, 2, 3)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

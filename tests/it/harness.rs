@@ -683,3 +683,39 @@ pub fn radclient() -> PathBuf {
         .find(|p| p.exists())
         .unwrap_or_else(|| panic!("radclient not found: install Debian package freeradius-utils"))
 }
+
+/// Run `radclient -x -r <attempts> -t <timeout> <server> <kind> <secret>` with `input` on
+/// its standard input; (exit status success, stdout + stderr).
+pub fn run_radclient(
+    server: std::net::SocketAddr,
+    kind: &str,
+    secret: &str,
+    input: &str,
+    attempts: u32,
+    timeout_secs: u32,
+) -> (bool, String) {
+    let mut child = Command::new(radclient())
+        .arg("-x")
+        .args(["-r", &attempts.to_string(), "-t", &timeout_secs.to_string()])
+        .arg(server.to_string())
+        .arg(kind)
+        .arg(secret)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run radclient");
+    child
+        .stdin
+        .take()
+        .expect("radclient stdin")
+        .write_all(input.as_bytes())
+        .expect("write radclient input");
+    let out = child.wait_with_output().expect("radclient output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

@@ -1349,29 +1349,7 @@ fn spawn_server(url: &str, redis: &str) -> ServerProcess {
 
 /// FreeRADIUS's `radclient` (a client nobody here wrote): its verdict line and output.
 fn radclient(server: std::net::SocketAddr, kind: &str, input: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new(harness::radclient())
-        .args(["-x", "-r", "3", "-t", "2"])
-        .arg(server.to_string())
-        .arg(kind)
-        .arg(SECRET)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run radclient");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    harness::run_radclient(server, kind, SECRET, input, 3, 2).1
 }
 
 /// Until `server` answers radclient's Access-Request for `user` (start-up), bounded.
