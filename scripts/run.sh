@@ -337,10 +337,12 @@ print_try() {
 hotspot-radius: auth $listen:$auth_port/udp, acct $listen:$acct_port/udp, admin http://$admin
 Demo NAS 127.0.0.1 (secret testing123), demo user 'demo' / 'demo-password' (group basic:
 Mikrotik-Rate-Limit 2M/5M, Session-Timeout 3600, Acct-Interim-Interval 300).
-In another terminal try:
+In another terminal try (radtest sends a Message-Authenticator, after which this NAS must
+always send one, so the radclient line asks for one too):
   radtest demo demo-password $s:$auth_port 0 testing123
-  echo 'User-Name=demo,User-Password=demo-password' | radclient -x $s:$auth_port auth testing123
+  echo 'User-Name=demo,User-Password=demo-password,Message-Authenticator=0x00' | radclient -x $s:$auth_port auth testing123
   echo 'User-Name=demo,Acct-Status-Type=Start,Acct-Session-Id=demo-1,NAS-IP-Address=127.0.0.1' | radclient -x $s:$acct_port acct testing123
+  . .run/env && ${BIN#"$REPO_ROOT"/} sessions
   ${BIN#"$REPO_ROOT"/} test-auth --server $s:$auth_port --secret testing123 --user demo --password demo-password --method chap
   curl -s http://$admin/metrics | grep '^radius_'
   . .run/env && ${BIN#"$REPO_ROOT"/} nas list
