@@ -308,7 +308,8 @@ impl Action {
 }
 
 /// Watches pushed user changes: for each changed user with open sessions, reloads the
-/// profile and queues a Disconnect or CoA per session as [`Action::for_change`] says.
+/// profile and queues a Disconnect or CoA per session as [`Action::for_change`] says, or a
+/// Disconnect when the changed limits leave nothing (`policy::limits::decide` in `tz`).
 pub fn spawn_change_watcher(
     profiles: Profiles,
     store: Sessions,
@@ -342,11 +343,35 @@ pub fn spawn_change_watcher(
                 }
             };
             let now = chrono::Utc::now().timestamp();
-            let _ = tz;
+            // A lowered quota (or a new Login-Time, Expire-After) may leave the user with
+            // nothing left: cut those sessions off like an exhausted Interim would.
+            let exhausted = match after.as_deref() {
+                Some(profile) => {
+                    let limits = profile.standing(now).limits;
+                    if limits.is_empty() {
+                        None
+                    } else {
+                        match store.user_state(&change.username).await {
+                            Ok(state) => {
+                                crate::policy::limits::decide(&limits, &state.usage, now, tz).err()
+                            }
+                            Err(_) => None,
+                        }
+                    }
+                }
+                None => None,
+            };
             for session in &open {
-                if let Some(action) =
+                let action =
                     Action::for_change(session, change.before.as_deref(), after.as_deref(), now)
-                {
+                        .or_else(|| {
+                            exhausted.map(|why| Action::Disconnect {
+                                session: session.clone(),
+                                trigger: Trigger::Admin,
+                                why: why.name(),
+                            })
+                        });
+                if let Some(action) = action {
                     actions.push(action);
                 }
             }

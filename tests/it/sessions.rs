@@ -1409,3 +1409,32 @@ async fn simultaneous_use_across_two_server_processes_with_radclient() {
     let again = radclient(a.auth, "auth", &login("AA:00:00:00:00:02"));
     assert!(again.contains("Received Access-Accept"), "{again}");
 }
+
+/// An admin lowering a quota below what an online user has already used: the session is
+/// disconnected at once (not at the next Interim, not at the next login).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lowered_quota_disconnects_at_once() {
+    let (url, pool) = harness::fresh_db().await;
+    let redis = Redis::start();
+    let nas = FakeNas::start(SECRET.as_bytes(), Behaviour::Ack);
+    user(&pool, "l_user", &[("Max-Total-Octets", ":=", "1000000")]).await;
+    let server = start(config(&url, Some(redis.url()), nas.addr().port())).await;
+    let router = Router::new(&server).await;
+    let mac = "EF:00:00:00:00:01";
+    assert_accept(&router.login("l_user", mac).await, "l_user");
+    router.acct(&Acct::start("l_user", "l-1", mac)).await;
+    router
+        .acct(&Acct::update("l_user", "l-1", mac, 60, (20_000, 10_000)))
+        .await;
+    assert!(nas.requests().is_empty(), "within quota: no action yet");
+    exec(
+        &pool,
+        "UPDATE radcheck SET value = '25000' \
+         WHERE username = 'l_user' AND attribute = 'Max-Total-Octets'",
+    )
+    .await;
+    let got = nas.wait_for(1, WAIT);
+    assert_eq!(got[0].code, Code::DisconnectRequest, "{:?}", got[0]);
+    assert_eq!(got[0].acct_session_id.as_deref(), Some("l-1"));
+    server.stop().await;
+}
