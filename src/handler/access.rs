@@ -20,8 +20,8 @@ use crate::metrics::{
 use crate::model::PostAuthRecord;
 use crate::model::Usage;
 use crate::outage::Outage;
-use crate::policy::Authorization;
 use crate::policy::limits::{Grant, LimitReason, Limits, decide};
+use crate::policy::{Authorization, reply_key};
 use crate::sessions::{Filter, SessionRules, SessionStore};
 
 /// User lookups, for the log (one line when failures start, one when they end).
@@ -272,9 +272,9 @@ struct Terms {
 }
 
 fn is_total_limit(tlv: &[u8]) -> bool {
-    matches!(tlv, [26, _, a, b, c, d, typ, ..]
-        if u32::from_be_bytes([*a, *b, *c, *d]) == attrs::mikrotik::VENDOR_ID
-            && (*typ == attrs::mikrotik::TOTAL_LIMIT || *typ == attrs::mikrotik::TOTAL_LIMIT_GIGAWORDS))
+    let v = attrs::mikrotik::VENDOR_ID;
+    let key = reply_key(tlv);
+    key == (v, attrs::mikrotik::TOTAL_LIMIT) || key == (v, attrs::mikrotik::TOTAL_LIMIT_GIGAWORDS)
 }
 
 fn accept(
@@ -291,7 +291,7 @@ fn accept(
             if terms.data_left.is_some() && is_total_limit(tlv) {
                 continue;
             }
-            has_interim |= tlv.first() == Some(&attrs::ACCT_INTERIM_INTERVAL);
+            has_interim |= reply_key(tlv) == (0, attrs::ACCT_INTERIM_INTERVAL);
             b.add_raw(tlv)?;
         }
         add_reply_attrs(&mut b, extra)?;

@@ -213,8 +213,9 @@ fn assign<T>(slot: &mut Option<T>, merge: Merge, value: T) {
     }
 }
 
-/// (vendor, type) of a pre-encoded TLV run, for reply merging.
-fn reply_key(tlv: &[u8]) -> (u32, u8) {
+/// (vendor, type) of a pre-encoded reply attribute TLV (vendor 0 for a standard
+/// attribute): what reply merging keys on, and how callers recognise an item.
+pub fn reply_key(tlv: &[u8]) -> (u32, u8) {
     match tlv {
         [26, _, a, b, c, d, typ, ..] => (u32::from_be_bytes([*a, *b, *c, *d]), *typ),
         [typ, ..] => (0, *typ),

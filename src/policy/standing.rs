@@ -6,7 +6,7 @@
 use radius_proto::protocol::attrs;
 
 use super::compile::{AuthType, ReplyValue};
-use super::{ControlSet, DenyReason, Limits, Profile, merge_reply};
+use super::{ControlSet, DenyReason, Limits, Profile, merge_reply, reply_key};
 
 /// What the profile allows, request aside.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,11 +22,8 @@ pub struct Standing<'p> {
     pub interim_interval: Option<u32>,
 }
 
-fn is_rate_limit(tlv: &[u8]) -> bool {
-    matches!(tlv, [26, _, a, b, c, d, typ, ..]
-        if u32::from_be_bytes([*a, *b, *c, *d]) == attrs::mikrotik::VENDOR_ID
-            && *typ == attrs::mikrotik::RATE_LIMIT)
-}
+const RATE_LIMIT: (u32, u8) = (attrs::mikrotik::VENDOR_ID, attrs::mikrotik::RATE_LIMIT);
+const INTERIM: (u32, u8) = (0, attrs::ACCT_INTERIM_INTERVAL);
 
 impl Profile {
     /// The user's standing at `now` (Unix seconds), every comparison assumed to pass.
@@ -61,14 +58,14 @@ impl Profile {
             rate_limit: reply
                 .iter()
                 .rev()
-                .find(|t| is_rate_limit(t))
+                .find(|t| reply_key(t) == RATE_LIMIT)
                 .map(|t| t.to_vec()),
-            interim_interval: reply.iter().rev().find_map(|t| match t {
-                [attrs::ACCT_INTERIM_INTERVAL, 6, a, b, c, d] => {
-                    Some(u32::from_be_bytes([*a, *b, *c, *d]))
-                }
-                _ => None,
-            }),
+            interim_interval: reply
+                .iter()
+                .rev()
+                .find(|t| reply_key(t) == INTERIM)
+                .and_then(|t| <[u8; 4]>::try_from(t.get(2..)?).ok())
+                .map(u32::from_be_bytes),
         }
     }
 }
