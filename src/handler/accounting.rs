@@ -169,11 +169,11 @@ async fn track_session<U: UserSource, A: AcctSink>(
         return;
     };
     let now = unix_now();
-    let standing = profile.standing(now);
-    let why = match standing.denied {
+    let (denied, limits) = profile.admission(now);
+    let why = match denied {
         Some(denied) => Some(denied.name()),
-        None if standing.limits.is_empty() => None,
-        None => crate::policy::limits::decide(&standing.limits, &applied.usage, now, rules.tz)
+        None if limits.is_empty() => None,
+        None => crate::policy::limits::decide(&limits, &applied.usage, now, rules.tz)
             .err()
             .map(|r| r.name()),
     };

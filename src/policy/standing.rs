@@ -5,7 +5,7 @@
 
 use radius_proto::protocol::attrs;
 
-use super::compile::{AuthType, ReplyValue};
+use super::compile::{AuthType, Level, ReplyValue};
 use super::{ControlSet, DenyReason, Limits, Profile, merge_reply, reply_key};
 
 /// What the profile allows, request aside.
@@ -26,21 +26,24 @@ const RATE_LIMIT: (u32, u8) = (attrs::mikrotik::VENDOR_ID, attrs::mikrotik::RATE
 const INTERIM: (u32, u8) = (0, attrs::ACCT_INTERIM_INTERVAL);
 
 impl Profile {
-    /// The user's standing at `now` (Unix seconds), every comparison assumed to pass.
-    pub fn standing(&self, now: i64) -> Standing<'_> {
+    /// Whether the user may log in at all at `now`, and the merged limits — the part of
+    /// [`Profile::standing`] the accounting path needs, without allocating.
+    pub fn admission(&self, now: i64) -> (Option<DenyReason>, Limits<'_>) {
+        self.walk_control(now, |_| {})
+    }
+
+    /// The control walk behind both: `visit` also sees every matched level.
+    fn walk_control<'s>(
+        &'s self,
+        now: i64,
+        mut visit: impl FnMut(&'s Level),
+    ) -> (Option<DenyReason>, Limits<'s>) {
         let mut control = ControlSet::default();
-        let mut reply: Vec<&[u8]> = Vec::new();
         let walk = self.walk(
             |level| !level.broken,
             |level| {
                 control.merge(level);
-                for (merge, item) in &level.reply {
-                    if let ReplyValue::Wire(range) = item
-                        && let Some(tlv) = self.wire.get(range.clone())
-                    {
-                        merge_reply(&mut reply, *merge, tlv);
-                    }
-                }
+                visit(level);
             },
         );
         let denied = if walk.broken {
@@ -52,9 +55,24 @@ impl Profile {
         } else {
             None
         };
+        (denied, control.limits)
+    }
+
+    /// The user's standing at `now` (Unix seconds), every comparison assumed to pass.
+    pub fn standing(&self, now: i64) -> Standing<'_> {
+        let mut reply: Vec<&[u8]> = Vec::new();
+        let (denied, limits) = self.walk_control(now, |level| {
+            for (merge, item) in &level.reply {
+                if let ReplyValue::Wire(range) = item
+                    && let Some(tlv) = self.wire.get(range.clone())
+                {
+                    merge_reply(&mut reply, *merge, tlv);
+                }
+            }
+        });
         Standing {
             denied,
-            limits: control.limits,
+            limits,
             rate_limit: reply
                 .iter()
                 .rev()

@@ -347,7 +347,7 @@ pub fn spawn_change_watcher(
             // nothing left: cut those sessions off like an exhausted Interim would.
             let exhausted = match after.as_deref() {
                 Some(profile) => {
-                    let limits = profile.standing(now).limits;
+                    let (_, limits) = profile.admission(now);
                     if limits.is_empty() {
                         None
                     } else {
