@@ -126,6 +126,7 @@ mod tests {
         );
         assert_eq!(ok.interim_interval(), Some(900));
         let s = ok.standing(1_000);
+        assert_eq!(ok.admission(1_000), (s.denied, s.limits));
         assert_eq!(s.denied, None);
         assert_eq!(s.limits.max_daily_session, Some(3600));
         let rate = s.rate_limit.expect("rate limit");
@@ -142,6 +143,7 @@ mod tests {
             rejected.standing(0).denied,
             Some(DenyReason::AuthTypeReject)
         );
+        assert_eq!(rejected.admission(0).0, Some(DenyReason::AuthTypeReject));
 
         let expiring = profile(
             vec![
