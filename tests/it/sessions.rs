@@ -1426,6 +1426,10 @@ async fn a_lowered_quota_disconnects_at_once() {
     router
         .acct(&Acct::update("l_user", "l-1", mac, 60, (20_000, 10_000)))
         .await;
+    // Within quota: nothing may arrive. Any action is queued while the Interim is handled,
+    // so a second of silence is ample on loopback; a Disconnect sent here would also be the
+    // one `wait_for` below finds, so this is what proves it comes from the UPDATE.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(nas.requests().is_empty(), "within quota: no action yet");
     exec(
         &pool,
