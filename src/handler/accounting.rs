@@ -157,7 +157,7 @@ async fn track_session<U: UserSource, A: AcctSink>(
         );
     }
     for old in applied.replaced {
-        tracing::info!(user = %old.username, session = %old.session_id, nas = %old.nas_ip,
+        tracing::debug!(user = %old.username, session = %old.session_id, nas = %old.nas_ip,
             "closing a session whose Stop was lost (its port or device started a new one)");
         m::inc(SESSIONS_CLOSED_TOTAL, &[("reason", "lost_stop")], 1);
         let stop = stop_record(&old, CAUSE_REPLACED, record.event_time);
