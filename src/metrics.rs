@@ -226,6 +226,46 @@ pub fn describe() {
         POSTAUTH_DROPPED_TOTAL,
         "Post-auth records dropped, by reason (queue_full, closed, write_failed)"
     );
+    describe_gauge!(ACCT_QUEUE_DEPTH, "Accounting records waiting for a writer");
+    describe_histogram!(ACCT_BATCH_SIZE, "Records per committed accounting batch");
+    describe_histogram!(
+        ACCT_COMMIT_SECONDS,
+        Unit::Seconds,
+        "Time to commit one accounting batch"
+    );
+    describe_counter!(
+        ACCT_JOURNALED_TOTAL,
+        "Accounting records appended to the local journal (PostgreSQL unavailable or behind)"
+    );
+    describe_gauge!(
+        ACCT_JOURNAL_RECORDS,
+        "Accounting records waiting in the journal"
+    );
+    describe_gauge!(
+        ACCT_JOURNAL_BYTES,
+        Unit::Bytes,
+        "Bytes waiting in the accounting journal"
+    );
+    describe_counter!(
+        ACCT_REPLAYED_TOTAL,
+        "Journal records written to PostgreSQL after an outage"
+    );
+    describe_counter!(
+        ACCT_DEADLETTER_TOTAL,
+        "Accounting records PostgreSQL refused for good, parked in radacct_deadletter"
+    );
+    describe_counter!(
+        ACCT_REFUSED_TOTAL,
+        "Accounting-Requests not acknowledged because the record could not be made durable, by reason"
+    );
+    describe_counter!(
+        ACCT_IGNORED_TOTAL,
+        "Accounting-Requests acknowledged without a write, by reason"
+    );
+    describe_counter!(
+        ACCT_REPAIRED_TOTAL,
+        "Accounting values repaired by normalisation, by kind"
+    );
 }
 
 /// Count a dropped datagram.
@@ -362,4 +402,75 @@ pub fn gauge_set_labels(name: &'static str, labels: &[(&'static str, String)], v
 /// Set an unlabelled gauge (rarely called: not cached).
 pub fn gauge_set(name: &'static str, value: f64) {
     metrics::gauge!(name).set(value);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use metrics::{
+        Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    };
+
+    /// Remembers the names `describe_*` was called with.
+    #[derive(Default)]
+    struct Described(Arc<Mutex<Vec<String>>>);
+
+    impl Described {
+        fn push(&self, key: &KeyName, help: &SharedString) {
+            assert!(
+                !help.is_empty(),
+                "{} has an empty description",
+                key.as_str()
+            );
+            self.0.lock().unwrap().push(key.as_str().to_owned());
+        }
+    }
+
+    impl Recorder for Described {
+        fn describe_counter(&self, key: KeyName, _: Option<Unit>, help: SharedString) {
+            self.push(&key, &help);
+        }
+        fn describe_gauge(&self, key: KeyName, _: Option<Unit>, help: SharedString) {
+            self.push(&key, &help);
+        }
+        fn describe_histogram(&self, key: KeyName, _: Option<Unit>, help: SharedString) {
+            self.push(&key, &help);
+        }
+        fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> Counter {
+            Counter::noop()
+        }
+        fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::noop()
+        }
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    /// Every `radius_*` name declared in this file gets a `# HELP` line: an operator
+    /// reading `/metrics` (or a dashboard) should never meet an undocumented series.
+    #[test]
+    fn every_metric_is_described() {
+        let declared: Vec<&str> = include_str!("metrics.rs")
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("pub const "))
+            .filter_map(|l| l.split_once("= \"").map(|(_, v)| v))
+            .filter_map(|v| v.strip_suffix("\";"))
+            .filter(|v| v.starts_with("radius_"))
+            .collect();
+        assert!(declared.len() > 30, "found only {declared:?}");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorder = Described(Arc::clone(&seen));
+        metrics::with_local_recorder(&recorder, super::describe);
+        let seen = seen.lock().unwrap();
+        let missing: Vec<_> = declared
+            .iter()
+            .filter(|name| !seen.iter().any(|s| s == *name))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "metrics without a description: {missing:?}"
+        );
+    }
 }
