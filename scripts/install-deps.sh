@@ -2,7 +2,9 @@
 # Install the Debian packages hotspot-radius needs to run and to test, and only those missing.
 #
 #   scripts/install-deps.sh           run + test set: PostgreSQL server (+ contrib), Redis,
-#                                     radclient, the FreeRADIUS dictionary tree, tcpdump
+#                                     radclient, the FreeRADIUS dictionary tree, tcpdump,
+#                                     python3 (scripts), promtool and systemd-analyze (check the
+#                                     alert rules and the systemd unit)
 #   scripts/install-deps.sh --bench   also FreeRADIUS itself with its PostgreSQL module and
 #                                     tshark, for the comparison benchmark
 #   scripts/install-deps.sh --check   install nothing; list what is missing, exit 1 if any
@@ -41,6 +43,9 @@ required=(
     "freeradius-utils|/usr/bin/radclient"
     "freeradius-common|/usr/share/freeradius/dictionary"
     "tcpdump|/usr/bin/tcpdump"
+    "python3|/usr/bin/python3"
+    "prometheus|/usr/bin/promtool"
+    "systemd|/usr/bin/systemd-analyze"
 )
 if [ "$bench" -eq 1 ]; then
     required+=(

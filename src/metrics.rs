@@ -42,6 +42,8 @@ pub const CACHE_LOOKUPS_TOTAL: &str = "radius_cache_lookups_total";
 pub const CACHE_INVALIDATIONS_TOTAL: &str = "radius_cache_invalidations_total";
 /// Losses of the NOTIFY (LISTEN) connection; each one flushes L1.
 pub const LISTENER_RECONNECTS_TOTAL: &str = "radius_store_listener_reconnects_total";
+/// 1 while the NOTIFY (LISTEN) connection is up, 0 while it is being re-established.
+pub const LISTENER_UP: &str = "radius_store_listener_up";
 /// SQL statements sent, by `query`.
 pub const DB_QUERIES_TOTAL: &str = "radius_db_queries_total";
 /// Failed SQL statements, by `query`.
@@ -213,6 +215,10 @@ pub fn describe() {
     describe_counter!(
         LISTENER_RECONNECTS_TOTAL,
         "Losses of the NOTIFY connection (each flushes the in-process cache)"
+    );
+    describe_gauge!(
+        LISTENER_UP,
+        "1 while the NOTIFY connection (cache invalidation) is up, 0 while it is down"
     );
     describe_counter!(DB_QUERIES_TOTAL, "SQL statements sent, by query");
     describe_counter!(DB_ERRORS_TOTAL, "Failed SQL statements, by query");

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::Profiles;
-use crate::metrics::{self as m, LISTENER_RECONNECTS_TOTAL};
+use crate::metrics::{self as m, LISTENER_RECONNECTS_TOTAL, LISTENER_UP};
 use crate::outage::Outage;
 use crate::store::NOTIFY_CHANNEL;
 
@@ -68,6 +68,7 @@ impl Profiles {
             let mut listener = match connected {
                 Ok(l) => l,
                 Err(e) => {
+                    m::gauge_set(LISTENER_UP, 0.0);
                     // Changes made before the first successful LISTEN are unseen too.
                     first = false;
                     if outage.failed() {
@@ -82,6 +83,7 @@ impl Profiles {
                 }
             };
             backoff = BACKOFF_MIN;
+            m::gauge_set(LISTENER_UP, 1.0);
             if let Some(ready) = ready.take() {
                 let _ = ready.send(());
             }
@@ -126,6 +128,7 @@ impl Profiles {
                         self.lost_notifications(&on_nas_change).await;
                     }
                     Err(e) => {
+                        m::gauge_set(LISTENER_UP, 0.0);
                         m::inc(LISTENER_RECONNECTS_TOTAL, &[], 1);
                         if outage.failed() {
                             tracing::warn!(error = %e, "cache invalidation listener lost its connection");

@@ -12,6 +12,7 @@ mod dynauth;
 mod e2e;
 mod fake_nas;
 mod harness;
+mod ops;
 mod session_store;
 mod sessions;
 mod store;
