@@ -20,13 +20,16 @@ const MAX_REQUEST: usize = 8192;
 const MAX_CONNECTIONS: usize = 64;
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What `/readyz` reports: sockets bound, and the database answered recently.
+/// What `/readyz` reports: sockets bound, the database answered recently, and the
+/// invalidation listener is connected (without it, admin changes are not seen).
 #[derive(Debug)]
 pub struct Readiness {
     sockets_bound: AtomicBool,
     /// Unix milliseconds of the last successful database health check (0 = never).
     db_ok_at_ms: AtomicI64,
     db_max_age_ms: i64,
+    /// The LISTEN connection's health ([`Readiness::with_listener`]); none = not checked.
+    listener_up: Option<Arc<AtomicBool>>,
 }
 
 impl Readiness {
@@ -36,7 +39,15 @@ impl Readiness {
             sockets_bound: AtomicBool::new(false),
             db_ok_at_ms: AtomicI64::new(0),
             db_max_age_ms: i64::try_from(db_max_age.as_millis()).unwrap_or(i64::MAX),
+            listener_up: None,
         }
+    }
+
+    /// Also require the invalidation listener's flag to be up.
+    #[must_use]
+    pub fn with_listener(mut self, up: Arc<AtomicBool>) -> Self {
+        self.listener_up = Some(up);
+        self
     }
 
     /// Record whether the RADIUS sockets are bound.
@@ -59,6 +70,11 @@ impl Readiness {
         let age = chrono::Utc::now().timestamp_millis().saturating_sub(at);
         if at == 0 || age > self.db_max_age_ms {
             return Err("database not reachable recently");
+        }
+        if let Some(up) = &self.listener_up
+            && !up.load(Ordering::Relaxed)
+        {
+            return Err("cache invalidation listener not connected");
         }
         Ok(())
     }
@@ -201,6 +217,22 @@ mod tests {
         assert_eq!(r.check(), Err("database not reachable recently"));
         r.db_ok();
         assert_eq!(r.check(), Ok(()));
+    }
+
+    #[test]
+    fn readiness_follows_the_invalidation_listener() {
+        let up = Arc::new(AtomicBool::new(false));
+        let r = Readiness::new(Duration::from_secs(10)).with_listener(Arc::clone(&up));
+        r.set_sockets_bound(true);
+        r.db_ok();
+        assert_eq!(r.check(), Err("cache invalidation listener not connected"));
+        up.store(true, Ordering::Relaxed);
+        assert_eq!(r.check(), Ok(()));
+        up.store(false, Ordering::Relaxed);
+        assert!(
+            r.check().is_err(),
+            "a lost listener makes the server unready again"
+        );
     }
 
     #[test]

@@ -124,7 +124,13 @@ pub fn database(config: &Config) -> Result<PgStore, AppError> {
         size: config.database.pool_size,
         ..PoolSettings::default()
     };
-    PgStore::connect_lazy(url, settings).map_err(store_step("database URL"))
+    let store = PgStore::connect_lazy(url, settings).map_err(store_step("database URL"))?;
+    match config.database.listen_url.as_deref() {
+        Some(listen) => store
+            .with_listen_url(listen)
+            .map_err(store_step("database listen URL")),
+        None => Ok(store),
+    }
 }
 
 /// The Redis L2 tier, when the config names one.
@@ -180,6 +186,7 @@ fn profile_options(config: &Config) -> ProfileOptions {
         l1_ttl: Duration::from_secs(config.cache.l1_ttl_secs),
         negative_ttl: Duration::from_secs(config.cache.negative_ttl_secs),
         time_zone: config.sessions.tz(),
+        listener_probe: Duration::from_secs(config.cache.listener_probe_secs),
         ..ProfileOptions::default()
     }
 }
@@ -322,9 +329,10 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         &profile_options(&config),
         Arc::clone(&dict),
     );
-    let readiness = Arc::new(Readiness::new(Duration::from_secs(
-        config.admin.ready_db_max_age_secs,
-    )));
+    let readiness = Arc::new(
+        Readiness::new(Duration::from_secs(config.admin.ready_db_max_age_secs))
+            .with_listener(profiles.listener_health()),
+    );
     readiness.db_ok();
     let background = CancellationToken::new();
     let clients = Arc::new(Clients::new(ClientTable::build(&config.nas, &[], None)));

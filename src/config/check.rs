@@ -111,6 +111,20 @@ impl Config {
                 "must start with postgres:// or postgresql://".into(),
             );
         }
+        if let Some(url) = &self.database.listen_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            bad(
+                "database.listen_url".into(),
+                "must start with postgres:// or postgresql://".into(),
+            );
+        }
+        if !(1..=3600).contains(&self.cache.listener_probe_secs) {
+            bad(
+                "cache.listener_probe_secs".into(),
+                "must be between 1 and 3600".into(),
+            );
+        }
         if self.database.pool_size == 0 {
             bad("database.pool_size".into(), "must be at least 1".into());
         }

@@ -178,6 +178,10 @@ pub struct DatabaseConfig {
     /// Connections in the pool.
     #[serde(default = "default_pool_size")]
     pub pool_size: u32,
+    /// Where the NOTIFY listener connects, when not to `url` (e.g. `url` goes through
+    /// PgBouncer in transaction pooling, where LISTEN cannot work). Unset: `url`.
+    #[serde(default)]
+    pub listen_url: Option<String>,
 }
 
 fn default_pool_size() -> u32 {
@@ -189,6 +193,7 @@ impl Default for DatabaseConfig {
         Self {
             url: None,
             pool_size: default_pool_size(),
+            listen_url: None,
         }
     }
 }
@@ -199,6 +204,7 @@ impl std::fmt::Debug for DatabaseConfig {
         f.debug_struct("DatabaseConfig")
             .field("url", &self.url.as_ref().map(|_| "***"))
             .field("pool_size", &self.pool_size)
+            .field("listen_url", &self.listen_url.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -237,6 +243,14 @@ pub struct CacheConfig {
     /// Redis L2 entry lifetime, seconds.
     #[serde(default = "default_l2_ttl_secs")]
     pub l2_ttl_secs: u64,
+    /// How often the idle LISTEN connection is probed with a query, seconds; an unanswered
+    /// probe (within 5 s at most) reconnects it and flushes the caches (1..=3600).
+    #[serde(default = "default_listener_probe_secs")]
+    pub listener_probe_secs: u64,
+}
+
+fn default_listener_probe_secs() -> u64 {
+    30
 }
 
 fn default_l1_capacity() -> u64 {
@@ -259,6 +273,7 @@ impl Default for CacheConfig {
             l1_ttl_secs: default_l1_ttl_secs(),
             negative_ttl_secs: default_negative_ttl_secs(),
             l2_ttl_secs: default_l2_ttl_secs(),
+            listener_probe_secs: default_listener_probe_secs(),
         }
     }
 }

@@ -1,12 +1,18 @@
 //! LISTEN `hotspot_radius`: turns the schema's change notifications into cache
 //! invalidations.
 //!
+//! The idle connection is probed (`SELECT 1` under a deadline every `listener_probe`): a
+//! connection that died without a FIN or RST (a NAT idle timeout, a VIP fail-over) would
+//! otherwise wait for notifications forever. A failed probe counts as a lost connection.
+//!
 //! Notifications sent while the LISTEN connection is down are lost, so every reconnection
 //! flushes L1, invalidates L2 for every instance (its generation), and reports a NAS
 //! change; the first LISTEN invalidates L2 too (rows changed while no server listened). While PostgreSQL is unreachable the cached entries
 //! are kept (they are the best data there is); the flush happens once it is back.
 
 use std::time::Duration;
+
+use std::sync::atomic::Ordering;
 
 use sqlx::postgres::{PgListener, PgNotification};
 use tokio::sync::oneshot;
@@ -22,6 +28,8 @@ const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Most notifications applied as one batch.
 const MAX_BATCH: usize = 5_000;
+/// Longest a probe may take before the connection counts as dead.
+const PROBE_DEADLINE_MAX: Duration = Duration::from_secs(5);
 
 impl Profiles {
     /// Spawns the invalidation listener. `user:<name>` and `group:<name>` payloads
@@ -68,7 +76,7 @@ impl Profiles {
             let mut listener = match connected {
                 Ok(l) => l,
                 Err(e) => {
-                    m::gauge_set(LISTENER_UP, 0.0);
+                    self.set_listener_up(false);
                     // Changes made before the first successful LISTEN are unseen too.
                     first = false;
                     if outage.failed() {
@@ -83,7 +91,7 @@ impl Profiles {
                 }
             };
             backoff = BACKOFF_MIN;
-            m::gauge_set(LISTENER_UP, 1.0);
+            self.set_listener_up(true);
             if let Some(ready) = ready.take() {
                 let _ = ready.send(());
             }
@@ -101,10 +109,20 @@ impl Profiles {
                 self.lost_notifications(&on_nas_change).await;
             }
             first = false;
+            let probe_every = self.inner.listener_probe.max(Duration::from_millis(100));
+            let mut probe =
+                tokio::time::interval_at(tokio::time::Instant::now() + probe_every, probe_every);
+            probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
+                // `try_recv` is cancel-safe (sqlx only consumes whole messages), so losing
+                // the race to a probe tick drops nothing.
                 let received = tokio::select! {
                     () = cancel.cancelled() => return,
                     r = listener.try_recv() => r,
+                    _ = probe.tick() => match Self::probe(&mut listener, probe_every).await {
+                        Ok(()) => continue,
+                        Err(why) => Err(why),
+                    },
                 };
                 match received {
                     Ok(Some(n)) => {
@@ -128,7 +146,7 @@ impl Profiles {
                         self.lost_notifications(&on_nas_change).await;
                     }
                     Err(e) => {
-                        m::gauge_set(LISTENER_UP, 0.0);
+                        self.set_listener_up(false);
                         m::inc(LISTENER_RECONNECTS_TOTAL, &[], 1);
                         if outage.failed() {
                             tracing::warn!(error = %e, "cache invalidation listener lost its connection");
@@ -140,8 +158,28 @@ impl Profiles {
         }
     }
 
+    /// One liveness probe of the LISTEN connection: a query answered within the deadline.
+    /// Notifications that arrive meanwhile are buffered by the listener, not lost.
+    async fn probe(listener: &mut PgListener, every: Duration) -> Result<(), sqlx::Error> {
+        let deadline = every.min(PROBE_DEADLINE_MAX);
+        match tokio::time::timeout(deadline, sqlx::query("SELECT 1").execute(&mut *listener)).await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer to the liveness probe within {deadline:?}"),
+            ))),
+        }
+    }
+
+    fn set_listener_up(&self, up: bool) {
+        self.inner.listener_up.store(up, Ordering::Relaxed);
+        m::gauge_set(LISTENER_UP, if up { 1.0 } else { 0.0 });
+    }
+
     async fn connect_listener(&self) -> Result<PgListener, sqlx::Error> {
-        let mut listener = PgListener::connect_with(self.inner.pg.pool()).await?;
+        let mut listener = PgListener::connect_with(&self.inner.pg.listen_pool()).await?;
         listener.listen(NOTIFY_CHANNEL).await?;
         Ok(listener)
     }

@@ -81,6 +81,9 @@ pub struct ProfileOptions {
     pub stale_ttl: Duration,
     /// Zone of zone-less `Expiration` text (`[sessions] time_zone`).
     pub time_zone: chrono_tz::Tz,
+    /// How often the idle LISTEN connection is probed with a query: a connection that died
+    /// silently (NAT idle timeout, VIP fail-over) would otherwise stop every invalidation.
+    pub listener_probe: Duration,
 }
 
 impl Default for ProfileOptions {
@@ -91,6 +94,7 @@ impl Default for ProfileOptions {
             negative_ttl: Duration::from_secs(10),
             stale_ttl: Duration::from_secs(24 * 3600),
             time_zone: chrono_tz::Tz::UTC,
+            listener_probe: Duration::from_secs(30),
         }
     }
 }
@@ -153,6 +157,10 @@ struct Inner {
     changes: std::sync::OnceLock<tokio::sync::mpsc::Sender<UserChange>>,
     /// Zone of zone-less `Expiration` text.
     time_zone: chrono_tz::Tz,
+    /// Probe interval of the LISTEN connection.
+    listener_probe: Duration,
+    /// Whether the LISTEN connection is up and answered its last probe (`/readyz`).
+    listener_up: Arc<AtomicBool>,
 }
 
 /// A user whose rows changed (a NOTIFY for the user or one of their groups), with the
@@ -232,8 +240,16 @@ impl Profiles {
                 home: tokio::runtime::Handle::try_current().ok(),
                 changes: std::sync::OnceLock::new(),
                 time_zone: opts.time_zone,
+                listener_probe: opts.listener_probe,
+                listener_up: Arc::new(AtomicBool::new(false)),
             }),
         }
+    }
+
+    /// A flag that is true while the invalidation listener is connected and answering its
+    /// probes (false before the first LISTEN, or when no listener runs).
+    pub fn listener_health(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.inner.listener_up)
     }
 
     /// A user's compiled profile: `Ok(None)` if the user does not exist; `Err` only when it

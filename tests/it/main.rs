@@ -6,6 +6,7 @@
 #![allow(unreachable_pub)]
 
 mod accounting;
+mod blackhole;
 mod config;
 mod decode_robustness;
 mod dynauth;

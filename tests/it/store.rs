@@ -1214,3 +1214,82 @@ async fn post_auth_writer_drops_when_full_without_blocking() {
         .unwrap();
     assert_eq!(n, accepted as i64, "everything accepted was written");
 }
+
+/// The LISTEN connection dies silently (a NAT timeout: no FIN, no RST, nothing crosses):
+/// without a probe the server would wait for notifications forever and keep serving the
+/// old password. The probe (`SELECT 1` under a deadline) notices, reconnects and flushes,
+/// so a change made while the connection was dead is seen, and readiness follows.
+#[tokio::test]
+async fn a_silently_dead_listen_connection_is_probed_and_replaced() {
+    let pg = shared_postgres();
+    let (url, pool) = fresh_db_on(pg).await;
+    add_user(&pool, "alice", "old").await;
+    let proxy = crate::blackhole::Blackhole::start(([127, 0, 0, 1], pg.port()).into()).await;
+    let listen_url = url.replace(&format!(":{}/", pg.port()), &format!(":{}/", proxy.port()));
+    assert_ne!(listen_url, url);
+    // Queries go straight to PostgreSQL; only the LISTEN connection crosses the proxy.
+    let store_pg = PgStore::connect_lazy(&url, PoolSettings::default())
+        .unwrap()
+        .with_listen_url(&listen_url)
+        .unwrap();
+    let opts = ProfileOptions {
+        l1_ttl: Duration::from_secs(3600),
+        negative_ttl: Duration::from_secs(3600),
+        listener_probe: Duration::from_secs(1),
+        ..ProfileOptions::default()
+    };
+    let store = Profiles::new(store_pg, None, &opts, Arc::new(Dictionary::builtin()));
+    let health = store.listener_health();
+    assert!(
+        !health.load(Ordering::SeqCst),
+        "not up before the first LISTEN"
+    );
+    let cancel = CancellationToken::new();
+    let (task, listening) = store.spawn_listener_with_ready(cancel.clone(), || {});
+    tokio::time::timeout(WAIT, listening)
+        .await
+        .expect("LISTEN in time")
+        .expect("listener ready");
+    assert!(health.load(Ordering::SeqCst));
+    assert_eq!(
+        proxy.accepted(),
+        1,
+        "the LISTEN connection crosses the proxy"
+    );
+    assert_eq!(
+        current_password(&store, "alice").await.as_deref(),
+        Some("old")
+    );
+
+    proxy.blackhole_existing();
+    exec(
+        &pool,
+        "UPDATE radcheck SET value = 'new' WHERE username = 'alice'",
+    )
+    .await;
+    // Its NOTIFY went into the dead connection. Only a probe can notice.
+    eventually("the change made while LISTEN was dead is seen", || async {
+        current_password(&store, "alice").await.as_deref() == Some("new")
+    })
+    .await;
+    assert!(
+        proxy.accepted() >= 2,
+        "the listener opened a new connection"
+    );
+    eventually("listener healthy again", || async {
+        health.load(Ordering::SeqCst)
+    })
+    .await;
+    // And the new connection carries notifications again.
+    exec(
+        &pool,
+        "UPDATE radcheck SET value = 'newer' WHERE username = 'alice'",
+    )
+    .await;
+    eventually("a change after the reconnect is seen", || async {
+        current_password(&store, "alice").await.as_deref() == Some("newer")
+    })
+    .await;
+    cancel.cancel();
+    task.await.unwrap();
+}

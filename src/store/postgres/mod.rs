@@ -73,7 +73,7 @@ fn is_broken_connection(e: &sqlx::Error) -> bool {
 /// a per-connection `statement_timeout`.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
-    /// Maximum connections (the LISTEN connection comes on top).
+    /// Maximum connections (the LISTEN connection has a pool of its own).
     pub size: u32,
     /// How long a query waits for a free connection.
     pub acquire_timeout: Duration,
@@ -95,6 +95,9 @@ impl Default for PoolSettings {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Where the NOTIFY listener connects when that is not `pool`'s server (`[database]
+    /// listen_url`: straight to PostgreSQL when queries go through PgBouncer).
+    listen: Option<PgConnectOptions>,
 }
 
 impl PgStore {
@@ -107,22 +110,48 @@ impl PgStore {
             .application_name("hotspot-radius")
             .options([("statement_timeout", ms.as_str())]);
         let pool = PgPoolOptions::new()
-            .max_connections(settings.size.max(1) + 1)
+            .max_connections(settings.size.max(1))
             .min_connections(0)
             .acquire_timeout(settings.acquire_timeout)
             .test_before_acquire(false)
             .connect_lazy_with(options);
-        Ok(Self { pool })
+        Ok(Self { pool, listen: None })
+    }
+
+    /// The NOTIFY listener connects to `url` instead of the query pool's server.
+    pub fn with_listen_url(mut self, url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(StoreError::Url)?
+            .application_name("hotspot-radius");
+        self.listen = Some(options);
+        Ok(self)
     }
 
     /// Wraps an existing pool (tests, tools).
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, listen: None }
     }
 
-    /// The underlying pool (the NOTIFY listener opens its connection from it).
+    /// The underlying pool.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A one-connection pool for one NOTIFY listener connection: to `listen_url` if set,
+    /// else to the query pool's server. Each listener connection gets its own, so a
+    /// connection that died silently (its `PgListener` drop hangs on `UNLISTEN` until TCP
+    /// gives up) never holds a slot of the query pool or blocks its replacement.
+    pub fn listen_pool(&self) -> PgPool {
+        let options = match &self.listen {
+            Some(o) => o.clone(),
+            None => (*self.pool.connect_options()).clone(),
+        };
+        PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(false)
+            .connect_lazy_with(options)
     }
 
     /// Applies pending migrations.
