@@ -30,6 +30,8 @@ pub struct Readiness {
     db_max_age_ms: i64,
     /// The LISTEN connection's health ([`Readiness::with_listener`]); none = not checked.
     listener_up: Option<Arc<AtomicBool>>,
+    /// The receive threads ([`Readiness::watch_receivers`]).
+    receivers: std::sync::OnceLock<crate::server::ReceiverHealth>,
 }
 
 impl Readiness {
@@ -40,7 +42,13 @@ impl Readiness {
             db_ok_at_ms: AtomicI64::new(0),
             db_max_age_ms: i64::try_from(db_max_age.as_millis()).unwrap_or(i64::MAX),
             listener_up: None,
+            receivers: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Also require every receive thread to be running (set once, when the server runs).
+    pub fn watch_receivers(&self, health: crate::server::ReceiverHealth) {
+        let _ = self.receivers.set(health);
     }
 
     /// Also require the invalidation listener's flag to be up.
@@ -75,6 +83,11 @@ impl Readiness {
             && !up.load(Ordering::Relaxed)
         {
             return Err("cache invalidation listener not connected");
+        }
+        if let Some(r) = self.receivers.get()
+            && !r.all_alive()
+        {
+            return Err("a receive thread has stopped");
         }
         Ok(())
     }

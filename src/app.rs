@@ -419,6 +419,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
     .map_err(io_step("binding the RADIUS sockets"))?;
     let auth_addr = server.auth_addr().map_err(io_step("auth socket address"))?;
     let acct_addr = server.acct_addr().map_err(io_step("acct socket address"))?;
+    readiness.watch_receivers(server.health());
 
     let admin_listener = if config.admin.enabled {
         Some(

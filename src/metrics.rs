@@ -113,6 +113,8 @@ pub mod reason {
     pub const ENCODE_FAILED: &str = "encode_failed";
     /// The request lacked something it must carry (e.g. User-Name).
     pub const MALFORMED_REQUEST: &str = "malformed_request";
+    /// Handling the request panicked (a bug; the receive thread carries on).
+    pub const INTERNAL_ERROR: &str = "internal_error";
     /// A journal record could not be decoded on replay (skipped).
     pub const JOURNAL_UNREADABLE: &str = "journal_unreadable";
 }

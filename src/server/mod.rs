@@ -12,8 +12,11 @@ pub mod dedup;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -53,6 +56,28 @@ struct Shared<U, A> {
     /// Work budget per port: a slow database holding accounting requests never takes the
     /// slots Access-Requests need (and the other way round).
     limits: [Arc<Semaphore>; 2],
+    /// Receive threads running (see [`Server::health`]).
+    alive: Arc<AtomicUsize>,
+}
+
+/// How many receive threads should run, and how many do: a thread that ended while the
+/// server runs leaves its sockets unread, so readiness fails.
+#[derive(Debug, Clone)]
+pub struct ReceiverHealth {
+    expected: usize,
+    alive: Arc<AtomicUsize>,
+}
+
+impl ReceiverHealth {
+    /// Whether every receive thread is running.
+    pub fn all_alive(&self) -> bool {
+        self.alive.load(Ordering::Relaxed) >= self.expected
+    }
+
+    /// Receive threads running now.
+    pub fn alive(&self) -> usize {
+        self.alive.load(Ordering::Relaxed)
+    }
 }
 
 /// The bound RADIUS sockets, ready to run.
@@ -135,8 +160,20 @@ impl<U: UserSource, A: AcctSink> Server<U, A> {
                 clients,
                 dedup: DedupCache::new(options.dedup_ttl, options.dedup_capacity),
                 limits: [(); 2].map(|()| Arc::new(Semaphore::new(options.max_inflight.max(1)))),
+                // Counted from here, so readiness never sees a gap at start-up; each thread
+                // (or its failed start) takes itself off when it ends.
+                alive: Arc::new(AtomicUsize::new(threads)),
             }),
         })
+    }
+
+    /// The receive threads' health, for readiness (all of them run once [`Server::run`]
+    /// has started them).
+    pub fn health(&self) -> ReceiverHealth {
+        ReceiverHealth {
+            expected: self.auth.len(),
+            alive: Arc::clone(&self.shared.alive),
+        }
     }
 
     /// The bound authentication address.
@@ -162,9 +199,11 @@ impl<U: UserSource, A: AcctSink> Server<U, A> {
             let shared = Arc::clone(&self.shared);
             let stop = stop.clone();
             let tracker = tracker.clone();
+            let alive = ThreadAlive(Arc::clone(&shared.alive));
             let spawned = std::thread::Builder::new()
                 .name(format!("radius-rx-{i}"))
                 .spawn(move || {
+                    let _alive = alive;
                     match tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
@@ -185,6 +224,66 @@ impl<U: UserSource, A: AcctSink> Server<U, A> {
         for done in finished {
             let _ = done.await;
         }
+    }
+}
+
+/// Decrements the running-thread count when a receive thread ends, however it ends (or
+/// when it could not be started).
+struct ThreadAlive(Arc<AtomicUsize>);
+
+impl Drop for ThreadAlive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Keeps the in-flight gauge right even when a request's future panics or is dropped.
+struct Inflight;
+
+impl Inflight {
+    fn start() -> Self {
+        m::inflight(1.0);
+        Self
+    }
+}
+
+impl Drop for Inflight {
+    fn drop(&mut self) {
+        m::inflight(-1.0);
+    }
+}
+
+/// A request's future with panics caught: a bug in one request's handling costs that
+/// request (dropped, counted as `internal_error`, logged), never the receive thread or its
+/// sockets. Everything the future holds (worker slot, dedup entry) is released by drop
+/// guards as the panic unwinds.
+struct Guarded<F>(Pin<Box<F>>);
+
+impl<F: Future<Output = ()>> Guarded<F> {
+    /// Polls once; a panic is reported and turns into completion.
+    fn poll_guarded(&mut self, cx: &mut TaskContext<'_>) -> Poll<()> {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
+            Ok(p) => p,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-text panic".to_owned());
+                tracing::error!(panic = %what, "request handling panicked; request dropped (a bug: please report it)");
+                m::dropped(reason::INTERNAL_ERROR);
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+impl<F: Future<Output = ()>> Future for Guarded<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+        // `Guarded` is Unpin: it only holds a `Pin<Box<_>>`.
+        self.get_mut().poll_guarded(cx)
     }
 }
 
@@ -261,11 +360,11 @@ async fn receive_loop<U: UserSource, A: AcctSink>(
         let datagram = datagram.to_vec();
         let task_socket = Arc::clone(&socket);
         let task_shared = Arc::clone(&shared);
-        let mut job = Box::pin(tracker.track_future(async move {
+        let mut job = Guarded(Box::pin(tracker.track_future(async move {
             let (socket, shared) = (task_socket, task_shared);
-            m::inflight(1.0);
+            let inflight = Inflight::start();
             let deferred = process(&shared, &socket, port, source, &datagram).await;
-            m::inflight(-1.0);
+            drop(inflight);
             // A delayed reply (reject delay) waits without holding a worker slot.
             drop(permit);
             if let Some(d) = deferred {
@@ -273,11 +372,11 @@ async fn receive_loop<U: UserSource, A: AcctSink>(
                 send(&socket, &d.bytes, source).await;
                 shared.dedup.complete(&d.key, Some(d.bytes), Instant::now());
             }
-        }));
+        })));
         // Run it here first: a cache hit finishes without ever becoming a task. Only a
         // request that has to wait (a cache miss, a reject delay, a full send buffer) is
         // spawned; its first poll as a task registers the task's own waker.
-        let first = std::future::poll_fn(|cx| Poll::Ready(job.as_mut().poll(cx))).await;
+        let first = std::future::poll_fn(|cx| Poll::Ready(job.poll_guarded(cx))).await;
         if first.is_pending() {
             local.spawn(job);
         }

@@ -16,7 +16,7 @@ use hotspot_radius::handler::Context;
 use hotspot_radius::model::{AcctRecord, PostAuthRecord, RadRow, UserRows};
 use hotspot_radius::policy::Profile;
 use hotspot_radius::profiles::{LookupError, UserSource};
-use hotspot_radius::server::{Server, ServerOptions};
+use hotspot_radius::server::{ReceiverHealth, Server, ServerOptions};
 use hotspot_radius::store::StoreError;
 use radius_proto::auth::{chap, mschapv2};
 use radius_proto::dictionary::Dictionary;
@@ -292,6 +292,13 @@ fn down() -> StoreError {
 
 impl UserSource for MemoryBackend {
     async fn user(&self, username: &str) -> Result<Option<Arc<Profile>>, LookupError> {
+        // Injected bugs: a panic in the inline first poll, and one after the request had
+        // to wait (inside a spawned task).
+        assert_ne!(username, "panic-now", "injected panic");
+        if username == "panic-later" {
+            tokio::task::yield_now().await;
+            panic!("injected panic after a wait");
+        }
         if self.0.down.load(Ordering::SeqCst) {
             return Err(down().into());
         }
@@ -337,6 +344,7 @@ fn user(name: &str, password: &str, reply: Vec<RadRow>) -> UserRows {
 struct Harness {
     auth: SocketAddr,
     acct: SocketAddr,
+    health: ReceiverHealth,
     memory: Arc<Memory>,
     cancel: CancellationToken,
     task: tokio::task::JoinHandle<()>,
@@ -393,11 +401,13 @@ impl Harness {
         .unwrap();
         let auth = server.auth_addr().unwrap();
         let acct = server.acct_addr().unwrap();
+        let health = server.health();
         let cancel = CancellationToken::new();
         let task = tokio::spawn(server.run(cancel.clone(), TaskTracker::new()));
         Self {
             auth,
             acct,
+            health,
             memory,
             cancel,
             task,
@@ -613,6 +623,31 @@ async fn status_server_on_both_ports() {
     })
     .await;
     h.stop().await;
+}
+
+/// A bug that panics while handling one request costs that request only: the receive
+/// thread (the only one reading this NAS's socket hash) keeps answering, and readiness
+/// still counts every receive thread.
+#[tokio::test]
+async fn a_panicking_request_never_takes_its_receive_thread_down() {
+    let h = Harness::start(MessageAuthenticatorPolicy::Auto).await;
+    let nas = Nas::new(h.auth, "testing123").await;
+    assert!(h.health.all_alive());
+    for _ in 0..3 {
+        for who in ["panic-now", "panic-later"] {
+            nas.expect_silence(&nas.access_request(who, "x", Method::Pap, true))
+                .await;
+            let ok = nas
+                .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+                .await;
+            assert_eq!(code_of(&ok), Code::AccessAccept, "after {who}");
+        }
+    }
+    assert!(h.health.all_alive(), "alive: {}", h.health.alive());
+    assert_eq!(h.health.alive(), 2);
+    let health = h.health.clone();
+    h.stop().await;
+    assert_eq!(health.alive(), 0, "threads are counted out when they end");
 }
 
 #[tokio::test]
