@@ -16,6 +16,7 @@ mod harness;
 mod ops;
 mod session_store;
 mod sessions;
+mod signals;
 mod store;
 mod tools;
 mod udp_access;
