@@ -113,6 +113,10 @@ pub mod reason {
     pub const ENCODE_FAILED: &str = "encode_failed";
     /// The request lacked something it must carry (e.g. User-Name).
     pub const MALFORMED_REQUEST: &str = "malformed_request";
+    /// Too many slow password hashes (bcrypt, SHA-crypt) already queued.
+    pub const CRYPT_BUSY: &str = "crypt_busy";
+    /// A slow password hash waited too long for a slot.
+    pub const CRYPT_TIMEOUT: &str = "crypt_timeout";
     /// Handling the request panicked (a bug; the receive thread carries on).
     pub const INTERNAL_ERROR: &str = "internal_error";
     /// A journal record could not be decoded on replay (skipped).

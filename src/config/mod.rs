@@ -71,8 +71,9 @@ pub struct ServerConfig {
     /// runs its own single-threaded runtime (1..=64).
     #[serde(default = "default_receivers")]
     pub receivers: usize,
-    /// Requests processed at once, over both ports; datagrams beyond it are dropped and
-    /// counted (the NAS retransmits).
+    /// Requests that may wait at once, per port (a cache miss, a slow password hash, an
+    /// accounting commit, a reject delay); a request that would wait beyond it is dropped
+    /// and counted (the NAS retransmits). Cached answers never wait and never count.
     #[serde(default = "default_max_inflight")]
     pub max_inflight: usize,
     /// Delay before sending an Access-Reject, in milliseconds (0 = none).

@@ -80,7 +80,12 @@ pub async fn handle<U: UserSource, A: AcctSink>(
             let verdict = if accept_without_password {
                 Verdict::Accept(Vec::new())
             } else if let Some(credential) = credential {
-                check_credentials(packet, client, credential).await
+                match check_credentials(packet, client, credential).await {
+                    Ok(v) => v,
+                    // Too many slow hashes queued, or this one waited too long: no answer
+                    // (the NAS retries), never a false Access-Reject.
+                    Err(why) => return Outcome::Drop(why),
+                }
             } else {
                 Verdict::Reject(auth::RejectReason::Malformed, Vec::new())
             };
@@ -131,36 +136,75 @@ pub async fn handle<U: UserSource, A: AcctSink>(
 /// Slow password hashes (bcrypt, SHA-crypt) checked at once; more wait for a slot.
 const CRYPT_SLOTS: usize = 4;
 static CRYPT_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CRYPT_SLOTS);
+/// Most slow-hash checks waiting for a slot; beyond it the request is dropped (counted as
+/// `crypt_busy`): a burst of bcrypt logins must not hold every worker slot.
+const CRYPT_QUEUE_MAX: usize = 64;
+static CRYPT_WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Longest a slow-hash check waits for a slot: past it the NAS has retransmitted or given
+/// up (RouterOS waits 1100 ms per try), so the answer would be useless (`crypt_timeout`).
+const CRYPT_WAIT: std::time::Duration = std::time::Duration::from_millis(2_000);
+
+/// Takes a place in the slow-hash queue, or says it is full.
+struct CryptQueued;
+
+impl CryptQueued {
+    fn join() -> Option<Self> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let before = CRYPT_WAITING.fetch_add(1, Relaxed);
+        if before >= CRYPT_QUEUE_MAX {
+            CRYPT_WAITING.fetch_sub(1, Relaxed);
+            return None;
+        }
+        Some(Self)
+    }
+}
+
+impl Drop for CryptQueued {
+    fn drop(&mut self) {
+        CRYPT_WAITING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 /// Run the credential check. Crypt-Password hashes cost milliseconds (bcrypt cost 10 is
-/// ~100 ms), so they run on the blocking pool, a bounded number at a time, instead of
-/// stalling the async workers that answer every other NAS.
+/// ~100 ms), so they run on the blocking pool, a bounded number at a time, with a bounded
+/// queue and a bounded wait, instead of stalling the async workers that answer every
+/// other NAS. `Err` is a drop reason: the request gets no answer (the NAS retries).
 async fn check_credentials(
     packet: &Packet<'_>,
     client: &Client,
     credential: &auth::Credential,
-) -> Verdict {
+) -> Result<Verdict, &'static str> {
     let auth::Credential::Crypt(_) = credential else {
         let salt: [u8; 4] = rand::random();
-        return auth::check(packet, client.signer(), credential, salt);
+        return Ok(auth::check(packet, client.signer(), credential, salt));
     };
     if Method::detect(packet) != Method::Pap {
-        return Verdict::Reject(auth::RejectReason::MethodUnsupported, Vec::new());
+        return Ok(Verdict::Reject(
+            auth::RejectReason::MethodUnsupported,
+            Vec::new(),
+        ));
     }
     let password = match auth::pap::password(packet, client.signer()) {
         Ok(p) => p,
-        Err(why) => return Verdict::Reject(why, Vec::new()),
+        Err(why) => return Ok(Verdict::Reject(why, Vec::new())),
     };
-    let Ok(_permit) = CRYPT_PERMITS.acquire().await else {
-        return Verdict::Reject(auth::RejectReason::Malformed, Vec::new());
+    let Some(queued) = CryptQueued::join() else {
+        return Err(reason::CRYPT_BUSY);
     };
+    let permit = match tokio::time::timeout(CRYPT_WAIT, CRYPT_PERMITS.acquire()).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(_)) | Err(_) => return Err(reason::CRYPT_TIMEOUT),
+    };
+    drop(queued);
     let credential = credential.clone();
-    tokio::task::spawn_blocking(move || auth::pap::check(&password, &credential))
+    let verdict = tokio::task::spawn_blocking(move || auth::pap::check(&password, &credential))
         .await
         .unwrap_or(Verdict::Reject(
             auth::RejectReason::BadCredentials,
             Vec::new(),
-        ))
+        ));
+    drop(permit);
+    Ok(verdict)
 }
 
 /// Why the session rules refused a login.

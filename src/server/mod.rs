@@ -3,9 +3,10 @@
 //!
 //! Per datagram: size and code prefilter → client lookup by source address (unknown: drop)
 //! → duplicate cache (retransmission: resend the cached bytes) → decode → handler →
-//! sign → send. Work is bounded by a semaphore shared by both ports; when it is exhausted
-//! the datagram is dropped and counted (the NAS retransmits). Nothing here logs above
-//! `debug` per packet.
+//! sign → send. A request that has to wait (a cache miss, a slow hash, an accounting
+//! commit, a reject delay) takes a slot of its port's budget; when the budget is exhausted
+//! the request is dropped and counted (the NAS retransmits). Cached answers take none.
+//! Nothing here logs above `debug` per packet.
 
 mod advice;
 pub mod dedup;
@@ -39,7 +40,7 @@ pub struct ServerOptions {
     /// `SO_REUSEPORT` socket per port, so a datagram is received, processed and answered on
     /// one thread (no cross-thread wakeups on the hot path).
     pub receivers: usize,
-    /// Requests processed at once (both ports together).
+    /// Requests that may wait at once, per port (cached answers never wait).
     pub max_inflight: usize,
     /// Duplicate cache lifetime.
     pub dedup_ttl: Duration,
@@ -53,8 +54,8 @@ struct Shared<U, A> {
     ctx: Context<U, A>,
     clients: Arc<Clients>,
     dedup: DedupCache,
-    /// Work budget per port: a slow database holding accounting requests never takes the
-    /// slots Access-Requests need (and the other way round).
+    /// Budget of waiting requests per port: a slow database holding accounting requests
+    /// never takes the slots Access-Requests need (and the other way round).
     limits: [Arc<Semaphore>; 2],
     /// Receive threads running (see [`Server::health`]).
     alive: Arc<AtomicUsize>,
@@ -352,11 +353,6 @@ async fn receive_loop<U: UserSource, A: AcctSink>(
             m::dropped(reason::PREFILTER);
             continue;
         }
-        let limit = &shared.limits[usize::from(port == Port::Acct)];
-        let Ok(permit) = Arc::clone(limit).try_acquire_owned() else {
-            m::dropped(reason::OVERLOAD);
-            continue;
-        };
         let datagram = datagram.to_vec();
         let task_socket = Arc::clone(&socket);
         let task_shared = Arc::clone(&shared);
@@ -365,20 +361,40 @@ async fn receive_loop<U: UserSource, A: AcctSink>(
             let inflight = Inflight::start();
             let deferred = process(&shared, &socket, port, source, &datagram).await;
             drop(inflight);
-            // A delayed reply (reject delay) waits without holding a worker slot.
-            drop(permit);
             if let Some(d) = deferred {
+                // If this wait is dropped (over the budget, or shut down), the request is
+                // forgotten so the NAS's retransmission is processed afresh.
+                let mut unsent = Pending {
+                    dedup: &shared.dedup,
+                    key: d.key,
+                    armed: true,
+                };
                 tokio::time::sleep(d.delay).await;
                 send(&socket, &d.bytes, source).await;
+                unsent.armed = false;
                 shared.dedup.complete(&d.key, Some(d.bytes), Instant::now());
             }
         })));
         // Run it here first: a cache hit finishes without ever becoming a task. Only a
-        // request that has to wait (a cache miss, a reject delay, a full send buffer) is
-        // spawned; its first poll as a task registers the task's own waker.
+        // request that has to wait (a cache miss, a slow password hash, an accounting
+        // commit, a reject delay, a full send buffer) is spawned; its first poll as a task
+        // registers the task's own waker. Only waiting requests take a worker slot: a
+        // slow database or a burst of bcrypt logins fills the slots with waiters, and
+        // cached users, answered inline, are never dropped as "overload" because of them.
         let first = std::future::poll_fn(|cx| Poll::Ready(job.poll_guarded(cx))).await;
         if first.is_pending() {
-            local.spawn(job);
+            let limit = &shared.limits[usize::from(port == Port::Acct)];
+            let Ok(permit) = Arc::clone(limit).try_acquire_owned() else {
+                // Dropping the job releases what it holds (its dedup entry is forgotten,
+                // so the NAS's retransmission is processed afresh).
+                drop(job);
+                m::dropped(reason::OVERLOAD);
+                continue;
+            };
+            local.spawn(async move {
+                job.await;
+                drop(permit);
+            });
         }
     }
 }

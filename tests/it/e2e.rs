@@ -654,3 +654,158 @@ async fn bench_and_replay_against_the_server() {
     let _ = std::fs::remove_dir_all(&dir);
     server.stop().await;
 }
+
+/// A burst of Crypt-Password (bcrypt) logins, far more than the hash slots can take: the
+/// excess is dropped and counted (`crypt_busy`), never queued without bound, so the worker
+/// slots stay free and a cached CHAP user and accounting are answered throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bcrypt_burst_leaves_cached_chap_users_and_accounting_unaffected() {
+    let (url, pool) = harness::fresh_db().await;
+    seed(&pool).await;
+    let hash = bcrypt::hash("slow-pw", 10).expect("bcrypt hash");
+    sqlx::query(
+        "INSERT INTO radcheck (username, attribute, op, value) \
+         VALUES ('slow', 'Crypt-Password', ':=', $1)",
+    )
+    .bind(&hash)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut c = config(&url, None);
+    // Without a bound on waiting hashes, 200 of them would hold every worker slot.
+    c.server.max_inflight = 100;
+    let server = app::start(c, None).await.expect("server starts");
+    let chap = Nas::new(server.auth_addr, SECRET).await;
+    // Cache alice first.
+    let r = chap
+        .exchange(&chap.access_request("alice", "wonderland", Method::Chap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept);
+    let burst = Nas::new(server.auth_addr, SECRET).await;
+    for _ in 0..200 {
+        let req = burst.access_request("slow", "slow-pw", Method::Pap, true);
+        burst.send(&req.bytes).await;
+    }
+    let dropped = || {
+        let metrics = hotspot_radius::metrics::handle()
+            .expect("the server installed the metrics recorder")
+            .render();
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("radius_dropped") || l.starts_with("radius_requests"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for i in 0..20 {
+        let req = chap.access_request("alice", "wonderland", Method::Chap, true);
+        let Some(r) = chap.exchange_within(&req, REPLY_WAIT).await else {
+            panic!("CHAP login {i} during the burst: no reply\n{}", dropped());
+        };
+        assert_eq!(code_of(&r), Code::AccessAccept, "CHAP login {i}");
+    }
+    let acct = Nas::new(server.acct_addr, SECRET).await;
+    let r = acct
+        .exchange(&acct.accounting_request("alice", "burst-1", 1, (0, 0, 0)))
+        .await;
+    assert_eq!(code_of(&r), Code::AccountingResponse);
+    let counted = dropped();
+    assert!(
+        counted.lines().any(|l| l.contains("reason=\"crypt_busy\"")),
+        "the excess bcrypt logins are counted as crypt_busy:\n{counted}"
+    );
+    // And a bcrypt user still logs in once the burst has passed.
+    let slow = Nas::new(server.auth_addr, SECRET).await;
+    let mut accepted = false;
+    for _ in 0..10 {
+        let req = slow.access_request("slow", "slow-pw", Method::Pap, true);
+        if let Some(r) = slow.exchange_within(&req, Duration::from_secs(3)).await {
+            assert_eq!(code_of(&r), Code::AccessAccept);
+            accepted = true;
+            break;
+        }
+    }
+    assert!(accepted, "the bcrypt user is accepted after the burst");
+    server.stop().await;
+}
+
+/// `max_inflight` bounds the requests that wait (here: Access-Rejects held by the reject
+/// delay): beyond it a request is dropped and counted as `overload`, and the NAS's
+/// retransmission is processed afresh later. Cached accepts never wait, so they are
+/// answered while the budget is exhausted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_requests_beyond_max_inflight_are_dropped_and_counted() {
+    let (url, pool) = harness::fresh_db().await;
+    seed(&pool).await;
+    let mut c = config(&url, None);
+    c.server.max_inflight = 5;
+    c.server.reject_delay_ms = 3_000;
+    let server = app::start(c, None).await.expect("server starts");
+    let good = Nas::new(server.auth_addr, SECRET).await;
+    let r = good
+        .exchange(&good.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept);
+    let overload_before = counter(r#"radius_dropped_total{reason="overload"}"#);
+    let bad = Nas::new(server.auth_addr, SECRET).await;
+    let mut wrong: Vec<crate::udp_access::Request> = Vec::new();
+    while wrong.len() < 12 {
+        let req = bad.access_request("alice", "wrong", Method::Pap, true);
+        // Distinct identifiers, so each reply is matched to its own request.
+        if wrong.iter().any(|w| w.bytes[1] == req.bytes[1]) {
+            continue;
+        }
+        bad.send(&req.bytes).await;
+        wrong.push(req);
+    }
+    // 5 rejects wait out their delay; the 7 others are over the budget.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while counter(r#"radius_dropped_total{reason="overload"}"#) < overload_before + 7 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "overload drops not counted: {}",
+            counter(r#"radius_dropped_total{reason="overload"}"#) - overload_before
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The budget is full of waiting rejects; a cached accept does not wait.
+    let r = good
+        .exchange(&good.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept);
+    assert_eq!(
+        counter(r#"radius_dropped_total{reason="overload"}"#),
+        overload_before + 7,
+        "exactly the requests over the budget were dropped"
+    );
+    // A dropped request's retransmission, once the waiting rejects have gone out (the
+    // budget has room again), gets its answer.
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let dropped = wrong.last().unwrap();
+    let answered = bad.exchange_within(dropped, Duration::from_secs(8)).await;
+    assert_eq!(
+        answered.as_deref().map(code_of),
+        Some(Code::AccessReject),
+        "the retransmission is answered; {}",
+        hotspot_radius::metrics::handle()
+            .unwrap()
+            .render()
+            .lines()
+            .filter(|l| l.starts_with("radius_dropped")
+                || l.starts_with("radius_requests")
+                || l.starts_with("radius_dup"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    server.stop().await;
+}
+
+/// The value of one exported series (0 when absent).
+fn counter(series: &str) -> u64 {
+    let text = hotspot_radius::metrics::handle()
+        .expect("the server installed the metrics recorder")
+        .render();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
