@@ -20,6 +20,7 @@ use radius_proto::protocol::{Code, DecodeError, ReplyVector, Signer};
 
 use crate::report::Counts;
 use crate::sys::{self, MAX_DATAGRAM, RawAddr, RecvBatch};
+use crate::timeline::Timeline;
 
 /// One request a generator has written.
 pub(crate) struct Out<'a> {
@@ -78,6 +79,18 @@ pub(crate) trait Generator: Send {
 
     /// Add the generator's own counts (completed sessions) to the worker's.
     fn finish(&self, _counts: &mut Counts) {}
+
+    /// Sessions still open on the server at the end of the run: their Start went out and
+    /// their Stop was not answered (cut off by the run's end, or the Stop timed out).
+    fn open_sessions(&self) -> Vec<Flow> {
+        Vec::new()
+    }
+
+    /// Write an Accounting Stop with identifier `id` that closes `flow` (one of
+    /// [`open_sessions`](Self::open_sessions)); `false` if it cannot be written.
+    fn write_stop(&mut self, _id: u8, _flow: &Flow, _out: &mut Out<'_>) -> bool {
+        false
+    }
 }
 
 /// When new requests go out.
@@ -137,12 +150,20 @@ pub(crate) struct WorkerConfig {
     pub(crate) single_dest: Option<usize>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) record: Option<std::sync::mpsc::SyncSender<Record>>,
+    /// When the run started (second 0 of the timeline, shared by every worker).
+    pub(crate) started: Instant,
+    /// At the end, send a Stop for every session the generator still has open, spending
+    /// at most this long on it; `None` leaves them open.
+    pub(crate) close_within: Option<Duration>,
 }
 
 /// What a worker returns.
 pub(crate) struct WorkerResult {
     pub(crate) counts: Counts,
     pub(crate) latency: Histogram<u64>,
+    pub(crate) timeline: Timeline,
+    /// When the measured run ended on this worker (before closing sessions).
+    pub(crate) ended: Instant,
 }
 
 /// A new latency histogram in microseconds, 1 µs .. 1 h, 3 significant digits.
@@ -152,15 +173,20 @@ pub(crate) fn new_histogram() -> Histogram<u64> {
 }
 
 /// Merge worker results.
-pub(crate) fn merge(results: Vec<WorkerResult>) -> (Counts, Histogram<u64>) {
+pub(crate) fn merge(
+    results: Vec<WorkerResult>,
+    started: Instant,
+) -> (Counts, Histogram<u64>, Timeline) {
     let mut counts = Counts::default();
     let mut hist = new_histogram();
+    let mut timeline = Timeline::new(started);
     for r in results {
         counts.add(&r.counts);
         // Same bounds: cannot fail.
         let _ = hist.add(&r.latency);
+        timeline.merge(&r.timeline);
     }
-    (counts, hist)
+    (counts, hist, timeline)
 }
 
 struct Slot {
@@ -269,6 +295,7 @@ pub(crate) fn run_worker(
     let mut recv = RecvBatch::new();
     let mut counts = Counts::default();
     let mut hist = new_histogram();
+    let mut timeline = Timeline::new(cfg.started);
     let live = cfg.shared.live.get(cfg.index);
     let start = Instant::now();
     let mut started_new: u64 = 0;
@@ -354,6 +381,7 @@ pub(crate) fn run_worker(
                 outstanding += 1;
                 started_new += 1;
                 counts.sent += 1;
+                timeline.at(now).sent += 1;
                 pending.push(id);
                 allowed -= 1;
             }
@@ -382,6 +410,7 @@ pub(crate) fn run_worker(
                 occupy(slot, f, len, dest, req_auth, now);
                 outstanding += 1;
                 counts.sent += 1;
+                timeline.at(now).sent += 1;
                 pending.push(id);
             }
         }
@@ -413,6 +442,7 @@ pub(crate) fn run_worker(
             }
             let (Some(&code), Some(&id)) = (data.first(), data.get(1)) else {
                 counts.bad_replies += 1;
+                timeline.at(rnow).bad += 1;
                 continue;
             };
             let slot = &mut slots[usize::from(id)];
@@ -420,16 +450,16 @@ pub(crate) fn run_worker(
                 counts.unmatched += 1;
                 continue;
             }
-            if !answers(slot.req_code, code) {
+            if !answers(slot.req_code, code)
+                || !verify_reply(&cfg.signer, data, slot.req_code, &slot.req_auth)
+            {
                 counts.bad_replies += 1;
-                continue;
-            }
-            if !verify_reply(&cfg.signer, data, slot.req_code, &slot.req_auth) {
-                counts.bad_replies += 1;
+                timeline.at(rnow).bad += 1;
                 continue;
             }
             let us = rnow.duration_since(slot.first_sent).as_micros() as u64;
             let _ = hist.record(us.max(1));
+            timeline.reply(rnow, code, us);
             counts.replies += 1;
             match code {
                 2 => counts.accepts += 1,
@@ -460,6 +490,7 @@ pub(crate) fn run_worker(
                         slot.busy = false;
                         outstanding -= 1;
                         counts.timeouts += 1;
+                        timeline.at(rnow).timeouts += 1;
                         free.push_back(id);
                         ready.push_back((slot.flow, None));
                     }
@@ -523,10 +554,136 @@ pub(crate) fn run_worker(
         }
     }
     generator.finish(&mut counts);
+    let ended = Instant::now();
+    if let Some(within) = cfg.close_within {
+        let open = generator.open_sessions();
+        if !open.is_empty() {
+            let close = Close {
+                fd,
+                connected,
+                dests: &dests,
+                signer: &cfg.signer,
+                timeout: cfg.timeout,
+            };
+            close.run(&mut slots, generator.as_mut(), open, within, &mut counts);
+        }
+    }
     Ok(WorkerResult {
         counts,
         latency: hist,
+        timeline,
+        ended,
     })
+}
+
+/// The end-of-run phase that closes the sessions a run left open: one Stop each, sent on
+/// the worker's socket with the engine's slots, retransmitted every `timeout` until
+/// answered or until the phase's time is up. Not part of the measured run: its requests
+/// are counted only as `sessions_closed` / `sessions_close_failed`.
+struct Close<'a> {
+    fd: i32,
+    connected: bool,
+    dests: &'a [RawAddr],
+    signer: &'a Signer,
+    timeout: Duration,
+}
+
+impl Close<'_> {
+    fn run(
+        &self,
+        slots: &mut [Slot],
+        generator: &mut dyn Generator,
+        open: Vec<Flow>,
+        within: Duration,
+        counts: &mut Counts,
+    ) {
+        let deadline = Instant::now() + within;
+        let mut todo: VecDeque<Flow> = open.into();
+        // The main loop ended with nothing outstanding: every identifier is free.
+        let mut free: VecDeque<u8> = (0..=255u8).collect();
+        let mut pending: Vec<u8> = Vec::new();
+        let mut in_flight: u64 = 0;
+        let mut recv = RecvBatch::new();
+        let mut ignored = Counts::default();
+        loop {
+            let now = Instant::now();
+            if now >= deadline || (todo.is_empty() && in_flight == 0) {
+                break;
+            }
+            while !todo.is_empty() {
+                let Some(id) = free.pop_front() else {
+                    break;
+                };
+                let Some(flow) = todo.pop_front() else {
+                    free.push_front(id);
+                    break;
+                };
+                let slot = &mut slots[usize::from(id)];
+                let mut out = Out {
+                    buf: &mut slot.buf,
+                    len: 0,
+                    dest: 0,
+                    req_auth: [0; 16],
+                };
+                if !generator.write_stop(id, &flow, &mut out) {
+                    counts.sessions_close_failed += 1;
+                    free.push_front(id);
+                    continue;
+                }
+                let (len, dest, req_auth) =
+                    (out.len, out.dest.min(self.dests.len() - 1), out.req_auth);
+                occupy(slot, flow, len, dest, req_auth, now);
+                in_flight += 1;
+                pending.push(id);
+            }
+            for (id, slot) in slots.iter_mut().enumerate() {
+                if slot.busy && now.duration_since(slot.last_sent) >= self.timeout {
+                    slot.last_sent = now;
+                    pending.push(id as u8);
+                }
+            }
+            if !pending.is_empty() {
+                flush(
+                    self.fd,
+                    slots,
+                    self.dests,
+                    &mut pending,
+                    &mut ignored,
+                    self.connected,
+                );
+            }
+            let n = recv.recv(self.fd).unwrap_or_default();
+            for i in 0..n {
+                let Some((data, from)) = recv.get(i) else {
+                    continue;
+                };
+                let (Some(&code), Some(&id)) = (data.first(), data.get(1)) else {
+                    continue;
+                };
+                let slot = &mut slots[usize::from(id)];
+                if slot.busy
+                    && self.dests.get(slot.dest).is_some_and(|d| d.same(&from))
+                    && answers(slot.req_code, code)
+                    && verify_reply(self.signer, data, slot.req_code, &slot.req_auth)
+                {
+                    slot.busy = false;
+                    in_flight -= 1;
+                    counts.sessions_closed += 1;
+                    free.push_back(id);
+                }
+            }
+            if n == 0 {
+                let wait = deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(2));
+                let _ = sys::wait_readable(self.fd, wait);
+            }
+        }
+        counts.sessions_close_failed += in_flight + todo.len() as u64;
+        for slot in slots.iter_mut() {
+            slot.busy = false;
+        }
+    }
 }
 
 /// Mark `slot` in flight with a request just written for `flow`.
