@@ -139,7 +139,11 @@ impl Axis {
         } else {
             (v - self.min) / (self.max - self.min)
         };
-        if f.is_finite() { f.clamp(0.0, 1.0) } else { 0.0 }
+        if f.is_finite() {
+            f.clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
     }
 }
 
@@ -375,10 +379,7 @@ pub(crate) mod tests {
             }
             let self_closing = tag.ends_with('/');
             let body = tag.trim_end_matches('/');
-            let name: String = body
-                .chars()
-                .take_while(|c| !c.is_whitespace())
-                .collect();
+            let name: String = body.chars().take_while(|c| !c.is_whitespace()).collect();
             if name.is_empty() {
                 return Err("empty tag name".into());
             }

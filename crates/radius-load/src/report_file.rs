@@ -71,11 +71,7 @@ impl Report {
         ];
         let c = &self.counts;
         if c.challenges + c.coa_acks + c.coa_naks > 0 {
-            answers.push(Series::new(
-                "challenge / CoA",
-                "#6a1b9a",
-                rate(|p| p.other),
-            ));
+            answers.push(Series::new("challenge / CoA", "#6a1b9a", rate(|p| p.other)));
         }
         answers.push(Series::new("timeouts", "#ef6c00", rate(|p| p.timeouts)));
         if c.bad_replies > 0 {
@@ -118,8 +114,18 @@ impl Report {
         };
 
         // The percentile curve on a "nines" axis: 90 % at 1, 99 % at 2, ...; max at the end.
-        let nines = |q: f64| if q >= 1.0 { 4.5 } else { (-(1.0 - q).log10()).min(4.0) };
-        let curve: Vec<(f64, f64)> = self.curve.iter().map(|&(q, us)| (nines(q), ms(us))).collect();
+        let nines = |q: f64| {
+            if q >= 1.0 {
+                4.5
+            } else {
+                (-(1.0 - q).log10()).min(4.0)
+            }
+        };
+        let curve: Vec<(f64, f64)> = self
+            .curve
+            .iter()
+            .map(|&(q, us)| (nines(q), ms(us)))
+            .collect();
         let (lo, hi) = curve
             .iter()
             .fold((f64::MAX, 0.0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
@@ -288,7 +294,10 @@ mod tests {
             t,
             vec![
                 ("concurrency".into(), "64".into()),
-                ("users file".into(), "<script>alert('x')</script> & co".into()),
+                (
+                    "users file".into(),
+                    "<script>alert('x')</script> & co".into(),
+                ),
             ],
         )
     }
@@ -297,7 +306,10 @@ mod tests {
         assert!(!doc.to_ascii_lowercase().contains("<script"), "a script");
         assert!(!doc.contains("href="), "a link");
         assert!(!doc.contains("src="), "an external asset");
-        assert!(!doc.contains("@import") && !doc.contains("url("), "an external style");
+        assert!(
+            !doc.contains("@import") && !doc.contains("url("),
+            "an external style"
+        );
     }
 
     #[test]
@@ -366,9 +378,18 @@ mod tests {
 
     #[test]
     fn the_format_comes_from_the_extension() {
-        assert_eq!(ReportFormat::of(Path::new("a/b.SVG")).unwrap(), ReportFormat::Svg);
-        assert_eq!(ReportFormat::of(Path::new("r.html")).unwrap(), ReportFormat::Html);
-        assert_eq!(ReportFormat::of(Path::new("r.htm")).unwrap(), ReportFormat::Html);
+        assert_eq!(
+            ReportFormat::of(Path::new("a/b.SVG")).unwrap(),
+            ReportFormat::Svg
+        );
+        assert_eq!(
+            ReportFormat::of(Path::new("r.html")).unwrap(),
+            ReportFormat::Html
+        );
+        assert_eq!(
+            ReportFormat::of(Path::new("r.htm")).unwrap(),
+            ReportFormat::Html
+        );
         assert!(ReportFormat::of(Path::new("r.png")).is_err());
         assert!(ReportFormat::of(Path::new("report")).is_err());
     }

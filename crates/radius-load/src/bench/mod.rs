@@ -123,7 +123,7 @@ pub struct BenchArgs {
     /// A run of (nearly) only Access-Rejects is what is meant: no warning, exit 0.
     #[arg(long)]
     pub expect_rejects: bool,
-    /// Instead of load-testing, run the trivial responder on `--server`/`--auth-port`/
+    /// Instead of load-testing, run the trivial responder on `--server`, `--auth-port` and
     /// `--acct-port`: it answers everything (Access-Accept, Accounting-Response), to measure
     /// bench itself; stops after `--duration` or Ctrl-C. Same as `hotspot-radius
     /// responder`, with `--sockets` threads.
@@ -226,7 +226,10 @@ fn params(
         ("duration", opt(duration.map(|d| format!("{d} s")))),
         ("requests", opt(args.requests.map(|r| r.to_string()))),
         ("users", users),
-        ("user order", format!("{:?}", args.user_order).to_lowercase()),
+        (
+            "user order",
+            format!("{:?}", args.user_order).to_lowercase(),
+        ),
         (
             "timeout / retries",
             format!("{} s / {}", args.run.timeout, args.run.retries),

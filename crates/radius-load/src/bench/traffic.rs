@@ -378,7 +378,9 @@ impl BenchGen {
             _ => return false,
         };
         flow.step = step;
-        let written = self.write_acct(id, flow, status, TERMINATE_USER_REQUEST, out).is_ok();
+        let written = self
+            .write_acct(id, flow, status, TERMINATE_USER_REQUEST, out)
+            .is_ok();
         if written {
             // From its Start on, the session is open on the server until its Stop is
             // answered (`advance`).
