@@ -368,9 +368,69 @@ pub async fn run_bench(args: BenchArgs) -> Result<i32, LoadError> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use crate::engine::new_histogram;
+    use crate::report::Counts;
     use crate::responder::{Responder, ResponderConfig};
 
     use super::*;
+
+    fn report_of(replies: u64, rejects: u64) -> Report {
+        let counts = Counts {
+            sent: replies,
+            replies,
+            rejects,
+            accepts: replies - rejects,
+            ..Counts::default()
+        };
+        let hist = new_histogram();
+        Report::new(
+            "bench",
+            "pap".into(),
+            "t".into(),
+            Duration::from_secs(1),
+            counts,
+            &hist,
+            None,
+        )
+    }
+
+    #[test]
+    fn mostly_rejects_needs_enough_answers_and_nine_in_ten_rejects() {
+        assert!(report_of(100, 90).mostly_rejects());
+        assert!(report_of(1000, 1000).mostly_rejects());
+        assert!(!report_of(100, 89).mostly_rejects());
+        assert!(!report_of(99, 99).mostly_rejects());
+        assert!(!report_of(0, 0).mostly_rejects());
+    }
+
+    #[test]
+    fn rejects_warning_names_the_causes_and_the_seed_for_the_users_in_use() {
+        let args = BenchArgs::try_parse_from(["bench", "--users", "250"]).unwrap();
+        let w = rejects_warning(&args, &report_of(400, 390));
+        for needle in [
+            "390 of the 400 answers (97.5 %)",
+            "not seeded",
+            "--secret",
+            "user0..user249",
+            "generate_series(0, 249)",
+            "--expect-rejects",
+            "status 3",
+        ] {
+            assert!(w.contains(needle), "{needle} missing:\n{w}");
+        }
+        let args = BenchArgs::try_parse_from(["bench", "--users-file", "u.csv"]).unwrap();
+        let w = rejects_warning(&args, &report_of(400, 400));
+        assert!(w.contains("u.csv") && !w.contains("generate_series"), "{w}");
+    }
+
+    #[test]
+    fn readme_documents_the_seed_line_bench_prints() {
+        let readme = include_str!("../../../../README.md");
+        let line = seed_command(1000);
+        assert!(readme.contains(&line), "README lacks:\n{line}");
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn hotspot_run_finishes_every_session_it_starts() {

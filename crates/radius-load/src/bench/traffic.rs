@@ -716,6 +716,55 @@ mod tests {
     }
 
     #[test]
+    fn sessions_are_open_from_their_start_until_their_stop_is_answered() {
+        let (mut hg, signer) = hotspot_gen("5", "2");
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let mut out = Out {
+            buf: &mut buf,
+            len: 0,
+            dest: 0,
+            req_auth: [0; 16],
+        };
+        let (mut a, mut b) = (Flow::default(), Flow::default());
+        assert!(hg.start(1, &mut a, &mut out) && hg.start(2, &mut b, &mut out));
+        assert!(hg.open_sessions().is_empty(), "a login opens nothing");
+        assert!(hg.advance(1, Some(2), &mut a, &mut out)); // a: Start
+        let len = out.len;
+        let start_ids = decode(&out.buf[..len]).2;
+        assert!(!hg.advance(2, Some(3), &mut b, &mut out)); // b: rejected
+        assert!(hg.advance(1, Some(5), &mut a, &mut out)); // a: Interim
+        let open = hg.open_sessions();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].session, a.session);
+
+        // The closing Stop: same session, NAS-Request, counters past the last Interim.
+        let len = out.len;
+        let last_interim = decode(&out.buf[..len]).3;
+        assert!(hg.write_stop(9, &open[0], &mut out));
+        assert_eq!(out.dest, 1);
+        let len = out.len;
+        let stop = Packet::decode(&out.buf[..len]).unwrap();
+        stop.verify_request_authenticator(&signer).unwrap();
+        assert_eq!(stop.identifier(), 9);
+        assert_eq!(stop.acct_status(), Some(AcctStatus::Stop));
+        assert_eq!(
+            stop.attr_u32(attrs::ACCT_TERMINATE_CAUSE).unwrap(),
+            Some(TERMINATE_NAS_REQUEST)
+        );
+        let (_, _, ids, counters) = decode(&out.buf[..len]);
+        assert_eq!(ids, start_ids);
+        assert!(counters[0] >= last_interim[0]);
+
+        // Its own Stop answered: no longer open.
+        for _ in 0..3 {
+            assert!(hg.advance(1, Some(5), &mut a, &mut out)); // 2 more interims, Stop
+        }
+        assert_eq!(hg.open_sessions().len(), 1, "Stop sent, not yet answered");
+        assert!(!hg.advance(1, Some(5), &mut a, &mut out));
+        assert!(hg.open_sessions().is_empty());
+    }
+
+    #[test]
     fn hotspot_needs_as_many_users_as_outstanding_requests() {
         let args =
             BenchArgs::try_parse_from(["bench", "--mode", "hotspot", "--users", "10"]).unwrap();
