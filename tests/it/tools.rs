@@ -565,3 +565,392 @@ async fn replay_tcpdump_capture_of_radclient_with_resigning() {
     assert_eq!(report.counts.acct_responses, 1, "{:?}", report.counts);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Run the `hotspot-radius` binary with `args`; (exit code, stdout, stderr).
+fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hotspot-radius"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run hotspot-radius");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `bench` flags that point at responder `r` with `secret`.
+fn cli_target(r: &Responder, secret: &str) -> Vec<String> {
+    [
+        "--server",
+        "127.0.0.1",
+        "--auth-port",
+        &r.auth_addr().port().to_string(),
+        "--acct-port",
+        &r.acct_addr().port().to_string(),
+        "--secret",
+        secret,
+        "--timeout",
+        "2",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Every element opened in `doc` is closed, in order (a minimal well-formedness check of
+/// the generated markup; attribute values contain no `<` or `>`).
+fn tags_balance(doc: &str) -> bool {
+    let mut stack: Vec<&str> = Vec::new();
+    let mut rest = doc;
+    while let Some(i) = rest.find('<') {
+        let Some(j) = rest[i..].find('>') else {
+            return false;
+        };
+        let tag = &rest[i + 1..i + j];
+        rest = &rest[i + j + 1..];
+        if tag.starts_with('!') || tag.starts_with('?') || tag.ends_with('/') {
+            continue;
+        }
+        let name = tag.split_whitespace().next().unwrap_or("");
+        if let Some(closing) = name.strip_prefix('/') {
+            if stack.pop() != Some(closing) {
+                return false;
+            }
+        } else {
+            stack.push(name);
+        }
+    }
+    stack.is_empty()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_and_replay_write_self_contained_report_files() {
+    let r = responder("rep0rt", None);
+    let dir = temp_dir("report");
+    let html = dir.join("x.html");
+    let svg = dir.join("replay.svg");
+    let pcap = dir.join("rec.pcap");
+    let mut args: Vec<String> = ["bench", "--mode", "hotspot", "--users", "40"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(cli_target(&r, "rep0rt"));
+    args.extend(
+        [
+            "--concurrency",
+            "8",
+            "--interims",
+            "1",
+            "--requests",
+            "400",
+            "--expect",
+            "accept",
+            "--record",
+            pcap.to_str().unwrap(),
+            "--report",
+            html.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = run_cli(&words);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("report written to"), "{stderr}");
+    let doc = std::fs::read_to_string(&html).expect("the --report file");
+    assert!(doc.starts_with("<!DOCTYPE html>"), "{doc}");
+    assert!(tags_balance(&doc), "unbalanced tags:\n{doc}");
+    for needle in [
+        "<svg",
+        "Answers per second, by code",
+        "data-series=\"Access-Accept\"",
+        "data-series=\"Accounting-Response\"",
+        "data-series=\"timeouts\"",
+        "data-series=\"p99.9\"",
+        "Latency percentiles over the whole run",
+        "<td>mode</td><td>hotspot</td>",
+        "sent                   400",
+    ] {
+        assert!(
+            doc.contains(needle),
+            "{needle} missing from the report:\n{doc}"
+        );
+    }
+    let lower = doc.to_ascii_lowercase();
+    assert!(!lower.contains("<script") && !lower.contains("src=") && !lower.contains("href="));
+
+    // replay writes the same kind of report, here as SVG.
+    let ports = format!("{},{}", r.auth_addr().port(), r.acct_addr().port());
+    let mut args: Vec<String> = vec!["replay".into(), pcap.to_str().unwrap().into()];
+    args.extend(cli_target(&r, "rep0rt"));
+    args.extend(
+        ["--ports", &ports, "--rate", "2000", "--report"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    args.push(svg.to_str().unwrap().into());
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = run_cli(&words);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let doc = std::fs::read_to_string(&svg).expect("the replay --report file");
+    assert!(
+        doc.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{doc}"
+    );
+    assert!(tags_balance(&doc), "unbalanced tags:\n{doc}");
+    assert!(doc.contains("replay "), "{doc}");
+    assert!(doc.contains("data-series=\"Access-Accept\""), "{doc}");
+
+    // An extension that is neither is refused before running.
+    let (code, _, stderr) = run_cli(&["bench", "--requests", "1", "--report", "x.png"]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains(".svg or .html"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_of_nearly_only_rejects_warns_and_exits_3_unless_expected() {
+    // The responder knows none of bench's default users: every login is rejected.
+    let r = responder(
+        "rej",
+        Some([("someone".to_string(), "x".to_string())].into()),
+    );
+    let run = |extra: &[&str]| {
+        let mut args: Vec<String> = vec!["bench".into(), "--mode".into(), "pap".into()];
+        args.extend(cli_target(&r, "rej"));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let words: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_cli(&words)
+    };
+    let (code, stdout, stderr) = run(&["--requests", "200"]);
+    assert_eq!(code, 3, "{stdout}\n{stderr}");
+    assert!(stdout.contains("rejects"), "{stdout}");
+    for needle in [
+        "WARNING: 200 of the 200 answers (100.0 %) were Access-Rejects",
+        "not seeded",
+        "user0..user999",
+        "generate_series(0, 999)",
+        "--expect-rejects",
+    ] {
+        assert!(stderr.contains(needle), "{needle} missing:\n{stderr}");
+    }
+    // Expected rejects: no warning, exit 0.
+    for extra in [&["--expect-rejects"][..], &["--expect", "reject"][..]] {
+        let mut words = vec!["--requests", "200"];
+        words.extend_from_slice(extra);
+        let (code, _, stderr) = run(&words);
+        assert_eq!(code, 0, "{extra:?}: {stderr}");
+        assert!(!stderr.contains("WARNING"), "{extra:?}: {stderr}");
+    }
+    // Too few answers to judge.
+    let (code, _, stderr) = run(&["--requests", "50"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("WARNING"), "{stderr}");
+}
+
+#[test]
+fn bench_help_shows_the_responder_mode() {
+    let (code, stdout, _) = run_cli(&["bench", "--help"]);
+    assert_eq!(code, 0);
+    for flag in [
+        "--responder",
+        "--report <FILE>",
+        "--expect-rejects",
+        "--leave-sessions-open",
+    ] {
+        assert!(
+            stdout.contains(flag),
+            "{flag} missing from bench --help:\n{stdout}"
+        );
+    }
+}
+
+mod real_server {
+    //! `bench --mode hotspot` against the whole server over a fresh PostgreSQL database,
+    //! its users created with the documented one-line seed.
+
+    use std::time::Duration;
+
+    use hotspot_radius::app::{self, Running};
+    use hotspot_radius::config::Config;
+    use radius_load::{BenchArgs, Report, execute_bench};
+    use sqlx::PgPool;
+
+    use crate::harness;
+
+    const SECRET: &str = "bench-secret";
+
+    async fn start(url: &str) -> Running {
+        let mut c = Config::default();
+        c.server.auth_addr = "127.0.0.1:0".parse().unwrap();
+        c.server.acct_addr = "127.0.0.1:0".parse().unwrap();
+        c.admin.addr = "127.0.0.1:0".parse().unwrap();
+        c.database.url = Some(url.to_owned());
+        c.database.pool_size = 4;
+        c.server.shutdown_timeout_secs = 5;
+        c.accounting.journal_dir = harness::fresh_dir("journal");
+        app::start(c, None).await.expect("server starts")
+    }
+
+    /// Run the `seed_command` line README documents, through a shell, on `url`.
+    fn seed_users(url: &str, n: u32) {
+        let line = radius_load::bench::seed_command(n);
+        let out = std::process::Command::new("sh")
+            .args(["-c", &line])
+            .env("DATABASE_URL", url)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run sh ({e})"));
+        assert!(
+            out.status.success(),
+            "{line}: {} (psql comes with the Debian package `postgresql-client`)",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    async fn bench(server: &Running, extra: &[&str]) -> Report {
+        let auth = server.auth_addr.port().to_string();
+        let acct = server.acct_addr.port().to_string();
+        let mut words = vec![
+            "bench",
+            "--mode",
+            "hotspot",
+            "--auth-port",
+            &auth,
+            "--acct-port",
+            &acct,
+            "--secret",
+            SECRET,
+            "--timeout",
+            "3",
+            "--interims",
+            "1",
+        ];
+        words.extend_from_slice(extra);
+        let report = execute_bench(&BenchArgs::try_parse_from(words).unwrap())
+            .await
+            .expect("bench");
+        let c = report.counts;
+        assert_eq!(c.timeouts + c.bad_replies + c.rejects, 0, "{c:?}");
+        assert_eq!(c.sessions_close_failed, 0, "{c:?}");
+        report
+    }
+
+    /// (rows, rows with no stop time) in radacct, once there are `rows` rows (bounded wait:
+    /// the server answers accounting before its batch reaches the table).
+    async fn radacct_when(pool: &PgPool, rows: i64, open: i64) -> (i64, i64) {
+        let mut seen = (0, 0);
+        for _ in 0..150 {
+            seen = sqlx::query_as(
+                "SELECT count(*), count(*) FILTER (WHERE acctstoptime IS NULL) FROM radacct",
+            )
+            .fetch_one(pool)
+            .await
+            .expect("radacct");
+            if seen == (rows, open) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        seen
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bench_hotspot_leaves_no_session_open_on_the_server() {
+        let (url, pool) = harness::fresh_db().await;
+        sqlx::query(
+            "INSERT INTO nas (nasname, shortname, type, secret) VALUES ($1, 'b', 'other', $2)",
+        )
+        .bind("127.0.0.1")
+        .bind(SECRET)
+        .execute(&pool)
+        .await
+        .unwrap();
+        seed_users(&url, 50);
+        seed_users(&url, 50); // the seed line can be run twice
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM radcheck")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 50);
+        let server = start(&url).await;
+
+        // One session, cut off by --requests after its Start: closed by the final Stop.
+        let one = bench(
+            &server,
+            &[
+                "--users",
+                "5",
+                "--concurrency",
+                "1",
+                "--sockets",
+                "1",
+                "--requests",
+                "2",
+            ],
+        )
+        .await;
+        assert_eq!(one.counts.accepts, 1);
+        assert_eq!(one.counts.sessions_closed, 1, "{:?}", one.counts);
+        assert!(one.to_table().contains("1 closed with an Accounting Stop"));
+
+        // Many sessions, cut off mid-way by --requests and by --duration.
+        let by_count = bench(
+            &server,
+            &[
+                "--users",
+                "50",
+                "--concurrency",
+                "8",
+                "--sockets",
+                "2",
+                "--requests",
+                "301",
+            ],
+        )
+        .await;
+        let by_time = bench(
+            &server,
+            &[
+                "--users",
+                "50",
+                "--concurrency",
+                "8",
+                "--sockets",
+                "2",
+                "--duration",
+                "0.5",
+            ],
+        )
+        .await;
+        let sessions = |r: &Report| r.counts.sessions + r.counts.sessions_closed;
+        let rows = 1 + sessions(&by_count) + sessions(&by_time);
+        let rows = i64::try_from(rows).unwrap();
+        assert_eq!(
+            radacct_when(&pool, rows, 0).await,
+            (rows, 0),
+            "a session left open"
+        );
+
+        // The negative control: --leave-sessions-open leaves the cut-off session open.
+        let left = bench(
+            &server,
+            &[
+                "--users",
+                "5",
+                "--concurrency",
+                "1",
+                "--sockets",
+                "1",
+                "--requests",
+                "2",
+                "--leave-sessions-open",
+            ],
+        )
+        .await;
+        assert_eq!(left.counts.sessions_closed, 0);
+        assert_eq!(radacct_when(&pool, rows + 1, 1).await, (rows + 1, 1));
+        server.stop().await;
+    }
+}

@@ -57,6 +57,10 @@ pub struct RunArgs {
     /// Exit non-zero unless every request got this outcome.
     #[arg(long, value_enum)]
     pub expect: Option<Expect>,
+    /// Also write the report, with charts of throughput by code and latency percentiles
+    /// over time, to this self-contained `.svg` or `.html` file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<std::path::PathBuf>,
 }
 
 /// `host:port` to a socket address: an IP literal as is, else the first DNS answer.

@@ -9,7 +9,9 @@
 //! 3. `run` starts one `engine` worker thread per socket (a fixed in-flight table indexed
 //!    by identifier, batched system calls in `sys`, retransmission, verification of every
 //!    reply, a latency histogram), plus the progress line and Ctrl-C handling;
-//! 4. `report` merges the workers' counts into a [`Report`] (table or JSON).
+//! 4. `report` merges the workers' counts into a [`Report`] (table or JSON), and
+//!    `report_file` draws it, with the per-second samples of `timeline`, as an SVG or HTML
+//!    file (`--report`, charts written by hand in `chart`).
 //!
 //! [`responder`] answers on its own threads with the same batched I/O.
 //!
@@ -21,19 +23,23 @@
 
 pub mod args;
 pub mod bench;
+mod chart;
 mod engine;
 mod error;
 pub mod pcap;
 pub mod replay;
 mod report;
+mod report_file;
 pub mod responder;
 mod rng;
 mod run;
 mod sys;
+mod timeline;
 
 pub use args::{RunArgs, TargetArgs};
 pub use bench::{BenchArgs, execute_bench, run_bench};
 pub use error::LoadError;
 pub use replay::{CaptureSummary, ReplayArgs, execute_replay, run_replay};
-pub use report::{Counts, Expect, Latency, Report};
+pub use report::{Counts, Expect, Latency, MOSTLY_REJECTS_MIN_REPLIES, Report};
+pub use report_file::ReportFormat;
 pub use responder::{ResponderArgs, run_responder};

@@ -21,6 +21,7 @@ use crate::engine::{Flow, Generator, Out, Pacing};
 use crate::error::LoadError;
 use crate::pcap;
 use crate::report::Report;
+use crate::report_file::ReportFormat;
 use crate::rng::FastRng;
 use crate::run::{EngineRun, run_engine};
 
@@ -306,7 +307,7 @@ pub async fn execute_replay(args: &ReplayArgs) -> Result<(Report, CaptureSummary
     let report = run_engine(
         "replay",
         args.file.display().to_string(),
-        dests,
+        dests.clone(),
         EngineRun {
             signer,
             timeout: Duration::from_secs_f64(args.run.timeout.clamp(0.001, 3600.0)),
@@ -316,6 +317,8 @@ pub async fn execute_replay(args: &ReplayArgs) -> Result<(Report, CaptureSummary
             record: None,
             expect: args.run.expect,
             single_dest: None,
+            close_sessions: false,
+            params: params(args, &summary, dests.first().copied()),
         },
         gens,
         move |_| match rate {
@@ -327,9 +330,46 @@ pub async fn execute_replay(args: &ReplayArgs) -> Result<(Report, CaptureSummary
     Ok((report, summary))
 }
 
-/// `hotspot-radius replay`: run, print notes on stderr and the report on stdout, return the
-/// exit code (1 when `--expect` failed).
+/// The run's parameters, as shown in a `--report` file.
+fn params(
+    args: &ReplayArgs,
+    summary: &CaptureSummary,
+    auth: Option<SocketAddr>,
+) -> Vec<(String, String)> {
+    let pacing = match args.rate {
+        Some(r) => format!("{r} requests/s"),
+        None => format!("capture timing x {}", args.speed),
+    };
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    [
+        ("capture", args.file.display().to_string()),
+        ("requests in the capture", summary.requests.to_string()),
+        ("target (auth)", opt(auth.map(|a| a.to_string()))),
+        ("pacing", pacing),
+        ("loops", args.loops.to_string()),
+        ("sockets", args.sockets.to_string()),
+        ("duration", opt(args.duration.map(|d| format!("{d} s")))),
+        (
+            "timeout / retries",
+            format!("{} s / {}", args.run.timeout, args.run.retries),
+        ),
+        ("NAS-IP-Address", opt(args.nas_ip.map(|ip| ip.to_string()))),
+        (
+            "expect",
+            opt(args.run.expect.map(|e| format!("{e:?}").to_lowercase())),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// `hotspot-radius replay`: run, print notes on stderr and the report on stdout, write the
+/// `--report` file, return the exit code (1 when `--expect` failed).
 pub async fn run_replay(args: ReplayArgs) -> Result<i32, LoadError> {
+    if let Some(path) = &args.run.report {
+        ReportFormat::of(path)?;
+    }
     let (report, s) = execute_replay(&args).await?;
     eprintln!(
         "replay: {} requests from {} ({} other datagrams skipped)",
@@ -352,5 +392,9 @@ pub async fn run_replay(args: ReplayArgs) -> Result<i32, LoadError> {
         );
     }
     report.print(args.run.json);
+    if let Some(path) = &args.run.report {
+        report.write_file(path)?;
+        eprintln!("replay: report written to {}", path.display());
+    }
     Ok(report.exit_code())
 }

@@ -6,6 +6,14 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::timeline::Timeline;
+
+/// Quantiles of the latency curve drawn in a `--report` file.
+const CURVE_QUANTILES: [f64; 16] = [
+    0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9998, 0.9999,
+    1.0,
+];
+
 /// Outcome counts (the numbers both tools report).
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct Counts {
@@ -42,6 +50,12 @@ pub struct Counts {
     /// Hotspot mode: sessions completed (login accepted, then Start, the Interim-Updates
     /// and the Stop all answered).
     pub sessions: u64,
+    /// Sessions left open by the run (Start sent, Stop not answered) that the end-of-run
+    /// Accounting Stop closed.
+    pub sessions_closed: u64,
+    /// Sessions left open by the run whose closing Stop went unanswered in time (they may
+    /// still be open on the server).
+    pub sessions_close_failed: u64,
 }
 
 impl Counts {
@@ -62,6 +76,8 @@ impl Counts {
         self.send_errors += o.send_errors;
         self.skipped += o.skipped;
         self.sessions += o.sessions;
+        self.sessions_closed += o.sessions_closed;
+        self.sessions_close_failed += o.sessions_close_failed;
     }
 
     /// Errors for the progress line: timeouts, bad replies, send errors.
@@ -114,6 +130,9 @@ impl Latency {
     }
 }
 
+/// Below this many replies a run is too small for [`Report::mostly_rejects`] to judge.
+pub const MOSTLY_REJECTS_MIN_REPLIES: u64 = 100;
+
 /// What `bench` and `replay` report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -138,6 +157,16 @@ pub struct Report {
     pub expect: Option<Expect>,
     /// False when `--expect` was given and some outcome differed.
     pub passed: bool,
+    /// The run's parameters as (name, value), shown in the `--report` file.
+    #[serde(skip)]
+    pub params: Vec<(String, String)>,
+    /// Per-second samples (for the `--report` charts).
+    #[serde(skip)]
+    pub(crate) timeline: Timeline,
+    /// Latency (µs) at each of `CURVE_QUANTILES` over the whole run; empty when nothing
+    /// was answered.
+    #[serde(skip)]
+    pub(crate) curve: Vec<(f64, u64)>,
 }
 
 impl Report {
@@ -164,7 +193,34 @@ impl Report {
             latency_us: Latency::from_histogram(hist),
             expect,
             passed,
+            params: Vec::new(),
+            timeline: Timeline::default(),
+            curve: if hist.is_empty() {
+                Vec::new()
+            } else {
+                CURVE_QUANTILES
+                    .iter()
+                    .map(|&q| (q, hist.value_at_quantile(q)))
+                    .collect()
+            },
         }
+    }
+
+    /// The same report with the run's per-second samples and parameters.
+    pub(crate) fn with_details(self, timeline: Timeline, params: Vec<(String, String)>) -> Self {
+        Self {
+            timeline,
+            params,
+            ..self
+        }
+    }
+
+    /// At least [`MOSTLY_REJECTS_MIN_REPLIES`] replies, and 90 % or more of them
+    /// Access-Rejects: the figures measure how fast the server says no, which is rarely
+    /// what was meant (users not seeded, wrong passwords, wrong secret).
+    pub fn mostly_rejects(&self) -> bool {
+        let c = &self.counts;
+        c.replies >= MOSTLY_REJECTS_MIN_REPLIES && c.rejects * 10 >= c.replies * 9
     }
 
     /// Process exit code: 0, or 1 when `--expect` failed.
@@ -233,6 +289,14 @@ impl Report {
             "  unmatched     {:>12}   send errors  {:>10}",
             c.unmatched, c.send_errors
         );
+        if c.sessions_closed + c.sessions_close_failed > 0 {
+            let _ = writeln!(
+                s,
+                "  sessions left open at the end: {} closed with an Accounting Stop, {} not \
+                 answered in time",
+                c.sessions_closed, c.sessions_close_failed
+            );
+        }
         if c.skipped > 0 {
             let _ = writeln!(
                 s,

@@ -31,7 +31,14 @@ pub(crate) struct EngineRun {
     pub(crate) expect: Option<Expect>,
     /// Index of the only destination used, when there is one.
     pub(crate) single_dest: Option<usize>,
+    /// At the end, close the sessions the run left open (bench `acct`/`hotspot`).
+    pub(crate) close_sessions: bool,
+    /// The run's parameters as (name, value), for the `--report` file.
+    pub(crate) params: Vec<(String, String)>,
 }
+
+/// How long the end-of-run Stops that close the sessions left open may take, at most.
+pub(crate) const CLOSE_WITHIN: Duration = Duration::from_secs(5);
 
 /// Run one engine worker per generator, with the progress line, Ctrl-C handling and
 /// optional recording; merge the results into a report.
@@ -76,6 +83,8 @@ pub(crate) async fn run_engine(
             single_dest: run.single_dest,
             shared: shared.clone(),
             record: record_tx.clone(),
+            started,
+            close_within: run.close_sessions.then_some(CLOSE_WITHIN),
         };
         handles.push(
             std::thread::Builder::new()
@@ -106,21 +115,30 @@ pub(crate) async fn run_engine(
     })
     .await
     .map_err(|_| LoadError::Panicked("the worker-joining"))?;
-    let elapsed = started.elapsed();
+    let joined_at = Instant::now();
     shared.stop.store(true, Ordering::Relaxed);
     stopper.abort();
     progress.abort();
     let results = joined?;
+    // Up to the last worker's end of the measured run: the closing Stops that follow are
+    // not part of it.
+    let elapsed = results
+        .iter()
+        .map(|r| r.ended)
+        .max()
+        .unwrap_or(joined_at)
+        .saturating_duration_since(started);
     if let Some(r) = recorder {
         r.join()
             .map_err(|_| LoadError::Panicked("the pcap writer"))?
             .map_err(LoadError::io("writing the --record file"))?;
     }
-    let (counts, hist) = engine::merge(results);
+    let (counts, hist, timeline) = engine::merge(results, started);
     let target = dests.first().map(ToString::to_string).unwrap_or_default();
-    Ok(Report::new(
-        tool, mode, target, elapsed, counts, &hist, run.expect,
-    ))
+    Ok(
+        Report::new(tool, mode, target, elapsed, counts, &hist, run.expect)
+            .with_details(timeline, run.params),
+    )
 }
 
 /// The live progress line: rate, outstanding, errors; hidden when stderr is not a terminal.

@@ -6,7 +6,7 @@
 
 mod traffic;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,7 +15,8 @@ use radius_proto::protocol::Signer;
 use crate::args::{RunArgs, TargetArgs, parse_alone};
 use crate::engine::Pacing;
 use crate::error::LoadError;
-use crate::report::Report;
+use crate::report::{Expect, Report};
+use crate::report_file::ReportFormat;
 use crate::responder::{self, ResponderArgs};
 use crate::run::{EngineRun, cores, run_engine};
 
@@ -115,12 +116,24 @@ pub struct BenchArgs {
     /// Write the requests sent and replies received to this classic pcap file.
     #[arg(long)]
     pub record: Option<PathBuf>,
-    /// Run the trivial responder on `--server`/`--auth-port`/`--acct-port` instead
-    /// (answers everything, to measure bench itself); stops after `--duration` or Ctrl-C.
-    /// Same as `hotspot-radius responder`, with `--sockets` threads.
-    #[arg(long, hide = true)]
+    /// Do not close the sessions left open at the end of an `acct` or `hotspot` run (by
+    /// default each gets an Accounting Stop, for at most 5 seconds).
+    #[arg(long)]
+    pub leave_sessions_open: bool,
+    /// A run of (nearly) only Access-Rejects is what is meant: no warning, exit 0.
+    #[arg(long)]
+    pub expect_rejects: bool,
+    /// Instead of load-testing, run the trivial responder on `--server`, `--auth-port` and
+    /// `--acct-port`: it answers everything (Access-Accept, Accounting-Response), to measure
+    /// bench itself; stops after `--duration` or Ctrl-C. Same as `hotspot-radius
+    /// responder`, with `--sockets` threads.
+    #[arg(long)]
     pub responder: bool,
 }
+
+/// Exit status of a `bench` run whose answers were (nearly) all Access-Rejects, without
+/// `--expect-rejects` or `--expect reject`.
+pub const EXIT_MOSTLY_REJECTS: i32 = 3;
 
 impl BenchArgs {
     /// Parse from command-line words (the first is the program name), as clap would.
@@ -175,6 +188,8 @@ pub async fn execute_bench(args: &BenchArgs) -> Result<Report, LoadError> {
                 Mode::Acct => Some(1),
                 Mode::Hotspot => None,
             },
+            close_sessions: !args.leave_sessions_open,
+            params: params(args, auth, acct, sockets, duration),
         },
         gens,
         pacing,
@@ -182,8 +197,132 @@ pub async fn execute_bench(args: &BenchArgs) -> Result<Report, LoadError> {
     .await
 }
 
-/// `hotspot-radius bench`: run, print the report (table or `--json`), return the exit code
-/// (1 when `--expect` failed). With `--responder`, run the trivial responder instead.
+/// The run's parameters, as shown in a `--report` file.
+fn params(
+    args: &BenchArgs,
+    auth: SocketAddr,
+    acct: SocketAddr,
+    sockets: usize,
+    duration: Option<f64>,
+) -> Vec<(String, String)> {
+    let users = match &args.users_file {
+        Some(f) => format!("from {}", f.display()),
+        None => format!(
+            "{} (user0..user{} / pass0..)",
+            args.users,
+            args.users.saturating_sub(1)
+        ),
+    };
+    let pacing = match (args.rate, args.concurrency) {
+        (Some(r), _) => format!("open loop, {r} requests/s"),
+        (None, c) => format!("closed loop, {} outstanding", c.unwrap_or(64).max(1)),
+    };
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let mut p = vec![
+        ("mode", format!("{:?}", args.mode).to_lowercase()),
+        ("auth / acct", format!("{auth} / {acct}")),
+        ("pacing", pacing),
+        ("sockets", sockets.to_string()),
+        ("duration", opt(duration.map(|d| format!("{d} s")))),
+        ("requests", opt(args.requests.map(|r| r.to_string()))),
+        ("users", users),
+        (
+            "user order",
+            format!("{:?}", args.user_order).to_lowercase(),
+        ),
+        (
+            "timeout / retries",
+            format!("{} s / {}", args.run.timeout, args.run.retries),
+        ),
+        (
+            "Message-Authenticator",
+            if args.no_message_authenticator {
+                "no"
+            } else {
+                "yes"
+            }
+            .into(),
+        ),
+        ("NAS-IP-Address", args.nas_ip.to_string()),
+        ("NAS-Identifier", args.nas_identifier.clone()),
+    ];
+    if matches!(args.mode, Mode::Acct | Mode::Hotspot) {
+        p.push(("interims", args.interims.to_string()));
+        let close = if args.leave_sessions_open {
+            "left open"
+        } else {
+            "closed with a Stop"
+        };
+        p.push(("sessions open at the end", close.into()));
+    }
+    if args.mode == Mode::Hotspot {
+        p.push((
+            "hotspot login",
+            format!("{:?}", args.hotspot_auth).to_lowercase(),
+        ));
+    }
+    if let Some(e) = args.run.expect {
+        p.push(("expect", format!("{e:?}").to_lowercase()));
+    }
+    p.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// The loud end-of-run warning for a run whose answers were (nearly) all Access-Rejects,
+/// with the likely causes and the one-line seed of the users bench logs in as.
+pub fn rejects_warning(args: &BenchArgs, report: &Report) -> String {
+    let c = &report.counts;
+    let pct = c.rejects as f64 * 100.0 / c.replies.max(1) as f64;
+    let bar = "!".repeat(78);
+    let users = match &args.users_file {
+        Some(f) => format!(
+            "  bench logged in as the users of {} (user,password lines): each must exist with \
+             that password (Cleartext-Password in radcheck).",
+            f.display()
+        ),
+        None => {
+            let last = args.users.saturating_sub(1);
+            format!(
+                "  bench logged in as user0..user{last} with passwords pass0..pass{last} \
+                 (--users {n}). Create them with one line (against scripts/run.sh's demo \
+                 server, run `. ./.run/env` first):\n\n    {seed}",
+                n = args.users,
+                seed = seed_command(args.users)
+            )
+        }
+    };
+    format!(
+        "{bar}\n\
+         bench: WARNING: {rejects} of the {replies} answers ({pct:.1} %) were Access-Rejects.\n\
+         These figures measure how fast the server REFUSES logins, not how fast it \
+         authenticates.\n\
+         Likely cause: the bench users are not seeded, their passwords differ, or --secret is \
+         not the secret of this NAS ({nas}).\n\
+         {users}\n\n\
+         A load test of rejects is legitimate: pass --expect-rejects to silence this and exit \
+         0. Exiting with status {EXIT_MOSTLY_REJECTS}.\n\
+         {bar}",
+        rejects = c.rejects,
+        replies = c.replies,
+        nas = args.nas_ip,
+    )
+}
+
+/// The `psql` command that creates users `user0..user{n-1}` with passwords `pass0..` (the
+/// ones bench uses without `--users-file`), skipping those that exist.
+pub fn seed_command(n: u32) -> String {
+    format!(
+        "psql \"$DATABASE_URL\" -c \"INSERT INTO radcheck (username, attribute, op, value) \
+         SELECT 'user' || i, 'Cleartext-Password', ':=', 'pass' || i \
+         FROM generate_series(0, {}) AS i \
+         WHERE NOT EXISTS (SELECT 1 FROM radcheck r WHERE r.username = 'user' || i)\"",
+        n.saturating_sub(1)
+    )
+}
+
+/// `hotspot-radius bench`: run, print the report (table or `--json`), write the `--report`
+/// file, return the exit code: 1 when `--expect` failed, [`EXIT_MOSTLY_REJECTS`] when nearly
+/// every answer was a reject and that was not expected. With `--responder`, run the trivial
+/// responder instead.
 pub async fn run_bench(args: BenchArgs) -> Result<i32, LoadError> {
     if args.responder {
         return responder::run_responder(ResponderArgs {
@@ -193,23 +332,105 @@ pub async fn run_bench(args: BenchArgs) -> Result<i32, LoadError> {
         })
         .await;
     }
+    if let Some(path) = &args.run.report {
+        ReportFormat::of(path)?;
+    }
     let report = execute_bench(&args).await?;
     report.print(args.run.json);
-    if args.mode == Mode::Hotspot && report.counts.rejects > 0 {
+    if let Some(path) = &args.run.report {
+        report.write_file(path)?;
+        eprintln!("bench: report written to {}", path.display());
+    }
+    let c = &report.counts;
+    if c.sessions_close_failed > 0 {
+        eprintln!(
+            "bench: {} sessions left open by the run got no answer to their closing Stop: they \
+             may still be open on the server",
+            c.sessions_close_failed
+        );
+    }
+    let rejects_expected = args.expect_rejects || args.run.expect == Some(Expect::Reject);
+    let mut code = report.exit_code();
+    if report.mostly_rejects() && !rejects_expected {
+        eprintln!("{}", rejects_warning(&args, &report));
+        if code == 0 {
+            code = EXIT_MOSTLY_REJECTS;
+        }
+    } else if args.mode == Mode::Hotspot && c.rejects > 0 && !rejects_expected {
         eprintln!(
             "bench: {} hotspot logins were REJECTED; every bench session should be accepted: \
              check the users, their passwords and Simultaneous-Use",
-            report.counts.rejects
+            c.rejects
         );
     }
-    Ok(report.exit_code())
+    Ok(code)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use crate::engine::new_histogram;
+    use crate::report::Counts;
     use crate::responder::{Responder, ResponderConfig};
 
     use super::*;
+
+    fn report_of(replies: u64, rejects: u64) -> Report {
+        let counts = Counts {
+            sent: replies,
+            replies,
+            rejects,
+            accepts: replies - rejects,
+            ..Counts::default()
+        };
+        let hist = new_histogram();
+        Report::new(
+            "bench",
+            "pap".into(),
+            "t".into(),
+            Duration::from_secs(1),
+            counts,
+            &hist,
+            None,
+        )
+    }
+
+    #[test]
+    fn mostly_rejects_needs_enough_answers_and_nine_in_ten_rejects() {
+        assert!(report_of(100, 90).mostly_rejects());
+        assert!(report_of(1000, 1000).mostly_rejects());
+        assert!(!report_of(100, 89).mostly_rejects());
+        assert!(!report_of(99, 99).mostly_rejects());
+        assert!(!report_of(0, 0).mostly_rejects());
+    }
+
+    #[test]
+    fn rejects_warning_names_the_causes_and_the_seed_for_the_users_in_use() {
+        let args = BenchArgs::try_parse_from(["bench", "--users", "250"]).unwrap();
+        let w = rejects_warning(&args, &report_of(400, 390));
+        for needle in [
+            "390 of the 400 answers (97.5 %)",
+            "not seeded",
+            "--secret",
+            "user0..user249",
+            "generate_series(0, 249)",
+            "--expect-rejects",
+            "status 3",
+        ] {
+            assert!(w.contains(needle), "{needle} missing:\n{w}");
+        }
+        let args = BenchArgs::try_parse_from(["bench", "--users-file", "u.csv"]).unwrap();
+        let w = rejects_warning(&args, &report_of(400, 400));
+        assert!(w.contains("u.csv") && !w.contains("generate_series"), "{w}");
+    }
+
+    #[test]
+    fn readme_documents_the_seed_line_bench_prints() {
+        let readme = include_str!("../../../../README.md");
+        let line = seed_command(1000);
+        assert!(readme.contains(&line), "README lacks:\n{line}");
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn hotspot_run_finishes_every_session_it_starts() {

@@ -6,7 +6,7 @@
 //! [`AttributeWriter`] and signed in place with its [`Signer`], so nothing is allocated per
 //! request. Every value's size is checked when the run starts, so writing cannot fail.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use radius_proto::auth::{chap, mschapv2};
@@ -166,6 +166,7 @@ pub(super) fn generators(
                 session_base,
                 free_users,
                 sessions: 0,
+                open: HashMap::new(),
             }) as Box<dyn Generator>
         })
         .collect())
@@ -186,9 +187,18 @@ struct BenchGen {
     free_users: VecDeque<u32>,
     /// Hotspot mode: sessions whose Stop was answered.
     sessions: u64,
+    /// Accounting sessions open on the server, by session number: Start written, Stop
+    /// not answered (the flow as of its last request, for the Stop that closes it).
+    open: HashMap<u64, Flow>,
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Acct-Terminate-Cause of a session's own Stop: User-Request (RFC 2866 §5.10).
+const TERMINATE_USER_REQUEST: u32 = 1;
+/// Acct-Terminate-Cause of the Stops that close the sessions left open when a run ends:
+/// NAS-Request (the NAS, here the bench, ended them).
+const TERMINATE_NAS_REQUEST: u32 = 10;
 
 impl BenchGen {
     fn pick_user(&mut self) -> u32 {
@@ -330,6 +340,7 @@ impl BenchGen {
         id: u8,
         flow: &Flow,
         status: AcctStatus,
+        cause: u32,
         out: &mut Out<'_>,
     ) -> Result<(), EncodeError> {
         let mut w = AttributeWriter::new(&mut out.buf[..]);
@@ -348,7 +359,7 @@ impl BenchGen {
             w.add_u32(attrs::ACCT_OUTPUT_PACKETS, t * 1600)?;
         }
         if status == AcctStatus::Stop {
-            w.add_u32(attrs::ACCT_TERMINATE_CAUSE, 1)?; // User-Request
+            w.add_u32(attrs::ACCT_TERMINATE_CAUSE, cause)?;
         }
         let len = w.finish(Code::AccountingRequest, id);
         out.req_auth = self.signer.sign_computed_request(&mut out.buf[..len]);
@@ -367,7 +378,15 @@ impl BenchGen {
             _ => return false,
         };
         flow.step = step;
-        self.write_acct(id, flow, status, out).is_ok()
+        let written = self
+            .write_acct(id, flow, status, TERMINATE_USER_REQUEST, out)
+            .is_ok();
+        if written {
+            // From its Start on, the session is open on the server until its Stop is
+            // answered (`advance`).
+            self.open.insert(flow.session, *flow);
+        }
+        written
     }
 }
 
@@ -407,6 +426,13 @@ impl Generator for BenchGen {
     }
 
     fn advance(&mut self, id: u8, reply: Option<u8>, flow: &mut Flow, out: &mut Out<'_>) -> bool {
+        let accounting = self.fixed.mode == Mode::Acct || flow.variant == 2;
+        if accounting
+            && flow.step == self.fixed.interims + 1
+            && reply == Some(Code::AccountingResponse.as_u8())
+        {
+            self.open.remove(&flow.session);
+        }
         match self.fixed.mode {
             Mode::Acct => self.acct_step(id, flow, flow.step + 1, out),
             Mode::Hotspot => {
@@ -442,6 +468,22 @@ impl Generator for BenchGen {
 
     fn finish(&self, counts: &mut Counts) {
         counts.sessions += self.sessions;
+    }
+
+    fn open_sessions(&self) -> Vec<Flow> {
+        let mut open: Vec<Flow> = self.open.values().copied().collect();
+        open.sort_unstable_by_key(|f| f.session);
+        open
+    }
+
+    fn write_stop(&mut self, id: u8, flow: &Flow, out: &mut Out<'_>) -> bool {
+        // The Stop follows the last request sent: its counters are the next step's.
+        let flow = Flow {
+            step: flow.step.saturating_add(1).min(self.fixed.interims + 1),
+            ..*flow
+        };
+        self.write_acct(id, &flow, AcctStatus::Stop, TERMINATE_NAS_REQUEST, out)
+            .is_ok()
     }
 }
 
@@ -671,6 +713,55 @@ mod tests {
         assert!(hg.start(1, &mut next, &mut out));
         assert_eq!(next.item, flows[0].item);
         assert!(hg.drains());
+    }
+
+    #[test]
+    fn sessions_are_open_from_their_start_until_their_stop_is_answered() {
+        let (mut hg, signer) = hotspot_gen("5", "2");
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let mut out = Out {
+            buf: &mut buf,
+            len: 0,
+            dest: 0,
+            req_auth: [0; 16],
+        };
+        let (mut a, mut b) = (Flow::default(), Flow::default());
+        assert!(hg.start(1, &mut a, &mut out) && hg.start(2, &mut b, &mut out));
+        assert!(hg.open_sessions().is_empty(), "a login opens nothing");
+        assert!(hg.advance(1, Some(2), &mut a, &mut out)); // a: Start
+        let len = out.len;
+        let start_ids = decode(&out.buf[..len]).2;
+        assert!(!hg.advance(2, Some(3), &mut b, &mut out)); // b: rejected
+        assert!(hg.advance(1, Some(5), &mut a, &mut out)); // a: Interim
+        let open = hg.open_sessions();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].session, a.session);
+
+        // The closing Stop: same session, NAS-Request, counters past the last Interim.
+        let len = out.len;
+        let last_interim = decode(&out.buf[..len]).3;
+        assert!(hg.write_stop(9, &open[0], &mut out));
+        assert_eq!(out.dest, 1);
+        let len = out.len;
+        let stop = Packet::decode(&out.buf[..len]).unwrap();
+        stop.verify_request_authenticator(&signer).unwrap();
+        assert_eq!(stop.identifier(), 9);
+        assert_eq!(stop.acct_status(), Some(AcctStatus::Stop));
+        assert_eq!(
+            stop.attr_u32(attrs::ACCT_TERMINATE_CAUSE).unwrap(),
+            Some(TERMINATE_NAS_REQUEST)
+        );
+        let (_, _, ids, counters) = decode(&out.buf[..len]);
+        assert_eq!(ids, start_ids);
+        assert!(counters[0] >= last_interim[0]);
+
+        // Its own Stop answered: no longer open.
+        for _ in 0..3 {
+            assert!(hg.advance(1, Some(5), &mut a, &mut out)); // 2 more interims, Stop
+        }
+        assert_eq!(hg.open_sessions().len(), 1, "Stop sent, not yet answered");
+        assert!(!hg.advance(1, Some(5), &mut a, &mut out));
+        assert!(hg.open_sessions().is_empty());
     }
 
     #[test]

@@ -20,6 +20,10 @@ use radius_proto::protocol::{Code, DecodeError, ReplyVector, Signer};
 
 use crate::report::Counts;
 use crate::sys::{self, MAX_DATAGRAM, RawAddr, RecvBatch};
+use crate::timeline::Timeline;
+
+mod close;
+use close::Close;
 
 /// One request a generator has written.
 pub(crate) struct Out<'a> {
@@ -78,6 +82,18 @@ pub(crate) trait Generator: Send {
 
     /// Add the generator's own counts (completed sessions) to the worker's.
     fn finish(&self, _counts: &mut Counts) {}
+
+    /// Sessions still open on the server at the end of the run: their Start went out and
+    /// their Stop was not answered (cut off by the run's end, or the Stop timed out).
+    fn open_sessions(&self) -> Vec<Flow> {
+        Vec::new()
+    }
+
+    /// Write an Accounting Stop with identifier `id` that closes `flow` (one of
+    /// [`open_sessions`](Self::open_sessions)); `false` if it cannot be written.
+    fn write_stop(&mut self, _id: u8, _flow: &Flow, _out: &mut Out<'_>) -> bool {
+        false
+    }
 }
 
 /// When new requests go out.
@@ -137,12 +153,20 @@ pub(crate) struct WorkerConfig {
     pub(crate) single_dest: Option<usize>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) record: Option<std::sync::mpsc::SyncSender<Record>>,
+    /// When the run started (second 0 of the timeline, shared by every worker).
+    pub(crate) started: Instant,
+    /// At the end, send a Stop for every session the generator still has open, spending
+    /// at most this long on it; `None` leaves them open.
+    pub(crate) close_within: Option<Duration>,
 }
 
 /// What a worker returns.
 pub(crate) struct WorkerResult {
     pub(crate) counts: Counts,
     pub(crate) latency: Histogram<u64>,
+    pub(crate) timeline: Timeline,
+    /// When the measured run ended on this worker (before closing sessions).
+    pub(crate) ended: Instant,
 }
 
 /// A new latency histogram in microseconds, 1 µs .. 1 h, 3 significant digits.
@@ -152,15 +176,20 @@ pub(crate) fn new_histogram() -> Histogram<u64> {
 }
 
 /// Merge worker results.
-pub(crate) fn merge(results: Vec<WorkerResult>) -> (Counts, Histogram<u64>) {
+pub(crate) fn merge(
+    results: Vec<WorkerResult>,
+    started: Instant,
+) -> (Counts, Histogram<u64>, Timeline) {
     let mut counts = Counts::default();
     let mut hist = new_histogram();
+    let mut timeline = Timeline::new(started);
     for r in results {
         counts.add(&r.counts);
         // Same bounds: cannot fail.
         let _ = hist.add(&r.latency);
+        timeline.merge(&r.timeline);
     }
-    (counts, hist)
+    (counts, hist, timeline)
 }
 
 struct Slot {
@@ -269,6 +298,7 @@ pub(crate) fn run_worker(
     let mut recv = RecvBatch::new();
     let mut counts = Counts::default();
     let mut hist = new_histogram();
+    let mut timeline = Timeline::new(cfg.started);
     let live = cfg.shared.live.get(cfg.index);
     let start = Instant::now();
     let mut started_new: u64 = 0;
@@ -354,6 +384,7 @@ pub(crate) fn run_worker(
                 outstanding += 1;
                 started_new += 1;
                 counts.sent += 1;
+                timeline.at(now).sent += 1;
                 pending.push(id);
                 allowed -= 1;
             }
@@ -382,6 +413,7 @@ pub(crate) fn run_worker(
                 occupy(slot, f, len, dest, req_auth, now);
                 outstanding += 1;
                 counts.sent += 1;
+                timeline.at(now).sent += 1;
                 pending.push(id);
             }
         }
@@ -413,6 +445,7 @@ pub(crate) fn run_worker(
             }
             let (Some(&code), Some(&id)) = (data.first(), data.get(1)) else {
                 counts.bad_replies += 1;
+                timeline.at(rnow).bad += 1;
                 continue;
             };
             let slot = &mut slots[usize::from(id)];
@@ -420,16 +453,16 @@ pub(crate) fn run_worker(
                 counts.unmatched += 1;
                 continue;
             }
-            if !answers(slot.req_code, code) {
+            if !answers(slot.req_code, code)
+                || !verify_reply(&cfg.signer, data, slot.req_code, &slot.req_auth)
+            {
                 counts.bad_replies += 1;
-                continue;
-            }
-            if !verify_reply(&cfg.signer, data, slot.req_code, &slot.req_auth) {
-                counts.bad_replies += 1;
+                timeline.at(rnow).bad += 1;
                 continue;
             }
             let us = rnow.duration_since(slot.first_sent).as_micros() as u64;
             let _ = hist.record(us.max(1));
+            timeline.reply(rnow, code, us);
             counts.replies += 1;
             match code {
                 2 => counts.accepts += 1,
@@ -460,6 +493,7 @@ pub(crate) fn run_worker(
                         slot.busy = false;
                         outstanding -= 1;
                         counts.timeouts += 1;
+                        timeline.at(rnow).timeouts += 1;
                         free.push_back(id);
                         ready.push_back((slot.flow, None));
                     }
@@ -523,9 +557,25 @@ pub(crate) fn run_worker(
         }
     }
     generator.finish(&mut counts);
+    let ended = Instant::now();
+    if let Some(within) = cfg.close_within {
+        let open = generator.open_sessions();
+        if !open.is_empty() {
+            let close = Close {
+                fd,
+                connected,
+                dests: &dests,
+                signer: &cfg.signer,
+                timeout: cfg.timeout,
+            };
+            close.run(&mut slots, generator.as_mut(), open, within, &mut counts);
+        }
+    }
     Ok(WorkerResult {
         counts,
         latency: hist,
+        timeline,
+        ended,
     })
 }
 
