@@ -17,3 +17,4 @@ mod sessions;
 mod store;
 mod tools;
 mod udp_access;
+mod user_cli;
