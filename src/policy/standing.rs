@@ -113,6 +113,7 @@ impl Profile {
 mod tests {
     use crate::model::{RadRow, UserRows};
     use crate::policy::{DenyReason, Profile};
+    use radius_proto::auth::Credential;
     use radius_proto::dictionary::Dictionary;
 
     fn row(attribute: &str, op: &str, value: &str) -> RadRow {
@@ -150,8 +151,12 @@ mod tests {
         assert_eq!(ok.admission(1_000), (s.denied, s.limits));
         assert_eq!(s.denied, None);
         assert_eq!(s.limits.max_daily_session, Some(3600));
-        let rate = s.rate_limit.expect("rate limit");
+        let rate = s.rate_limit.clone().expect("rate limit");
         assert!(rate.ends_with(b"2M/4M"), "{rate:?}");
+        assert_eq!(s.reply.len(), 2, "{:?}", s.reply);
+        assert!(matches!(s.credential, Some(Credential::Cleartext(_))));
+        assert!(!s.accept_without_password);
+        assert_eq!((s.session_timeout, s.expiration), (None, None));
 
         let rejected = profile(
             vec![

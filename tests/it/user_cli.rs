@@ -296,6 +296,15 @@ async fn add_disable_enable_set_package_show() {
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(err.contains("visible"), "--password warns: {err}");
     login_until(&nas, "carol", "pw", Code::AccessAccept).await;
+    // --replace: carol's rows are rewritten; the old password stops working.
+    ok(
+        &url,
+        &["user", "add", "carol", "--password-stdin", "--replace"],
+        "new-pw\n",
+    )
+    .await;
+    login_until(&nas, "carol", "new-pw", Code::AccessAccept).await;
+    login_until(&nas, "carol", "pw", Code::AccessReject).await;
     let (code, out, err) = run(
         &url,
         &[
@@ -369,4 +378,8 @@ async fn migrate_reports_and_is_quiet_over_a_freeradius_schema() {
     let (code, out, err) = run(&url, &["migrate"], "").await;
     assert_eq!(code, Some(0), "{out}{err}");
     assert_eq!(out.trim(), "schema is up to date", "{out}{err}");
+    assert!(
+        !err.contains("NOTICE") && !err.contains("already exists"),
+        "PostgreSQL notices leaked:\n{err}"
+    );
 }

@@ -44,8 +44,8 @@ pub struct UserSummary {
     pub disabled: bool,
 }
 
-/// The radcheck rows that make up "disabled": `Auth-Type` `Reject` (names compared
-/// case-insensitively, as FreeRADIUS does).
+/// The radcheck rows that make up "disabled": `Auth-Type` set to `Reject` (`:=`, `=`, `==`
+/// or `+=`; names compared case-insensitively, as FreeRADIUS does).
 const AUTH_TYPE: &str = "auth-type";
 const REJECT: &str = "reject";
 
@@ -185,7 +185,7 @@ impl PgStore {
 
     /// Disables (`true`) or enables (`false`) a user the FreeRADIUS way: disabling appends
     /// a radcheck `Auth-Type := Reject` row unless one is there; enabling deletes every
-    /// radcheck `Auth-Type` `Reject` row. `None`: no such user; `Some(changed)` otherwise
+    /// radcheck row that sets `Auth-Type` to `Reject`. `None`: no such user; `Some(changed)` otherwise
     /// (`false`: it already was so). One transaction.
     pub async fn set_user_disabled(
         &self,
@@ -225,7 +225,8 @@ impl PgStore {
         } else {
             sqlx::query!(
                 "DELETE FROM radcheck
-                 WHERE username = $1 AND lower(attribute) = $2 AND lower(value) = $3",
+                 WHERE username = $1 AND lower(attribute) = $2 AND lower(value) = $3
+                   AND op IN (':=', '=', '==', '+=')",
                 username,
                 AUTH_TYPE,
                 REJECT
@@ -295,7 +296,8 @@ impl PgStore {
                                 FROM radusergroup g WHERE g.username = u.username),
                                '{}') AS "groups!",
                       EXISTS (SELECT 1 FROM radcheck c WHERE c.username = u.username
-                              AND lower(c.attribute) = $2 AND lower(c.value) = $3) AS "disabled!"
+                              AND lower(c.attribute) = $2 AND lower(c.value) = $3
+                              AND c.op IN (':=', '=', '==', '+=')) AS "disabled!"
                FROM (SELECT username FROM radcheck UNION SELECT username FROM radreply
                      UNION SELECT username FROM radusergroup) u
                WHERE $1::text IS NULL
