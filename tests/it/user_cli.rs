@@ -14,7 +14,7 @@ use radius_proto::protocol::{AcctStatus, Code, Packet};
 use sqlx::PgPool;
 
 use crate::fake_nas::{Behaviour, FakeNas};
-use crate::harness;
+use crate::harness::{self, Redis};
 use crate::udp_access::{Method, Nas, code_of};
 
 const SECRET: &str = "user-cli-secret";
@@ -47,14 +47,28 @@ fn config(database_url: &str, coa_port: u16) -> Config {
 /// Run the binary with `args`, `stdin` on its standard input and `DATABASE_URL` set
 /// (bounded); (exit code, stdout, stderr).
 async fn run(url: &str, args: &[&str], stdin: &str) -> (Option<i32>, String, String) {
+    run_with(url, None, args, stdin).await
+}
+
+/// [`run`] with `REDIS_URL` set when `redis` is given.
+async fn run_with(
+    url: &str,
+    redis: Option<String>,
+    args: &[&str],
+    stdin: &str,
+) -> (Option<i32>, String, String) {
     let url = url.to_owned();
     let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
     let stdin = stdin.to_owned();
     tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hotspot-radius"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hotspot-radius"));
+        command.env_remove("REDIS_URL");
+        if let Some(redis) = &redis {
+            command.env("REDIS_URL", redis);
+        }
+        let mut child = command
             .args(&args)
             .env("DATABASE_URL", &url)
-            .env_remove("REDIS_URL")
             .env_remove("RUST_LOG")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -120,6 +134,44 @@ async fn start(url: &str, coa_port: u16) -> Running {
     app::start(config(url, coa_port), None)
         .await
         .expect("server starts")
+}
+
+/// With Redis configured, `show` reads the open sessions and usage from the Redis session
+/// store the servers share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_reads_the_redis_session_store() {
+    let (url, _pool) = harness::fresh_db().await;
+    let redis = Redis::start();
+    let fake = FakeNas::start(SECRET.as_bytes(), Behaviour::Ack);
+    let mut c = config(&url, fake.addr().port());
+    c.redis.url = Some(redis.url());
+    let server = app::start(c, None).await.expect("server starts");
+    let nas = Nas::new(server.auth_addr, SECRET).await;
+    let out = ok(&url, &["user", "add", "erin", "--password-stdin"], "pw\n").await;
+    assert!(out.contains("added user erin"), "{out}");
+    login_until(&nas, "erin", "pw", Code::AccessAccept).await;
+    let acct = Nas::new(server.acct_addr, SECRET).await;
+    for (status, octets) in [
+        (AcctStatus::Start, (0, 0, 0)),
+        (AcctStatus::InterimUpdate, (3000, 4000, 0)),
+    ] {
+        let rec = acct.accounting_request("erin", "erin-1", status.as_u32(), octets);
+        assert_eq!(
+            code_of(&acct.exchange(&rec).await),
+            Code::AccountingResponse
+        );
+    }
+    let (code, show, err) = run_with(&url, Some(redis.url()), &["user", "show", "erin"], "").await;
+    assert_eq!(code, Some(0), "{show}{err}");
+    for needle in [
+        "sessions (redis): 1 open",
+        "erin-1",
+        "total 120s 7000 octets",
+        "login now: ACCEPT",
+    ] {
+        assert!(show.contains(needle), "`{needle}` missing:\n{show}");
+    }
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,7 +280,23 @@ async fn add_disable_enable_set_package_show() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // show: rows with the password masked, the compiled profile, the open session.
+    // show: rows with the password masked, the compiled profile, the open session (read
+    // from radacct, which the accounting writer may reach after its journal).
+    let deadline = Instant::now() + WAIT;
+    while sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM radacct WHERE acctsessionid = 'alice-1' AND acctstoptime IS NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap()
+        == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "alice-1 not in radacct within {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let show = ok(&url, &["user", "show", "alice"], "").await;
     for needle in [
         "user alice",
