@@ -1,6 +1,6 @@
 //! The command line: one clap definition and one dispatch. `serve` (the default) runs the
-//! server through `hotspot_radius::app`; `migrate`, `nas`, `user` and `test-auth` are
-//! small commands of their own (`nas`, `user`, `test_auth`); `bench`, `replay` and `responder` are the
+//! server through `hotspot_radius::app`; `migrate`, `nas` and `test-auth` are small
+//! commands of their own (`nas`, `test_auth`); `bench`, `replay` and `responder` are the
 //! load tools of the `radius_load` crate. Lives in the binary, so the server library never
 //! links the load tools.
 
