@@ -7,6 +7,7 @@
 mod nas;
 mod sessions;
 mod test_auth;
+mod user;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,6 +51,10 @@ pub(crate) enum Command {
     Disconnect(sessions::DisconnectArgs),
     /// Send a CoA-Request (RFC 5176) with new attributes to a user's sessions.
     Coa(sessions::CoaArgs),
+    /// Add, disable, enable, re-package and show users (radcheck, radreply,
+    /// radusergroup).
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Send one Access-Request and print the reply (like radtest).
     TestAuth(test_auth::TestAuthArgs),
     /// Load-test a RADIUS server (PAP/CHAP/MS-CHAPv2/accounting/hotspot sessions).
@@ -148,6 +153,13 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 crate::runtime()?.block_on(sessions::coa(&config, &dict, &args))?,
             ))
         }
+        Command::User(cmd) => {
+            let config = load_config(cli.config.as_deref())?;
+            crate::init_tracing("warn");
+            let dict = app::dictionary(&config)?;
+            crate::runtime()?.block_on(user::run(&config, &dict, cmd))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::TestAuth(mut args) => {
             crate::init_tracing("warn");
             args.secret = secret_value(&args.secret)?;
@@ -232,14 +244,29 @@ fn serve(path: Option<PathBuf>, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `migrate`: create or upgrade the schema.
+/// `migrate`: create or upgrade the schema; says which migrations it applied.
 async fn migrate(config: &Config) -> anyhow::Result<()> {
     let pg = app::database(config)?;
-    let result = pg.migrate().await.context("running migrations");
+    let result = pg.migrate_reporting().await.context("running migrations");
     pg.close().await;
-    result?;
-    println!("database schema is up to date");
+    println!("{}", migrated_text(&result?));
     Ok(())
+}
+
+/// `applied 2 migrations (0003, 0004)`, or `schema is up to date` when none was applied.
+fn migrated_text(applied: &[i64]) -> String {
+    match applied {
+        [] => "schema is up to date".to_owned(),
+        [one] => format!("applied 1 migration ({one:04})"),
+        _ => {
+            let versions: Vec<String> = applied.iter().map(|v| format!("{v:04}")).collect();
+            format!(
+                "applied {} migrations ({})",
+                applied.len(),
+                versions.join(", ")
+            )
+        }
+    }
 }
 
 #[cfg(test)]
@@ -255,6 +282,13 @@ mod tests {
         assert_eq!(from_file, "s3cret");
         assert_eq!(secret_value("plain").unwrap(), "plain");
         assert!(secret_value("@/nonexistent/secret").is_err());
+    }
+
+    #[test]
+    fn migrate_says_what_it_applied() {
+        assert_eq!(migrated_text(&[]), "schema is up to date");
+        assert_eq!(migrated_text(&[4]), "applied 1 migration (0004)");
+        assert_eq!(migrated_text(&[3, 4]), "applied 2 migrations (0003, 0004)");
     }
 
     #[test]

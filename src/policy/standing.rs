@@ -3,10 +3,11 @@
 //! Access-Request to evaluate — an admin's change pushed by NOTIFY, an Interim-Update — to
 //! decide whether an open session must be disconnected or its rate limit changed.
 
+use radius_proto::auth::Credential;
 use radius_proto::protocol::attrs;
 
 use super::compile::{AuthType, Level, ReplyValue};
-use super::{ControlSet, DenyReason, Limits, Profile, merge_reply, reply_key};
+use super::{ControlSet, DenyReason, Limits, Profile, assign, merge_reply, reply_key};
 
 /// What the profile allows, request aside.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,16 @@ pub struct Standing<'p> {
     pub rate_limit: Option<Vec<u8>>,
     /// The merged Acct-Interim-Interval reply item, seconds.
     pub interim_interval: Option<u32>,
+    /// Every merged reply item (Session-Timeout aside), as complete attribute TLVs.
+    pub reply: Vec<&'p [u8]>,
+    /// The merged Session-Timeout reply item (before `Expiration` and the limits cap it).
+    pub session_timeout: Option<u32>,
+    /// The credential a password is checked against (Cleartext, then NT, then Crypt).
+    pub credential: Option<&'p Credential>,
+    /// `Auth-Type := Accept`: no password is checked.
+    pub accept_without_password: bool,
+    /// The merged `Expiration` (Unix seconds).
+    pub expiration: Option<i64>,
 }
 
 const RATE_LIMIT: (u32, u8) = (attrs::mikrotik::VENDOR_ID, attrs::mikrotik::RATE_LIMIT);
@@ -29,7 +40,8 @@ impl Profile {
     /// Whether the user may log in at all at `now`, and the merged limits — the part of
     /// [`Profile::standing`] the accounting path needs, without allocating.
     pub fn admission(&self, now: i64) -> (Option<DenyReason>, Limits<'_>) {
-        self.walk_control(now, |_| {})
+        let (denied, control) = self.walk_control(now, |_| {});
+        (denied, control.limits)
     }
 
     /// The control walk behind both: `visit` also sees every matched level.
@@ -37,7 +49,7 @@ impl Profile {
         &'s self,
         now: i64,
         mut visit: impl FnMut(&'s Level),
-    ) -> (Option<DenyReason>, Limits<'s>) {
+    ) -> (Option<DenyReason>, ControlSet<'s>) {
         let mut control = ControlSet::default();
         let walk = self.walk(
             |level| !level.broken,
@@ -55,24 +67,32 @@ impl Profile {
         } else {
             None
         };
-        (denied, control.limits)
+        (denied, control)
     }
 
     /// The user's standing at `now` (Unix seconds), every comparison assumed to pass.
     pub fn standing(&self, now: i64) -> Standing<'_> {
         let mut reply: Vec<&[u8]> = Vec::new();
-        let (denied, limits) = self.walk_control(now, |level| {
+        let mut session_timeout = None;
+        let (denied, control) = self.walk_control(now, |level| {
             for (merge, item) in &level.reply {
-                if let ReplyValue::Wire(range) = item
-                    && let Some(tlv) = self.wire.get(range.clone())
-                {
-                    merge_reply(&mut reply, *merge, tlv);
+                match item {
+                    ReplyValue::Wire(range) => {
+                        if let Some(tlv) = self.wire.get(range.clone()) {
+                            merge_reply(&mut reply, *merge, tlv);
+                        }
+                    }
+                    ReplyValue::SessionTimeout(s) => assign(&mut session_timeout, *merge, *s),
                 }
             }
         });
         Standing {
             denied,
-            limits,
+            limits: control.limits,
+            session_timeout,
+            credential: control.credential(),
+            accept_without_password: control.auth_type == Some(AuthType::Accept),
+            expiration: control.expiration,
             rate_limit: reply
                 .iter()
                 .rev()
@@ -84,6 +104,7 @@ impl Profile {
                 .find(|t| reply_key(t) == INTERIM)
                 .and_then(|t| <[u8; 4]>::try_from(t.get(2..)?).ok())
                 .map(u32::from_be_bytes),
+            reply,
         }
     }
 }
@@ -92,6 +113,7 @@ impl Profile {
 mod tests {
     use crate::model::{RadRow, UserRows};
     use crate::policy::{DenyReason, Profile};
+    use radius_proto::auth::Credential;
     use radius_proto::dictionary::Dictionary;
 
     fn row(attribute: &str, op: &str, value: &str) -> RadRow {
@@ -129,8 +151,12 @@ mod tests {
         assert_eq!(ok.admission(1_000), (s.denied, s.limits));
         assert_eq!(s.denied, None);
         assert_eq!(s.limits.max_daily_session, Some(3600));
-        let rate = s.rate_limit.expect("rate limit");
+        let rate = s.rate_limit.clone().expect("rate limit");
         assert!(rate.ends_with(b"2M/4M"), "{rate:?}");
+        assert_eq!(s.reply.len(), 2, "{:?}", s.reply);
+        assert!(matches!(s.credential, Some(Credential::Cleartext(_))));
+        assert!(!s.accept_without_password);
+        assert_eq!((s.session_timeout, s.expiration), (None, None));
 
         let rejected = profile(
             vec![

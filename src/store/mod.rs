@@ -12,7 +12,10 @@
 pub mod postgres;
 pub mod redis;
 
-pub use postgres::{MIGRATOR, NasWrite, PgStore, PoolSettings, migrate};
+pub use postgres::{
+    MIGRATOR, Membership, NasWrite, PgStore, PoolSettings, UserSummary, UserWrite, migrate,
+    migrate_reporting,
+};
 pub use redis::{Cached, RedisSettings, RedisTier};
 
 /// The NOTIFY channel the schema's triggers use (`user:<name>`, `group:<name>`, `nas`,

@@ -20,3 +20,4 @@ mod signals;
 mod store;
 mod tools;
 mod udp_access;
+mod user_cli;

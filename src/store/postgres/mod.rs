@@ -6,11 +6,13 @@
 //! Every statement is counted under `radius_db_queries_total{query}` and every failure
 //! under `radius_db_errors_total{query}`, then classified into [`StoreError`].
 
+mod accounts;
 mod acct;
 mod nas;
 mod sessions;
 mod users;
 
+pub use accounts::{Membership, UserSummary, UserWrite};
 pub use nas::NasWrite;
 
 use std::str::FromStr;
@@ -27,7 +29,43 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 /// Applies all pending migrations to `pool`'s database.
 pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
-    Ok(MIGRATOR.run(pool).await?)
+    migrate_reporting(pool).await.map(|_| ())
+}
+
+/// Applies all pending migrations to `pool`'s database on one connection and returns the
+/// versions it applied, in order (empty: the schema was up to date). PostgreSQL's NOTICEs
+/// are silenced on that connection (`client_min_messages = warning`): over an existing
+/// FreeRADIUS schema every `CREATE ... IF NOT EXISTS` would otherwise log "already exists,
+/// skipping".
+pub async fn migrate_reporting(pool: &PgPool) -> Result<Vec<i64>, StoreError> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET client_min_messages = warning")
+        .execute(&mut *conn)
+        .await?;
+    let before = applied_versions(&mut conn).await?;
+    let result = MIGRATOR.run(&mut *conn).await;
+    // The connection goes back to the pool: give it its usual setting back.
+    let _ = sqlx::query("RESET client_min_messages")
+        .execute(&mut *conn)
+        .await;
+    result?;
+    let after = applied_versions(&mut conn).await?;
+    Ok(after.into_iter().filter(|v| !before.contains(v)).collect())
+}
+
+/// Versions recorded as applied in `_sqlx_migrations` (none when the table is missing).
+async fn applied_versions(conn: &mut sqlx::PgConnection) -> Result<Vec<i64>, StoreError> {
+    let table: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+        .fetch_one(&mut *conn)
+        .await?;
+    if table.is_none() {
+        return Ok(Vec::new());
+    }
+    Ok(
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await?,
+    )
 }
 
 /// Counts one statement about to run.
@@ -157,6 +195,11 @@ impl PgStore {
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         migrate(&self.pool).await
+    }
+
+    /// Applies pending migrations; the versions applied (see [`migrate_reporting`]).
+    pub async fn migrate_reporting(&self) -> Result<Vec<i64>, StoreError> {
+        migrate_reporting(&self.pool).await
     }
 
     /// Whether every embedded migration has been applied successfully (`serve` refuses to
