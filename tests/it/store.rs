@@ -1293,3 +1293,52 @@ async fn a_silently_dead_listen_connection_is_probed_and_replaced() {
     cancel.cancel();
     task.await.unwrap();
 }
+
+/// PostgreSQL behind a path that died silently (a blackholed connection: PostgreSQL's own
+/// `statement_timeout` never fires because the query never arrives): a lookup is reported
+/// unavailable within the client-side deadline, not when TCP gives up minutes later, and
+/// the next lookup runs on a fresh connection.
+#[tokio::test]
+async fn a_blackholed_database_connection_is_unavailable_within_the_deadline() {
+    let pg = shared_postgres();
+    let (url, pool) = fresh_db_on(pg).await;
+    add_user(&pool, "alice", "pw").await;
+    add_user(&pool, "bob", "pw2").await;
+    let proxy = crate::blackhole::Blackhole::start(([127, 0, 0, 1], pg.port()).into()).await;
+    let proxied = url.replace(&format!(":{}/", pg.port()), &format!(":{}/", proxy.port()));
+    let settings = PoolSettings {
+        size: 2,
+        acquire_timeout: Duration::from_millis(500),
+        statement_timeout: Duration::from_secs(1),
+    };
+    let store = PgStore::connect_lazy(&proxied, settings).unwrap();
+    assert!(store.load_user("alice").await.unwrap().is_some());
+    assert_eq!(proxy.accepted(), 1);
+    // The connection goes back to the pool after a ping on release: wait until it is
+    // idle, so the next lookup takes it (and not a new one).
+    eventually("the connection is idle in the pool", || async {
+        store.pool().num_idle() == 1
+    })
+    .await;
+    proxy.blackhole_existing();
+    let started = Instant::now();
+    let lookup = tokio::time::timeout(WAIT, store.load_user("bob"))
+        .await
+        .expect("an answer from the store, not a wait for TCP to give up");
+    assert!(
+        matches!(lookup, Err(ref e) if e.is_unavailable()),
+        "a dead connection is unavailable (no false reject): {lookup:?}; connections: {}",
+        proxy.accepted()
+    );
+    assert!(
+        started.elapsed() < WAIT,
+        "bounded by the deadline, {:?}",
+        started.elapsed()
+    );
+    // The dead connection is not handed out again: the next lookup opens a new one.
+    let again = tokio::time::timeout(WAIT, store.load_user("bob"))
+        .await
+        .expect("answered");
+    assert!(again.unwrap().is_some(), "bob loads on a fresh connection");
+    assert!(proxy.accepted() >= 2);
+}

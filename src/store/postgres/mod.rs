@@ -133,6 +133,11 @@ impl Default for PoolSettings {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Client-side bound on the request-path statements (`within`): the pool's acquire
+    /// timeout plus `statement_timeout`. PostgreSQL's own timeout cannot fire when the
+    /// network path is dead (no FIN, no RST): without this a lookup would wait for TCP
+    /// to give up, minutes later, holding its worker slot.
+    deadline: Duration,
     /// Where the NOTIFY listener connects when that is not `pool`'s server (`[database]
     /// listen_url`: straight to PostgreSQL when queries go through PgBouncer).
     listen: Option<PgConnectOptions>,
@@ -153,7 +158,11 @@ impl PgStore {
             .acquire_timeout(settings.acquire_timeout)
             .test_before_acquire(false)
             .connect_lazy_with(options);
-        Ok(Self { pool, listen: None })
+        Ok(Self {
+            pool,
+            deadline: settings.acquire_timeout + settings.statement_timeout,
+            listen: None,
+        })
     }
 
     /// The NOTIFY listener connects to `url` instead of the query pool's server.
@@ -167,7 +176,29 @@ impl PgStore {
 
     /// Wraps an existing pool (tests, tools).
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool, listen: None }
+        let defaults = PoolSettings::default();
+        Self {
+            pool,
+            deadline: defaults.acquire_timeout + defaults.statement_timeout,
+            listen: None,
+        }
+    }
+
+    /// Runs one request-path statement under the client-side deadline; a statement that
+    /// does not answer in time is "unavailable" (like a refused connection), so the caller
+    /// serves from cache or leaves the request unanswered, never a false reject.
+    async fn within<T>(
+        &self,
+        query: &'static str,
+        statement: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.deadline, statement).await {
+            Ok(result) => result.map_err(failed(query)),
+            Err(_) => Err(failed(query)(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer from PostgreSQL within {:?}", self.deadline),
+            )))),
+        }
     }
 
     /// The underlying pool.
@@ -227,11 +258,9 @@ impl PgStore {
 
     /// A trivial round trip, for the readiness check.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
+        self.within("ping", sqlx::query("SELECT 1").execute(&self.pool))
             .await
             .map(|_| ())
-            .map_err(failed("ping"))
     }
 
     /// Closes every pooled connection (shutdown).

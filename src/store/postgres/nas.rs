@@ -36,14 +36,17 @@ impl PgStore {
     /// All NAS rows with their id, type and description (for `nas list`), in id order.
     pub async fn list_nas(&self) -> Result<Vec<NasEntry>, StoreError> {
         sent("load_nas");
-        let rows = sqlx::query!(
-            "SELECT id, nasname, shortname, secret, coa_port, require_message_authenticator, \
-                    type AS nas_type, description \
-             FROM nas ORDER BY id"
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(failed("load_nas"))?;
+        let rows = self
+            .within(
+                "load_nas",
+                sqlx::query!(
+                    "SELECT id, nasname, shortname, secret, coa_port, require_message_authenticator, \
+                            type AS nas_type, description \
+                     FROM nas ORDER BY id"
+                )
+                .fetch_all(&self.pool),
+            )
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| NasEntry {

@@ -3,7 +3,7 @@
 
 use crate::model::{GroupRows, RadRow, UserRows};
 
-use super::{PgStore, StoreError, failed, is_broken_connection, sent};
+use super::{PgStore, StoreError, is_broken_connection, sent};
 
 /// One row of the `load_user` statement: three JSON arrays as text.
 struct LoadUserRow {
@@ -18,11 +18,14 @@ impl PgStore {
     /// radgroupcheck / radgroupreply rows in id order. `None` when the user has no
     /// radcheck, radreply or radusergroup row. Matching is exact (FreeRADIUS default).
     pub async fn load_user(&self, username: &str) -> Result<Option<UserRows>, StoreError> {
-        let row = match self.load_user_once(username).await {
-            Err(e) if is_broken_connection(&e) => self.load_user_once(username).await,
-            other => other,
-        }
-        .map_err(failed("load_user"))?;
+        let row = self
+            .within("load_user", async {
+                match self.load_user_once(username).await {
+                    Err(e) if is_broken_connection(&e) => self.load_user_once(username).await,
+                    other => other,
+                }
+            })
+            .await?;
         let check: Vec<RadRow> = serde_json::from_str(&row.check)?;
         let reply: Vec<RadRow> = serde_json::from_str(&row.reply)?;
         let groups: Vec<GroupRows> = serde_json::from_str(&row.groups)?;
@@ -68,12 +71,14 @@ impl PgStore {
     /// Members of a group (radusergroup), for invalidation.
     pub async fn group_members(&self, groupname: &str) -> Result<Vec<String>, StoreError> {
         sent("group_members");
-        sqlx::query_scalar!(
-            "SELECT DISTINCT username FROM radusergroup WHERE groupname = $1",
-            groupname
+        self.within(
+            "group_members",
+            sqlx::query_scalar!(
+                "SELECT DISTINCT username FROM radusergroup WHERE groupname = $1",
+                groupname
+            )
+            .fetch_all(&self.pool),
         )
-        .fetch_all(&self.pool)
         .await
-        .map_err(failed("group_members"))
     }
 }
