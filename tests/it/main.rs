@@ -15,5 +15,6 @@ mod harness;
 mod session_store;
 mod sessions;
 mod store;
+mod tls;
 mod tools;
 mod udp_access;
