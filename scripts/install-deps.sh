@@ -2,7 +2,8 @@
 # Install the Debian packages hotspot-radius needs to run and to test, and only those missing.
 #
 #   scripts/install-deps.sh           run + test set: PostgreSQL server (+ contrib), Redis,
-#                                     radclient, the FreeRADIUS dictionary tree, tcpdump
+#                                     radclient, the FreeRADIUS dictionary tree, tcpdump,
+#                                     openssl (the TLS tests make their certificates with it)
 #   scripts/install-deps.sh --bench   also FreeRADIUS itself with its PostgreSQL module and
 #                                     tshark, for the comparison benchmark
 #   scripts/install-deps.sh --check   install nothing; list what is missing, exit 1 if any
@@ -41,6 +42,7 @@ required=(
     "freeradius-utils|/usr/bin/radclient"
     "freeradius-common|/usr/share/freeradius/dictionary"
     "tcpdump|/usr/bin/tcpdump"
+    "openssl|/usr/bin/openssl"
 )
 if [ "$bench" -eq 1 ]; then
     required+=(

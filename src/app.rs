@@ -2,7 +2,8 @@
 //! a fixed, bounded order. Nothing else in the crate connects one component to another.
 //!
 //! Start: metrics recorder → dictionary → PostgreSQL pool (refuses an unmigrated
-//! database) and Redis → profile cache → NAS table → post-auth writer and accounting sink
+//! database) and Redis (a PING; a warning, not a failure, if it does not answer) →
+//! profile cache → NAS table → post-auth writer and accounting sink
 //! → RADIUS sockets → admin HTTP → background tasks (NOTIFY listener, database health
 //! check). Stop (SIGTERM/SIGINT, or [`Running::shutdown`]): stop receiving → finish
 //! in-flight requests → stop background tasks and flush the post-auth writer → close the
