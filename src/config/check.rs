@@ -328,9 +328,6 @@ fn prune_nas(root: &mut toml::Table, file: &str, problems: &mut Vec<Problem>) ->
     ok
 }
 
-/// Every directive of a log filter ends in a level name: `info`, `hotspot_radius=debug`.
-/// (`tracing`'s own parser takes a bare word such as `verbose` as a module name, which
-/// silences every other log line.)
 impl RedisConfig {
     /// The TLS files: a client certificate needs its key (and the other way round), and
     /// any of them needs a `rediss://` URL.
@@ -356,6 +353,9 @@ impl RedisConfig {
     }
 }
 
+/// Every directive of a log filter ends in a level name: `info`, `hotspot_radius=debug`.
+/// (`tracing`'s own parser takes a bare word such as `verbose` as a module name, which
+/// silences every other log line.)
 fn log_levels_named(filter: &str) -> bool {
     const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
     filter
