@@ -2,8 +2,7 @@
 # Install the Debian packages hotspot-radius needs to run and to test, and only those missing.
 #
 #   scripts/install-deps.sh           run + test set: PostgreSQL server (+ contrib), Redis,
-#                                     radclient, the FreeRADIUS dictionary tree, tcpdump,
-#                                     openssl (the TLS tests make their certificates with it)
+#                                     radclient, the FreeRADIUS dictionary tree, tcpdump
 #   scripts/install-deps.sh --bench   also FreeRADIUS itself with its PostgreSQL module and
 #                                     tshark, for the comparison benchmark
 #   scripts/install-deps.sh --check   install nothing; list what is missing, exit 1 if any
@@ -39,10 +38,10 @@ required=(
     "postgresql-client|/usr/bin/psql"
     "redis-server|/usr/bin/redis-server"
     "redis-tools|/usr/bin/redis-cli"
+    "openssl|/usr/bin/openssl" # the TLS tests (tests/it/tls.rs) make their certificates with it
     "freeradius-utils|/usr/bin/radclient"
     "freeradius-common|/usr/share/freeradius/dictionary"
     "tcpdump|/usr/bin/tcpdump"
-    "openssl|/usr/bin/openssl"
 )
 if [ "$bench" -eq 1 ]; then
     required+=(
