@@ -384,6 +384,70 @@ async fn redis_failures_over_tls_say_redis() {
     assert!(err.to_string().contains("missing.pem"), "{err}");
 }
 
+/// `hotspot-radius --config FILE sessions` (bounded); (exit code, stdout + stderr).
+fn sessions_cli(config: &Path) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hotspot-radius"))
+        .arg("--config")
+        .arg(config)
+        .arg("sessions")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn hotspot-radius");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("try_wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_command_reads_redis_over_tls_with_the_config_files() {
+    let pki = Pki::make();
+    let redis = Redis::start_tls(pki.redis_tls());
+    // The command reads the NAS table from PostgreSQL, the sessions from Redis.
+    let (url, _pool) = harness::fresh_db().await;
+    let file = pki.dir.join("cli.toml");
+    let redis_section = |with_ca: bool| {
+        let ca = if with_ca {
+            format!("ca_file = \"{}\"\n", pki.ca.display())
+        } else {
+            String::new()
+        };
+        format!(
+            "[database]\nurl = \"{url}\"\n\
+             [redis]\nurl = \"{}\"\n{ca}cert_file = \"{}\"\nkey_file = \"{}\"\n",
+            redis.url(),
+            pki.client_cert.display(),
+            pki.client_key.display()
+        )
+    };
+    std::fs::write(&file, redis_section(true)).expect("write config");
+    let (code, out) = tokio::task::block_in_place(|| sessions_cli(&file));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("0 session(s) online"), "{out}");
+
+    // Without the CA file the system trust store does not know the server's CA.
+    std::fs::write(&file, redis_section(false)).expect("write config");
+    let (code, out) = tokio::task::block_in_place(|| sessions_cli(&file));
+    assert_ne!(code, Some(0), "{out}");
+    assert!(
+        out.contains("Redis") && out.contains("UnknownIssuer"),
+        "{out}"
+    );
+}
+
 /// A `MakeWriter` collecting log lines in memory.
 #[derive(Clone, Default)]
 struct LogBuf(Arc<Mutex<Vec<u8>>>);
