@@ -40,6 +40,7 @@ required=(
     "postgresql-client|/usr/bin/psql"
     "redis-server|/usr/bin/redis-server"
     "redis-tools|/usr/bin/redis-cli"
+    "openssl|/usr/bin/openssl" # the TLS tests (tests/it/tls.rs) make their certificates with it
     "freeradius-utils|/usr/bin/radclient"
     "freeradius-common|/usr/share/freeradius/dictionary"
     "tcpdump|/usr/bin/tcpdump"

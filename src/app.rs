@@ -2,7 +2,8 @@
 //! a fixed, bounded order. Nothing else in the crate connects one component to another.
 //!
 //! Start: metrics recorder → dictionary → PostgreSQL pool (refuses an unmigrated
-//! database) and Redis → profile cache → NAS table → post-auth writer and accounting sink
+//! database) and Redis (a PING; a warning, not a failure, if it does not answer) →
+//! profile cache → NAS table → post-auth writer and accounting sink
 //! → RADIUS sockets → admin HTTP → background tasks (NOTIFY listener, database health
 //! check). Stop (SIGTERM/SIGINT, or [`Running::shutdown`]): stop receiving → finish
 //! in-flight requests → stop background tasks and flush the post-auth writer → close the
@@ -32,7 +33,9 @@ use crate::sessions::actions::{Dynauth, spawn_actions, spawn_change_watcher};
 use crate::sessions::{
     MemorySessions, RedisSessions, SessionRules, SessionStore, Sessions, StaleRule, housekeeping,
 };
-use crate::store::{PgStore, PoolSettings, RedisSettings, RedisTier, StoreError};
+use crate::store::{
+    PgStore, PoolSettings, RedisEndpoint, RedisSettings, RedisTier, StoreError, redact_url,
+};
 
 /// Why the server could not start (or a command could not reach its database).
 #[derive(Debug, thiserror::Error)]
@@ -133,9 +136,32 @@ pub fn database(config: &Config) -> Result<PgStore, AppError> {
     }
 }
 
-/// The Redis L2 tier, when the config names one.
-fn redis(config: &Config) -> Result<Option<RedisTier>, AppError> {
-    let Some(url) = config.redis.url.as_deref() else {
+/// The Redis client `[redis]` describes (URL, and for `rediss://` the CA and client
+/// certificate files), when it names a URL; nothing connects yet. The server's L2 tier,
+/// its session store and the CLI all get their client here.
+pub fn redis_client(config: &Config) -> Result<Option<redis::Client>, AppError> {
+    let r = &config.redis;
+    let Some(url) = r.url.as_deref() else {
+        return Ok(None);
+    };
+    let endpoint = RedisEndpoint {
+        url,
+        ca_file: r.ca_file.as_deref(),
+        cert_file: r.cert_file.as_deref(),
+        key_file: r.key_file.as_deref(),
+    };
+    Ok(Some(
+        crate::store::redis::client(&endpoint).map_err(store_step("Redis client"))?,
+    ))
+}
+
+/// The Redis L2 tier over `client`. If Redis does not answer a PING at start-up, says so
+/// (naming the URL, password hidden) and carries on: Redis is optional at run time.
+async fn redis(
+    config: &Config,
+    client: Option<&redis::Client>,
+) -> Result<Option<RedisTier>, AppError> {
+    let Some(client) = client else {
         return Ok(None);
     };
     let settings = RedisSettings {
@@ -143,9 +169,18 @@ fn redis(config: &Config) -> Result<Option<RedisTier>, AppError> {
         negative_ttl: Duration::from_secs(config.cache.negative_ttl_secs),
         timeout: REDIS_TIMEOUT,
     };
-    Ok(Some(
-        RedisTier::connect_lazy(url, settings).map_err(store_step("Redis URL"))?,
-    ))
+    let tier =
+        RedisTier::with_client(client.clone(), settings).map_err(store_step("Redis client"))?;
+    if let Err(e) = tier.ping().await {
+        let url = redact_url(config.redis.url.as_deref().unwrap_or_default());
+        tracing::warn!(
+            redis = %url,
+            error = %e,
+            "Redis does not answer at start-up: serving from the in-process cache and \
+             PostgreSQL (and keeping sessions in Redis only once it answers) until it does"
+        );
+    }
+    Ok(Some(tier))
 }
 
 /// The accounting journal the config names (recovered: torn tail cut, cursor found).
@@ -323,9 +358,10 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         pg.close().await;
         return Err(AppError::NotMigrated);
     }
+    let redis_client = redis_client(&config)?;
     let profiles = Profiles::new(
         pg.clone(),
-        redis(&config)?,
+        redis(&config, redis_client.as_ref()).await?,
         &profile_options(&config),
         Arc::clone(&dict),
     );
@@ -389,6 +425,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
     let sessions_cancel = CancellationToken::new();
     let (rules, session_tasks) = session_layer(
         &config,
+        redis_client,
         &pg,
         &profiles,
         &clients,
@@ -537,6 +574,7 @@ const ACTION_QUEUE: usize = 4_096;
 /// from `radacct` when empty, with its housekeeping, automatic actions and change watcher.
 async fn session_layer(
     config: &Config,
+    redis_client: Option<redis::Client>,
     pg: &PgStore,
     profiles: &Profiles,
     clients: &Arc<Clients>,
@@ -544,9 +582,10 @@ async fn session_layer(
     cancel: &CancellationToken,
 ) -> Result<(SessionRules, Vec<tokio::task::JoinHandle<()>>), AppError> {
     let s = &config.sessions;
-    let store = match config.redis.url.as_deref() {
-        Some(url) => Sessions::Redis(
-            RedisSessions::connect_lazy(url, SESSION_REDIS_TIMEOUT).map_err(AppError::Sessions)?,
+    let store = match redis_client {
+        Some(client) => Sessions::Redis(
+            RedisSessions::with_client(client, SESSION_REDIS_TIMEOUT)
+                .map_err(AppError::Sessions)?,
         ),
         None => Sessions::Memory(Arc::new(MemorySessions::new())),
     };

@@ -56,8 +56,8 @@ pub(crate) struct CoaArgs {
 
 /// Open sessions passing `filter`, from Redis or `radacct`.
 async fn open_sessions(config: &Config, filter: &Filter) -> anyhow::Result<Vec<Session>> {
-    if let Some(url) = config.redis.url.as_deref() {
-        let store = RedisSessions::connect_lazy(url, Duration::from_secs(5))
+    if let Some(client) = app::redis_client(config)? {
+        let store = RedisSessions::with_client(client, Duration::from_secs(5))
             .context("connecting to Redis")?;
         return store
             .list(filter)

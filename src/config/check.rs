@@ -139,6 +139,7 @@ impl Config {
                 "must start with redis:// or rediss://".into(),
             );
         }
+        self.redis.validate_tls(&mut bad);
         let a = &self.accounting;
         if a.journal_dir.as_os_str().is_empty() {
             bad("accounting.journal_dir".into(), "must not be empty".into());
@@ -341,6 +342,31 @@ fn prune_nas(root: &mut toml::Table, file: &str, problems: &mut Vec<Problem>) ->
     ok
 }
 
+impl RedisConfig {
+    /// The TLS files: a client certificate needs its key (and the other way round), and
+    /// any of them needs a `rediss://` URL.
+    fn validate_tls(&self, bad: &mut impl FnMut(String, String)) {
+        if self.cert_file.is_some() != self.key_file.is_some() {
+            bad(
+                "redis.cert_file".into(),
+                "cert_file and key_file go together (mutual TLS needs both)".into(),
+            );
+        }
+        let tls_file = [
+            ("redis.ca_file", &self.ca_file),
+            ("redis.cert_file", &self.cert_file),
+            ("redis.key_file", &self.key_file),
+        ]
+        .into_iter()
+        .find(|(_, f)| f.is_some());
+        if let (Some((key, _)), Some(url)) = (tls_file, &self.url)
+            && !url.starts_with("rediss://")
+        {
+            bad(key.into(), "needs a rediss:// URL in redis.url".into());
+        }
+    }
+}
+
 /// Every directive of a log filter ends in a level name: `info`, `hotspot_radius=debug`.
 /// (`tracing`'s own parser takes a bare word such as `verbose` as a module name, which
 /// silences every other log line.)
@@ -374,5 +400,36 @@ mod log_level_tests {
         for bad in ["verbose", "info,verbose", "hotspot_radius=loud"] {
             assert!(!log_levels_named(bad), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod redis_tls_tests {
+    use super::super::Config;
+
+    fn problems(text: &str) -> String {
+        match Config::from_str_named("r.toml", text) {
+            Ok(_) => String::new(),
+            Err(e) => e.problems().join("\n"),
+        }
+    }
+
+    #[test]
+    fn tls_files_need_rediss_and_come_in_pairs() {
+        let ok = "[redis]\nurl = \"rediss://r:6380/\"\nca_file = \"/ca.pem\"\n\
+                  cert_file = \"/c.pem\"\nkey_file = \"/k.pem\"\n";
+        assert_eq!(problems(ok), "");
+        let plain = "[redis]\nurl = \"redis://r:6379/\"\nca_file = \"/ca.pem\"\n";
+        assert!(
+            problems(plain).contains("`redis.ca_file`: needs a rediss:// URL"),
+            "{}",
+            problems(plain)
+        );
+        let half = "[redis]\nurl = \"rediss://r:6380/\"\ncert_file = \"/c.pem\"\n";
+        assert!(
+            problems(half).contains("`redis.cert_file`: cert_file and key_file go together"),
+            "{}",
+            problems(half)
+        );
     }
 }

@@ -218,12 +218,25 @@ pub struct RedisConfig {
     /// in-process only.
     #[serde(default)]
     pub url: Option<String>,
+    /// `rediss://` only: PEM file of the CA(s) the server's certificate is verified
+    /// against, instead of the system trust store (a managed Redis's private CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// `rediss://` only: PEM client certificate (chain) for mutual TLS; needs `key_file`.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// `rediss://` only: PEM private key of `cert_file`.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisConfig")
             .field("url", &self.url.as_ref().map(|_| "***"))
+            .field("ca_file", &self.ca_file)
+            .field("cert_file", &self.cert_file)
+            .field("key_file", &self.key_file)
             .finish()
     }
 }

@@ -51,11 +51,14 @@ pub const CLOSED_TTL: i64 = 86_400;
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// Redis refused or failed.
-    #[error("redis: {0}")]
+    #[error("Redis: {0}")]
     Redis(#[from] ::redis::RedisError),
     /// Redis did not answer in time.
-    #[error("redis timed out")]
+    #[error("Redis timed out")]
     Timeout,
+    /// The Redis client could not be made (URL, TLS files).
+    #[error(transparent)]
+    Client(#[from] crate::store::StoreError),
     /// A stored value could not be read back.
     #[error("unreadable session store entry: {0}")]
     Corrupt(String),

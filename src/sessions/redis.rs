@@ -25,6 +25,7 @@ use super::{
     oldest_first, session_of,
 };
 use crate::model::{AcctRecord, Session, Usage};
+use crate::store::redis::{RedisEndpoint, client};
 
 /// Key prefix; the version changes whenever the layout does.
 pub const PREFIX: &str = "hr:v1:sess:";
@@ -223,9 +224,15 @@ impl std::fmt::Debug for RedisSessions {
 }
 
 impl RedisSessions {
-    /// Creates the store without connecting (first use connects). Must run inside tokio.
+    /// Creates the store for a plain URL (no certificate files) without connecting
+    /// (first use connects). Must run inside tokio.
     pub fn connect_lazy(url: &str, timeout: Duration) -> Result<Self, SessionError> {
-        let client = redis::Client::open(url)?;
+        Self::with_client(client(&RedisEndpoint::url(url))?, timeout)
+    }
+
+    /// Creates the store over `client` (from [`client`], which the server and the CLI
+    /// build from the config) without connecting. Must run inside tokio.
+    pub fn with_client(client: redis::Client, timeout: Duration) -> Result<Self, SessionError> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))

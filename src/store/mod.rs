@@ -16,7 +16,7 @@ pub use postgres::{
     MIGRATOR, Membership, NasWrite, PgStore, PoolSettings, UserSummary, UserWrite, migrate,
     migrate_reporting,
 };
-pub use redis::{Cached, RedisSettings, RedisTier};
+pub use redis::{Cached, RedisEndpoint, RedisSettings, RedisTier};
 
 /// The NOTIFY channel the schema's triggers use (`user:<name>`, `group:<name>`, `nas`,
 /// `flush`).
@@ -40,9 +40,25 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The Redis URL or client settings are invalid.
-    #[error("redis: {0}")]
+    /// The Redis URL or client settings are invalid, or Redis refused or failed (cannot
+    /// be reached, TLS handshake failed, ...).
+    #[error("Redis: {0}")]
     Redis(#[from] ::redis::RedisError),
+    /// Redis did not answer in time.
+    #[error("Redis did not answer within {0:?}")]
+    RedisTimeout(std::time::Duration),
+    /// A Redis TLS file (`[redis] ca_file`, `cert_file`, `key_file`) cannot be read.
+    #[error("Redis TLS file {}: {source}", path.display())]
+    RedisFile {
+        /// The configured path.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Only one of the Redis client certificate and key was given.
+    #[error("Redis client certificate: cert_file and key_file go together")]
+    RedisCertPair,
 }
 
 impl From<sqlx::Error> for StoreError {

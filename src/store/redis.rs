@@ -4,11 +4,17 @@
 //! refused) is logged once per outage, counted, and the caller falls through to
 //! PostgreSQL. While Redis is known to be down, only one probe per second is sent, so an
 //! outage costs the packet path nothing.
+//!
+//! [`client`] is the one place a `redis::Client` is made (this tier, the session store and
+//! the CLI all use it), so `rediss://` with a private CA or a client certificate works the
+//! same everywhere.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{ClientTlsConfig, TlsCertificates};
 
 use super::StoreError;
 use crate::metrics::{self as m, REDIS_ERRORS_TOTAL, REDIS_UP};
@@ -51,6 +57,66 @@ fn split_value(bytes: &[u8]) -> Option<(u64, &[u8])> {
     let (head, rest) = bytes.split_at(nl);
     let generation = std::str::from_utf8(head).ok()?.parse().ok()?;
     Some((generation, rest.get(1..)?))
+}
+
+/// Where Redis is and how to trust it: the URL, and for `rediss://` the PEM files of the
+/// CA that signed the server's certificate (default: the system trust store) and of a
+/// client certificate and key (mutual TLS).
+#[derive(Debug, Clone, Copy)]
+pub struct RedisEndpoint<'a> {
+    /// `redis://`, `rediss://`, `redis+unix://` or `unix://` URL.
+    pub url: &'a str,
+    /// CA certificate(s) to verify the server with, instead of the system's.
+    pub ca_file: Option<&'a Path>,
+    /// Client certificate (chain) presented to the server; needs `key_file`.
+    pub cert_file: Option<&'a Path>,
+    /// The client certificate's private key.
+    pub key_file: Option<&'a Path>,
+}
+
+impl<'a> RedisEndpoint<'a> {
+    /// Just a URL: no certificate files.
+    pub fn url(url: &'a str) -> Self {
+        Self {
+            url,
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+        }
+    }
+}
+
+/// Reads one of the endpoint's PEM files.
+fn read_pem(path: &Path) -> Result<Vec<u8>, StoreError> {
+    std::fs::read(path).map_err(|source| StoreError::RedisFile {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The Redis client for `endpoint` (nothing connects yet). With any of the certificate
+/// files, the URL must be `rediss://`; without them a `rediss://` server is verified
+/// against the system trust store.
+pub fn client(endpoint: &RedisEndpoint<'_>) -> Result<redis::Client, StoreError> {
+    if endpoint.ca_file.is_none() && endpoint.cert_file.is_none() && endpoint.key_file.is_none() {
+        return Ok(redis::Client::open(endpoint.url)?);
+    }
+    let client_tls = match (endpoint.cert_file, endpoint.key_file) {
+        (Some(cert), Some(key)) => Some(ClientTlsConfig {
+            client_cert: read_pem(cert)?,
+            client_key: read_pem(key)?,
+        }),
+        (None, None) => None,
+        _ => return Err(StoreError::RedisCertPair),
+    };
+    let root_cert = endpoint.ca_file.map(read_pem).transpose()?;
+    Ok(redis::Client::build_with_tls(
+        endpoint.url,
+        TlsCertificates {
+            client_tls,
+            root_cert,
+        },
+    )?)
 }
 
 /// Timeouts and TTLs of the L2 tier.
@@ -98,15 +164,23 @@ impl Health {
     }
 
     fn failed(&self, op: &'static str, err: &dyn std::fmt::Display) {
+        if self.failed_quietly(op) {
+            tracing::warn!(error = %err, op, "Redis unavailable; using PostgreSQL until it recovers");
+        }
+    }
+
+    /// Records a failure without logging it; `true` when it starts an outage.
+    fn failed_quietly(&self, op: &'static str) -> bool {
         m::inc(REDIS_ERRORS_TOTAL, &[("op", op)], 1);
         self.retry_at_ms.store(
             self.now_ms() + RETRY_AFTER.as_millis() as u64,
             Ordering::Release,
         );
-        if self.outage.failed() {
+        let started = self.outage.failed();
+        if started {
             m::gauge_set(REDIS_UP, 0.0);
-            tracing::warn!(error = %err, op, "Redis unavailable; using PostgreSQL until it recovers");
         }
+        started
     }
 
     fn succeeded(&self) {
@@ -137,10 +211,16 @@ impl std::fmt::Debug for RedisTier {
 }
 
 impl RedisTier {
-    /// Creates the tier without connecting (the connection is made on first use, so a
-    /// Redis that is down at start-up only means L2 misses). Must run inside tokio.
+    /// Creates the tier for a plain URL (no certificate files); see
+    /// [`RedisTier::with_client`].
     pub fn connect_lazy(url: &str, settings: RedisSettings) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)?;
+        Self::with_client(client(&RedisEndpoint::url(url))?, settings)
+    }
+
+    /// Creates the tier over `client` (from [`client`]) without connecting (the
+    /// connection is made on first use, so a Redis that is down at start-up only means L2
+    /// misses). Must run inside tokio.
+    pub fn with_client(client: redis::Client, settings: RedisSettings) -> Result<Self, StoreError> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.timeout))
             .set_response_timeout(Some(settings.timeout))
@@ -163,6 +243,26 @@ impl RedisTier {
     /// Whether the last Redis operation failed (an outage is in progress).
     pub fn is_down(&self) -> bool {
         self.health.outage.is_down()
+    }
+
+    /// Sends a PING (the start-up check). A failure starts an outage without logging it
+    /// (the caller says what it means), so the first request does not log it again.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let cmd = redis::cmd("PING");
+        let err =
+            match tokio::time::timeout(self.settings.timeout, cmd.query_async::<()>(&mut conn))
+                .await
+            {
+                Ok(Ok(())) => {
+                    self.health.succeeded();
+                    return Ok(());
+                }
+                Ok(Err(e)) => StoreError::Redis(e),
+                Err(_) => StoreError::RedisTimeout(self.settings.timeout),
+            };
+        self.health.failed_quietly("ping");
+        Err(err)
     }
 
     /// Runs one command with the overall timeout and outage bookkeeping. `None` on any

@@ -44,7 +44,7 @@ pid=$!
 wait $pid
 "#;
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     // The effective uid of this process, from /proc (no libc dependency needed).
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -101,6 +101,7 @@ pub fn fresh_dir(kind: &str) -> PathBuf {
         sweep_stale("pgtemplate-build");
         sweep_stale("journal");
         sweep_stale("sigkill");
+        sweep_stale("tls");
     });
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -192,11 +193,19 @@ pub struct Postgres {
     port: u16,
     child: Option<Child>,
     as_postgres_user: bool,
+    /// Extra `-c name=value` server settings (see [`Postgres::start_with`]).
+    settings: Vec<String>,
 }
 
 impl Postgres {
     /// initdb + start; panics (naming the package) if PostgreSQL is not installed.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// [`Postgres::start`] with extra server settings (`("ssl", "on")`, ...), given to the
+    /// server as `-c name=value` after the harness's own, on every start.
+    pub fn start_with(settings: &[(&str, &str)]) -> Self {
         let bin = pg_bin_dir();
         let as_postgres_user = is_root();
         let base = fresh_dir("pg");
@@ -214,6 +223,7 @@ impl Postgres {
             port: 0,
             child: None,
             as_postgres_user,
+            settings: settings.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         };
         let template = pg.template();
         run_checked(
@@ -342,6 +352,7 @@ impl Postgres {
                 "-c",
                 "pg_stat_statements.track=top",
             ])
+            .args(self.settings.iter().flat_map(|s| ["-c", s.as_str()]))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -535,22 +546,45 @@ fn redis_server_bin() -> PathBuf {
     panic!("redis-server not found: install Debian package redis-server");
 }
 
+/// The PEM files of a TLS-only Redis (see [`Redis::start_tls`]).
+#[derive(Debug, Clone)]
+pub struct RedisTls {
+    /// The server's certificate.
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
+    /// The CA client certificates must chain to (clients must present one).
+    pub ca: PathBuf,
+}
+
 /// A Redis server on a free loopback port, with persistence off.
 pub struct Redis {
     bin: PathBuf,
     dir: PathBuf,
     port: u16,
     child: Option<Child>,
+    /// TLS only (`--port 0 --tls-port PORT`), when set.
+    tls: Option<RedisTls>,
 }
 
 impl Redis {
     /// Starts redis-server; panics (naming the package) if it is not installed.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A Redis that speaks only TLS on its port, requiring client certificates.
+    pub fn start_tls(tls: RedisTls) -> Self {
+        Self::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<RedisTls>) -> Self {
         let mut r = Self {
             bin: redis_server_bin(),
             dir: fresh_dir("redis"),
             port: 0,
             child: None,
+            tls,
         };
         for attempt in 1..=PORT_ATTEMPTS {
             r.port = free_port();
@@ -567,6 +601,29 @@ impl Redis {
         self.dir.join("server.log")
     }
 
+    fn pid_path(&self) -> PathBuf {
+        self.dir.join("redis.pid")
+    }
+
+    /// The listening options: plain `--port`, or TLS only.
+    fn port_args(&self) -> Vec<std::ffi::OsString> {
+        let port = self.port.to_string();
+        let Some(tls) = &self.tls else {
+            return vec!["--port".into(), port.into()];
+        };
+        let mut args: Vec<std::ffi::OsString> = vec!["--port".into(), "0".into()];
+        args.extend(["--tls-port".into(), port.into()]);
+        for (flag, path) in [
+            ("--tls-cert-file", &tls.cert),
+            ("--tls-key-file", &tls.key),
+            ("--tls-ca-cert-file", &tls.ca),
+        ] {
+            args.extend([flag.into(), path.into()]);
+        }
+        args.extend(["--pidfile".into(), self.pid_path().into()]);
+        args
+    }
+
     fn spawn(&mut self) -> Result<(), String> {
         let mut child = Command::new("sh")
             .args(["-c", WATCHDOG, "watchdog"])
@@ -574,7 +631,8 @@ impl Redis {
             .arg(self.log_path())
             .arg(&self.dir)
             .arg(&self.bin)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(self.port_args())
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
             .arg(&self.dir)
@@ -621,6 +679,11 @@ impl Redis {
     }
 
     fn ping(&self) -> bool {
+        if self.tls.is_some() {
+            // Plain commands cannot reach a TLS port: listening is ready enough.
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+            return TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok();
+        }
         self.command("PING").is_some_and(|r| r.starts_with("+PONG"))
     }
 
@@ -633,9 +696,14 @@ impl Redis {
         );
     }
 
-    /// `redis://127.0.0.1:PORT/`.
+    /// `redis://127.0.0.1:PORT/` (`rediss://` for a TLS server).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
     }
 
     /// The TCP port.
@@ -648,7 +716,14 @@ impl Redis {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        let _ = self.command("SHUTDOWN NOSAVE");
+        if self.tls.is_some() {
+            // No plain port for SHUTDOWN: SIGTERM the server itself (its pid file).
+            if let Ok(pid) = std::fs::read_to_string(self.pid_path()) {
+                let _ = Command::new("kill").args(["-TERM", pid.trim()]).status();
+            }
+        } else {
+            let _ = self.command("SHUTDOWN NOSAVE");
+        }
         reap(&mut child, Duration::from_secs(15));
     }
 

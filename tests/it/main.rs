@@ -18,6 +18,7 @@ mod session_store;
 mod sessions;
 mod signals;
 mod store;
+mod tls;
 mod tools;
 mod udp_access;
 mod user_cli;
