@@ -17,6 +17,7 @@ mod ops;
 mod session_store;
 mod sessions;
 mod signals;
+mod soak;
 mod store;
 mod tls;
 mod tools;
