@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use hotspot_radius::config::Config;
+use hotspot_radius::config::{Config, NasConfig, schema};
 
 fn config_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
@@ -40,59 +40,275 @@ fn example_documents_every_key_with_its_default() {
     // Uncommenting nothing, the example must equal the defaults: it documents them.
     let example = config_dir().join("hotspot-radius.example.toml");
     let c = Config::load(&example).unwrap();
-    let defaults = Config {
-        nas: c.nas.clone(),
-        ..Config::default()
-    };
     assert_eq!(
-        c, defaults,
+        c,
+        Config::default(),
         "example values differ from the built-in defaults"
     );
-    // Every key of every section appears in the example (commented or not).
+    // Every key of every section appears in its section, commented or not, and the
+    // commented ones are valid too: uncommented, the whole example loads.
     let text = std::fs::read_to_string(&example).unwrap();
-    for key in [
-        "auth_addr",
-        "acct_addr",
-        "receivers",
-        "max_inflight",
-        "reject_delay_ms",
-        "dedup_ttl_ms",
-        "dedup_capacity",
-        "shutdown_timeout_secs",
-        "dictionary",
-        "addr",
-        "enabled",
-        "ready_db_max_age_secs",
-        "url",
-        "pool_size",
-        "l1_capacity",
-        "l1_ttl_secs",
-        "negative_ttl_secs",
-        "l2_ttl_secs",
-        "level",
-        "address",
-        "secret",
-        "name",
-        "coa_port",
-        "require_message_authenticator",
-        "journal_dir",
-        "journal_max_bytes",
-        "journal_segment_bytes",
-        "max_batch",
-        "max_wait_ms",
-        "queue",
-        "writers",
-        "write_timeout_ms",
-        "retry_after_ms",
-        "history_after_days",
-        "log",
-        "retention_days",
-    ] {
+    let uncommented = uncomment(&text);
+    if let Err(e) = Config::from_str_named("example, uncommented", &uncommented) {
+        panic!("the example, every commented key uncommented, does not load:\n{e}");
+    }
+    let table: toml::Table = uncommented.parse().unwrap();
+    for section in schema::sections() {
+        let entry = match table.get(section.name) {
+            Some(toml::Value::Array(entries)) => entries.first(),
+            other => other,
+        };
+        let Some(toml::Value::Table(entry)) = entry else {
+            panic!("section {} missing from the example", section.header());
+        };
+        for key in section.keys {
+            assert!(
+                entry.contains_key(*key),
+                "key `{key}` of {} missing from the example (commented or not)",
+                section.header()
+            );
+        }
+    }
+}
+
+/// The example with every commented-out key line (`# key = value`) and section header
+/// (`# [[nas]]`) uncommented; other comments dropped.
+fn uncomment(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let Some(rest) = trimmed.strip_prefix('#') else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let rest = rest.trim();
+        let is_header = rest.starts_with('[') && rest.ends_with(']') && !rest.contains(' ');
+        let is_key = rest.split_once('=').is_some_and(|(k, v)| {
+            let k = k.trim();
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                && format!("v = {}", v.trim()).parse::<toml::Table>().is_ok()
+        });
+        if is_header || is_key {
+            out.push_str(rest);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// One section of `docs/configuration.md`: its header and (key, Default cell) rows.
+struct DocSection {
+    header: String,
+    rows: Vec<(String, String)>,
+}
+
+fn docs() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The `## `[section]`` tables of the reference.
+fn doc_sections(doc: &str) -> Vec<DocSection> {
+    let mut sections: Vec<DocSection> = Vec::new();
+    let mut in_section = false;
+    for line in doc.lines() {
+        if let Some(heading) = line.strip_prefix("## ") {
+            let header = heading.trim().trim_matches('`');
+            in_section = header.starts_with('[') && header.ends_with(']');
+            if in_section {
+                sections.push(DocSection {
+                    header: header.to_owned(),
+                    rows: Vec::new(),
+                });
+            }
+            continue;
+        }
+        let (true, Some(section)) = (in_section, sections.last_mut()) else {
+            continue;
+        };
+        if !line.starts_with("| `") {
+            continue;
+        }
+        let cells: Vec<&str> = line
+            .trim()
+            .trim_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect();
+        assert!(cells.len() >= 5, "short row in {}: {line}", section.header);
+        section
+            .rows
+            .push((cells[0].trim_matches('`').to_owned(), cells[2].to_owned()));
+    }
+    sections
+}
+
+/// The text of the `## {title}` section.
+fn doc_section<'a>(doc: &'a str, title: &str) -> &'a str {
+    let heading = format!("## {title}\n");
+    let start = doc
+        .find(&heading)
+        .unwrap_or_else(|| panic!("no `{heading}` in docs/configuration.md"));
+    let rest = &doc[start + heading.len()..];
+    &rest[..rest.find("\n## ").unwrap_or(rest.len())]
+}
+
+#[test]
+fn reference_documents_every_section_key_and_default() {
+    let doc = docs();
+    let documented = doc_sections(&doc);
+    let sections = schema::sections();
+    let headers: Vec<String> = sections.iter().map(schema::Section::header).collect();
+    let doc_headers: Vec<&str> = documented.iter().map(|d| d.header.as_str()).collect();
+    assert_eq!(
+        doc_headers, headers,
+        "docs/configuration.md sections differ from the config structs"
+    );
+    let with_nas = Config {
+        nas: vec![NasConfig::default()],
+        ..Config::default()
+    };
+    let required: Vec<String> = with_nas
+        .validate("defaults")
+        .into_iter()
+        .filter(|p| p.message == "is required")
+        .map(|p| p.key)
+        .collect();
+    for (section, doc) in sections.iter().zip(&documented) {
+        let doc_keys: Vec<&str> = doc.rows.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            doc_keys,
+            section.keys,
+            "keys of {} in docs/configuration.md differ from the struct (same order please)",
+            section.header()
+        );
+        for (key, cell) in &doc.rows {
+            let real = schema::default_value(section.name, key);
+            let what = format!("{}.{key}: documented default `{cell}`", section.header());
+            if cell.starts_with("required") {
+                let path = format!("{}[0].{key}", section.name);
+                assert!(
+                    required.contains(&path),
+                    "{what}, but {path} is not required"
+                );
+            } else if cell.starts_with("unset") {
+                assert_eq!(real, None, "{what}, but it has a default");
+            } else {
+                let literal = cell
+                    .split('`')
+                    .nth(1)
+                    .unwrap_or_else(|| panic!("{what}: no `value` in the cell"));
+                let parsed: toml::Table = format!("v = {literal}")
+                    .parse()
+                    .unwrap_or_else(|e| panic!("{what}: not a TOML value: {e}"));
+                assert_eq!(parsed.get("v"), real.as_ref(), "{what} is not the default");
+            }
+        }
+    }
+}
+
+#[test]
+fn reference_documents_every_environment_override() {
+    let doc = docs();
+    let env = doc_section(&doc, "Environment variables");
+    let asked = std::cell::RefCell::new(Vec::new());
+    Config::default().apply_env(|name| {
+        asked.borrow_mut().push(name.to_owned());
+        None
+    });
+    let asked = asked.into_inner();
+    assert!(asked.contains(&"DATABASE_URL".to_owned()), "{asked:?}");
+    for name in asked.iter().map(String::as_str).chain(["RUST_LOG"]) {
         assert!(
-            text.contains(&format!("{key} =")),
-            "key {key} not documented in the example"
+            env.contains(&format!("| `{name}` |")),
+            "environment variable {name} is not in the reference's table"
         );
     }
+}
+
+#[test]
+fn reference_documents_every_command_line_override() {
+    let doc = docs();
+    let flags_doc = doc_section(&doc, "Command-line flags");
+    for command in ["serve", "config"] {
+        let out = bin().args([command, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{command} --help failed");
+        let help = String::from_utf8_lossy(&out.stdout);
+        let flags: Vec<&str> = help
+            .split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']')
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+            .filter(|w| !matches!(*w, "--help" | "--version"))
+            .collect();
+        assert!(!flags.is_empty(), "no flags in `{command} --help`:\n{help}");
+        for flag in flags {
+            assert!(
+                flags_doc.contains(&format!("`{flag}")),
+                "`{command} {flag}` is not in the reference's Command-line flags"
+            );
+        }
+    }
+}
+
+#[test]
+fn print_default_is_a_complete_valid_default_config() {
+    let out = bin().args(["config", "--print-default"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let example = std::fs::read_to_string(config_dir().join("hotspot-radius.example.toml"));
+    assert_eq!(Ok(text.clone()), example.map_err(|e| e.to_string()));
+    let path = temp_file("printed-default.toml", &text);
+    let check = bin().arg("check-config").arg(&path).output().unwrap();
+    assert!(
+        check.status.success(),
+        "check-config refuses the printed default:\n{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert_eq!(Config::load(&path).unwrap(), Config::default());
+
+    let bare = bin().arg("config").output().unwrap();
+    assert!(
+        !bare.status.success(),
+        "`config` alone should ask for a flag"
+    );
+}
+
+#[test]
+fn check_config_suggests_keys_and_explains_values() {
+    let bad = temp_file(
+        "explain.toml",
+        r#"
+[server]
+recievers = 2
+auth_addr = "1812"
+[sessions]
+time_zone = "Asia/Jakrta"
+[postauth]
+log = "some"
+"#,
+    );
+    let out = bin().arg("check-config").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        r#"key `server.recievers`: unknown key "recievers" in [server] (did you mean "receivers"?)"#,
+        "key `server.auth_addr`: invalid value \"1812\"",
+        "expected IP:PORT, e.g. 0.0.0.0:1812",
+        r#"(did you mean "Asia/Jakarta"?)"#,
+        r#"expected one of "all", "rejects", "off""#,
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "`{expected}` missing in:\n{stderr}"
+        );
+    }
+    assert_eq!(stderr.lines().count(), 4, "{stderr}");
 }
 
 #[test]
