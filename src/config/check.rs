@@ -175,7 +175,7 @@ impl Config {
             bad(
                 "sessions.time_zone".into(),
                 format!(
-                    "\"{}\" is not a time zone: {}{}",
+                    "invalid value \"{}\": {}{}",
                     sess.time_zone,
                     expected_form("sessions", "time_zone"),
                     did_you_mean(nearest_time_zone(&sess.time_zone)),
@@ -203,9 +203,9 @@ impl Config {
             bad(
                 "log.level".into(),
                 format!(
-                    "`{}` is not a log level: use error, warn, info, debug, trace or off \
-                     (or per-module filters such as `info,hotspot_radius=debug`)",
-                    self.log.level
+                    "invalid value \"{}\": {}",
+                    self.log.level,
+                    expected_form("log", "level")
                 ),
             );
         }
@@ -218,7 +218,7 @@ impl Config {
                     None => bad(
                         format!("nas[{i}].address"),
                         format!(
-                            "\"{}\" is not an IP address or CIDR network: {}",
+                            "invalid value \"{}\": {}",
                             nas.address,
                             expected_form("nas", "address")
                         ),

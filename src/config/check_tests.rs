@@ -130,7 +130,7 @@ fn time_zones_say_iana_and_suggest() {
     );
     assert_eq!(
         m,
-        r#""Asia/Jakrta" is not a time zone: expected an IANA time zone name, e.g. "Asia/Jakarta", "Europe/Berlin" or "UTC" (did you mean "Asia/Jakarta"?)"#
+        r#"invalid value "Asia/Jakrta": expected an IANA time zone name, e.g. "Asia/Jakarta", "Europe/Berlin" or "UTC" (did you mean "Asia/Jakarta"?)"#
     );
     let m = problem(
         "[sessions]\ntime_zone = \"europe/berlin\"\n",
@@ -139,6 +139,14 @@ fn time_zones_say_iana_and_suggest() {
     assert!(m.ends_with(r#"(did you mean "Europe/Berlin"?)"#), "{m}");
     let m = problem("[sessions]\ntime_zone = \"WIB\"\n", "sessions.time_zone");
     assert!(!m.contains("did you mean"), "{m}");
+}
+
+#[test]
+fn log_levels_list_the_levels() {
+    assert_eq!(
+        problem("[log]\nlevel = \"verbose\"\n", "log.level"),
+        r#"invalid value "verbose": expected a log level: "error", "warn", "info", "debug", "trace" or "off", or per-module filters such as "info,hotspot_radius=debug""#
+    );
 }
 
 #[test]

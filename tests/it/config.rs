@@ -37,14 +37,10 @@ fn every_shipped_config_parses() {
 
 #[test]
 fn example_documents_every_key_with_its_default() {
-    // Uncommenting nothing, the example must equal the defaults: it documents them.
     let example = config_dir().join("hotspot-radius.example.toml");
-    let c = Config::load(&example).unwrap();
-    assert_eq!(
-        c,
-        Config::default(),
-        "example values differ from the built-in defaults"
-    );
+    let loaded = Config::load(&example).unwrap();
+    let loaded = toml::Table::try_from(&loaded).unwrap();
+    let defaults = toml::Table::try_from(Config::default()).unwrap();
     // Every key of every section appears in its section, commented or not, and the
     // commented ones are valid too: uncommented, the whole example loads.
     let text = std::fs::read_to_string(&example).unwrap();
@@ -52,23 +48,42 @@ fn example_documents_every_key_with_its_default() {
     if let Err(e) = Config::from_str_named("example, uncommented", &uncommented) {
         panic!("the example, every commented key uncommented, does not load:\n{e}");
     }
-    let table: toml::Table = uncommented.parse().unwrap();
+    let all_keys: toml::Table = uncommented.parse().unwrap();
+    let mut wrong = Vec::new();
     for section in schema::sections() {
-        let entry = match table.get(section.name) {
+        let entry = match all_keys.get(section.name) {
             Some(toml::Value::Array(entries)) => entries.first(),
             other => other,
         };
         let Some(toml::Value::Table(entry)) = entry else {
-            panic!("section {} missing from the example", section.header());
+            wrong.push(format!("section {} is missing", section.header()));
+            continue;
         };
         for key in section.keys {
-            assert!(
-                entry.contains_key(*key),
-                "key `{key}` of {} missing from the example (commented or not)",
-                section.header()
-            );
+            if !entry.contains_key(*key) {
+                wrong.push(format!("{} `{key}` is missing", section.header()));
+            }
+            // Uncommenting nothing, the example's values are the defaults.
+            let value = |t: &toml::Table| {
+                t.get(section.name)
+                    .and_then(|s| s.get(key))
+                    .map_or_else(|| "unset".to_owned(), ToString::to_string)
+            };
+            if !section.array && value(&loaded) != value(&defaults) {
+                wrong.push(format!(
+                    "{} `{key}` is {} in the example but {} in the code",
+                    section.header(),
+                    value(&loaded),
+                    value(&defaults)
+                ));
+            }
         }
     }
+    assert!(
+        wrong.is_empty(),
+        "config/hotspot-radius.example.toml is out of date:\n  {}",
+        wrong.join("\n  ")
+    );
 }
 
 /// The example with every commented-out key line (`# key = value`) and section header
@@ -162,11 +177,12 @@ fn reference_documents_every_section_key_and_default() {
     let documented = doc_sections(&doc);
     let sections = schema::sections();
     let headers: Vec<String> = sections.iter().map(schema::Section::header).collect();
-    let doc_headers: Vec<&str> = documented.iter().map(|d| d.header.as_str()).collect();
-    assert_eq!(
-        doc_headers, headers,
-        "docs/configuration.md sections differ from the config structs"
-    );
+    let mut wrong = Vec::new();
+    for d in &documented {
+        if !headers.contains(&d.header) {
+            wrong.push(format!("section {} is not in the config structs", d.header));
+        }
+    }
     let with_nas = Config {
         nas: vec![NasConfig::default()],
         ..Config::default()
@@ -177,37 +193,94 @@ fn reference_documents_every_section_key_and_default() {
         .filter(|p| p.message == "is required")
         .map(|p| p.key)
         .collect();
-    for (section, doc) in sections.iter().zip(&documented) {
-        let doc_keys: Vec<&str> = doc.rows.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(
-            doc_keys,
-            section.keys,
-            "keys of {} in docs/configuration.md differ from the struct (same order please)",
-            section.header()
-        );
-        for (key, cell) in &doc.rows {
-            let real = schema::default_value(section.name, key);
-            let what = format!("{}.{key}: documented default `{cell}`", section.header());
-            if cell.starts_with("required") {
-                let path = format!("{}[0].{key}", section.name);
-                assert!(
-                    required.contains(&path),
-                    "{what}, but {path} is not required"
-                );
-            } else if cell.starts_with("unset") {
-                assert_eq!(real, None, "{what}, but it has a default");
-            } else {
-                let literal = cell
-                    .split('`')
-                    .nth(1)
-                    .unwrap_or_else(|| panic!("{what}: no `value` in the cell"));
-                let parsed: toml::Table = format!("v = {literal}")
-                    .parse()
-                    .unwrap_or_else(|e| panic!("{what}: not a TOML value: {e}"));
-                assert_eq!(parsed.get("v"), real.as_ref(), "{what} is not the default");
+    for section in &sections {
+        let header = section.header();
+        let Some(doc) = documented.iter().find(|d| d.header == header) else {
+            wrong.push(format!("section {header} is missing"));
+            continue;
+        };
+        for key in section.keys {
+            if !doc.rows.iter().any(|(k, _)| k == key) {
+                wrong.push(format!("{header} `{key}` is missing"));
             }
         }
+        for (key, cell) in &doc.rows {
+            if !section.keys.contains(&key.as_str()) {
+                wrong.push(format!("{header} `{key}` is not in the struct"));
+                continue;
+            }
+            let real = schema::default_value(section.name, key);
+            let what = format!("{header} `{key}`: documented default {cell}");
+            if cell.starts_with("required") {
+                let path = format!("{}[0].{key}", section.name);
+                if !required.contains(&path) {
+                    wrong.push(format!("{what}, but the code does not require it"));
+                }
+            } else if cell.starts_with("unset") {
+                if let Some(real) = real {
+                    wrong.push(format!("{what}, but the code's default is {real}"));
+                }
+            } else {
+                let literal = cell.split('`').nth(1).unwrap_or_default();
+                let parsed = format!("v = {literal}").parse::<toml::Table>();
+                match (parsed.ok().and_then(|t| t.get("v").cloned()), real) {
+                    (None, _) => wrong.push(format!("{what}: not a `TOML value`")),
+                    (Some(doc_value), Some(real)) if doc_value == real => {}
+                    (Some(_), Some(real)) => {
+                        wrong.push(format!("{what}, but the code's default is {real}"))
+                    }
+                    (Some(_), None) => wrong.push(format!("{what}, but the code has none")),
+                }
+            }
+        }
+        let doc_keys: Vec<&str> = doc.rows.iter().map(|(k, _)| k.as_str()).collect();
+        if wrong.is_empty() && doc_keys != section.keys {
+            wrong.push(format!(
+                "{header}: keys in another order than the struct: {:?}",
+                section.keys
+            ));
+        }
     }
+    let doc_headers: Vec<&str> = documented.iter().map(|d| d.header.as_str()).collect();
+    if wrong.is_empty() && doc_headers != headers {
+        wrong.push(format!(
+            "sections in another order than the struct: {headers:?}"
+        ));
+    }
+    assert!(
+        wrong.is_empty(),
+        "docs/configuration.md is out of date:\n  {}",
+        wrong.join("\n  ")
+    );
+}
+
+#[test]
+fn reference_error_examples_are_what_check_config_prints() {
+    let doc = docs();
+    let start = doc
+        .find("```text\n")
+        .expect("no ```text block of example errors")
+        + 8;
+    let block = &doc[start..];
+    let block = &block[..block.find("```").unwrap()];
+    let dir = std::env::temp_dir().join(format!("hr-config-doc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = "[server]\nrecievers = 2\npool_size = 4\nauth_addr = \"1812\"\n\
+                [sessions]\ntime_zone = \"Asia/Jakrta\"\n";
+    std::fs::write(dir.join("hotspot.toml"), text).unwrap();
+    let out = bin()
+        .current_dir(&dir)
+        .args(["check-config", "hotspot.toml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for line in block.lines() {
+        assert!(
+            stderr.lines().any(|l| l == line),
+            "docs/configuration.md shows\n  {line}\nbut check-config printed:\n{stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
