@@ -259,7 +259,7 @@ pub(super) fn prune_root(table: &mut toml::Table, file: &str, problems: &mut Vec
                 problems.push(Problem {
                     file: file.to_owned(),
                     key: key.clone(),
-                    message: unknown_message(&key, None),
+                    message: unknown_root_message(&key, table.get(&key)),
                 });
                 false
             }
@@ -310,7 +310,7 @@ fn prune_table<T: DeserializeOwned>(
         if let Err(e) = T::deserialize(toml::Value::Table(one)) {
             let raw = e.to_string();
             let message = if raw.contains("unknown field") {
-                unknown_message(&key, Some(section))
+                unknown_message(&key, section)
             } else {
                 // serde's first line (the rest repeats the key) says what failed; say what
                 // the key takes instead.
@@ -354,44 +354,35 @@ fn prune_nas(root: &mut toml::Table, file: &str, problems: &mut Vec<Problem>) ->
     ok
 }
 
-impl RedisConfig {
-    /// The TLS files: a client certificate needs its key (and the other way round), and
-    /// any of them needs a `rediss://` URL.
-    fn validate_tls(&self, bad: &mut impl FnMut(String, String)) {
-        if self.cert_file.is_some() != self.key_file.is_some() {
-            bad(
-                "redis.cert_file".into(),
-                "cert_file and key_file go together (mutual TLS needs both)".into(),
-            );
+/// `unknown section [sever] (did you mean [server]?)`, or for a plain key at the top level
+/// `unknown key "receivers" at the top level (it belongs in [server])`.
+fn unknown_root_message(key: &str, value: Option<&toml::Value>) -> String {
+    let near = nearest(key, names_of::<Config>()).map(|name| {
+        let section = schema::sections().into_iter().find(|s| s.name == name);
+        section.map_or_else(|| format!("[{name}]"), |s| s.header())
+    });
+    match value {
+        Some(toml::Value::Table(_)) | Some(toml::Value::Array(_)) => {
+            let hint = near
+                .map(|h| format!(" (did you mean {h}?)"))
+                .unwrap_or_default();
+            format!("unknown section [{key}]{hint}")
         }
-        let tls_file = [
-            ("redis.ca_file", &self.ca_file),
-            ("redis.cert_file", &self.cert_file),
-            ("redis.key_file", &self.key_file),
-        ]
-        .into_iter()
-        .find(|(_, f)| f.is_some());
-        if let (Some((key, _)), Some(url)) = (tls_file, &self.url)
-            && !url.starts_with("rediss://")
-        {
-            bad(key.into(), "needs a rediss:// URL in redis.url".into());
+        _ => {
+            let hint = near.map_or_else(
+                || belongs_in(key, None),
+                |h| format!(" (did you mean {h}?)"),
+            );
+            format!("unknown key \"{key}\" at the top level{hint}")
         }
     }
 }
 
-/// `unknown key "recievers" in [server] (did you mean "receivers"?)`; `section` is `None`
-/// at the top level, where the known names are the sections.
-fn unknown_message(key: &str, section: Option<&str>) -> String {
-    let Some(section) = section else {
-        let hint = match nearest(key, names_of::<Config>()) {
-            Some(name) => did_you_mean(Some(name)),
-            None => belongs_in(key, None),
-        };
-        return format!("unknown section or key \"{key}\" at the top level{hint}");
-    };
+/// `unknown key "recievers" in [server] (did you mean "receivers"?)`.
+fn unknown_message(key: &str, section: &str) -> String {
     let known = section_keys(section).unwrap_or_default();
     let hint = match nearest(key, known) {
-        Some(name) => did_you_mean(Some(name)),
+        Some(name) => format!(" (did you mean \"{name}\"?)"),
         None => belongs_in(key, Some(section)),
     };
     let header = if section == "nas" {
@@ -520,6 +511,31 @@ fn nearest_time_zone(name: &str) -> Option<&'static str> {
         .map(|(_, n)| n)
 }
 
+impl RedisConfig {
+    /// The TLS files: a client certificate needs its key (and the other way round), and
+    /// any of them needs a `rediss://` URL.
+    fn validate_tls(&self, bad: &mut impl FnMut(String, String)) {
+        if self.cert_file.is_some() != self.key_file.is_some() {
+            bad(
+                "redis.cert_file".into(),
+                "cert_file and key_file go together (mutual TLS needs both)".into(),
+            );
+        }
+        let tls_file = [
+            ("redis.ca_file", &self.ca_file),
+            ("redis.cert_file", &self.cert_file),
+            ("redis.key_file", &self.key_file),
+        ]
+        .into_iter()
+        .find(|(_, f)| f.is_some());
+        if let (Some((key, _)), Some(url)) = (tls_file, &self.url)
+            && !url.starts_with("rediss://")
+        {
+            bad(key.into(), "needs a rediss:// URL in redis.url".into());
+        }
+    }
+}
+
 /// Every directive of a log filter ends in a level name: `info`, `hotspot_radius=debug`.
 /// (`tracing`'s own parser takes a bare word such as `verbose` as a module name, which
 /// silences every other log line.)
@@ -557,6 +573,10 @@ mod log_level_tests {
 }
 
 #[cfg(test)]
+#[path = "check_tests.rs"]
+mod message_tests;
+
+#[cfg(test)]
 mod redis_tls_tests {
     use super::super::Config;
 
@@ -586,7 +606,3 @@ mod redis_tls_tests {
         );
     }
 }
-
-#[cfg(test)]
-#[path = "check_tests.rs"]
-mod message_tests;

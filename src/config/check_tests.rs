@@ -38,7 +38,11 @@ fn unknown_keys_suggest_the_nearest_known_key() {
     );
     assert_eq!(
         problem("[sever]\nreceivers = 2\n", "sever"),
-        r#"unknown section or key "sever" at the top level (did you mean "server"?)"#
+        "unknown section [sever] (did you mean [server]?)"
+    );
+    assert_eq!(
+        problem("[[nass]]\naddress = \"10.0.0.1\"\n", "nass"),
+        "unknown section [nass] (did you mean [[nas]]?)"
     );
 }
 
@@ -50,7 +54,7 @@ fn a_key_of_another_section_is_pointed_there() {
     );
     assert_eq!(
         problem("receivers = 4\n", "receivers"),
-        r#"unknown section or key "receivers" at the top level (it belongs in [server])"#
+        r#"unknown key "receivers" at the top level (it belongs in [server])"#
     );
 }
 
