@@ -188,10 +188,16 @@ impl Config {
                 "must be at least 1".into(),
             );
         }
-        if sess.dynauth_attempts == 0 || sess.dynauth_timeout_ms == 0 {
+        if sess.dynauth_attempts == 0 {
             bad(
                 "sessions.dynauth_attempts".into(),
-                "attempts and dynauth_timeout_ms must be at least 1".into(),
+                "must be at least 1".into(),
+            );
+        }
+        if sess.dynauth_timeout_ms == 0 {
+            bad(
+                "sessions.dynauth_timeout_ms".into(),
+                "must be at least 1".into(),
             );
         }
         if self.cache.l1_capacity == 0 {

@@ -132,10 +132,17 @@ fn uncomment(text: &str) -> String {
     out
 }
 
-/// One section of `docs/configuration.md`: its header and (key, Default cell) rows.
+/// One section of `docs/configuration.md`: its header and table rows.
 struct DocSection {
     header: String,
-    rows: Vec<(String, String)>,
+    rows: Vec<DocRow>,
+}
+
+/// One key's row: the key and its Default and Allowed cells.
+struct DocRow {
+    key: String,
+    default: String,
+    allowed: String,
 }
 
 fn docs() -> String {
@@ -172,9 +179,11 @@ fn doc_sections(doc: &str) -> Vec<DocSection> {
             .map(str::trim)
             .collect();
         assert!(cells.len() >= 5, "short row in {}: {line}", section.header);
-        section
-            .rows
-            .push((cells[0].trim_matches('`').to_owned(), cells[2].to_owned()));
+        section.rows.push(DocRow {
+            key: cells[0].trim_matches('`').to_owned(),
+            default: cells[2].to_owned(),
+            allowed: cells[3].to_owned(),
+        });
     }
     sections
 }
@@ -218,11 +227,14 @@ fn reference_documents_every_section_key_and_default() {
             continue;
         };
         for key in section.keys {
-            if !doc.rows.iter().any(|(k, _)| k == key) {
+            if !doc.rows.iter().any(|r| r.key == *key) {
                 wrong.push(format!("{header} `{key}` is missing"));
             }
         }
-        for (key, cell) in &doc.rows {
+        for DocRow {
+            key, default: cell, ..
+        } in &doc.rows
+        {
             if !section.keys.contains(&key.as_str()) {
                 wrong.push(format!("{header} `{key}` is not in the struct"));
                 continue;
@@ -251,7 +263,7 @@ fn reference_documents_every_section_key_and_default() {
                 }
             }
         }
-        let doc_keys: Vec<&str> = doc.rows.iter().map(|(k, _)| k.as_str()).collect();
+        let doc_keys: Vec<&str> = doc.rows.iter().map(|r| r.key.as_str()).collect();
         if wrong.is_empty() && doc_keys != section.keys {
             wrong.push(format!(
                 "{header}: keys in another order than the struct: {:?}",
@@ -268,6 +280,86 @@ fn reference_documents_every_section_key_and_default() {
     assert!(
         wrong.is_empty(),
         "docs/configuration.md is out of date:\n  {}",
+        wrong.join("\n  ")
+    );
+}
+
+/// The numeric bounds an Allowed cell states: `at least N`, `A to B` (B may name another
+/// key: no upper bound then) or `0 or more`, before any `;`.
+fn documented_bounds(allowed: &str) -> Option<(i64, Option<i64>)> {
+    let first = allowed.split(';').next().unwrap_or_default().trim();
+    if let Some(n) = first.strip_prefix("at least ") {
+        return Some((n.parse().ok()?, None));
+    }
+    if first == "0 or more" {
+        return Some((0, None));
+    }
+    let (low, high) = first.split_once(" to ")?;
+    Some((low.parse().ok()?, high.parse().ok()))
+}
+
+#[test]
+fn reference_ranges_are_what_validation_enforces() {
+    // Each bound the reference states is checked at the edge: the bound itself loads, one
+    // past it is refused for that key.
+    let doc = docs();
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for section in doc_sections(&doc) {
+        let name = section.header.trim_matches(|c| c == '[' || c == ']');
+        for row in &section.rows {
+            let Some((low, high)) = documented_bounds(&row.allowed) else {
+                continue;
+            };
+            let (header, key_path) = if name == "nas" {
+                (
+                    "[[nas]]\naddress = \"10.0.0.1\"\nsecret = \"s\"\n",
+                    format!("nas[0].{}", row.key),
+                )
+            } else {
+                ("", format!("{name}.{}", row.key))
+            };
+            let refused = |value: i64| {
+                let text = if name == "nas" {
+                    format!("{header}{} = {value}\n", row.key)
+                } else {
+                    format!("[{name}]\n{} = {value}\n", row.key)
+                };
+                match Config::from_str_named("t.toml", &text) {
+                    Ok(_) => false,
+                    Err(e) => e
+                        .problems()
+                        .iter()
+                        .any(|p| p.contains(&format!("`{key_path}`"))),
+                }
+            };
+            let mut edge = |value: i64, want_refused: bool| {
+                if refused(value) != want_refused {
+                    let verb = if want_refused { "accepts" } else { "refuses" };
+                    wrong.push(format!(
+                        "{}: documented \"{}\" but {key_path} = {value}: validation {verb} it",
+                        section.header, row.allowed
+                    ));
+                }
+            };
+            edge(low, false);
+            if low > 0 {
+                edge(low - 1, true);
+            }
+            if let Some(high) = high {
+                edge(high, false);
+                edge(high + 1, true);
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 20,
+        "only {checked} bounds found in the reference"
+    );
+    assert!(
+        wrong.is_empty(),
+        "docs/configuration.md states other ranges than validation enforces:\n  {}",
         wrong.join("\n  ")
     );
 }
