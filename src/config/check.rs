@@ -418,8 +418,8 @@ fn belongs_in(key: &str, here: Option<&str>) -> String {
 /// what the key takes. `detail` is the deserializer's own first line.
 fn invalid_message(section: &str, key: &str, value: &toml::Value, detail: &str) -> String {
     let given = match value {
-        toml::Value::Table(_) => "a table".to_owned(),
-        toml::Value::Array(_) => "an array".to_owned(),
+        toml::Value::Table(_) => "(a table)".to_owned(),
+        toml::Value::Array(_) => "(an array)".to_owned(),
         other => other.to_string(),
     };
     let expected = expected_form(section, key);

@@ -121,6 +121,10 @@ fn enums_list_their_values() {
         r#"invalid value true: expected one of "all", "rejects", "off""#
     );
     assert_eq!(
+        problem("[admin]\nenabled = [true]\n", "admin.enabled"),
+        "invalid value (an array): expected true or false"
+    );
+    assert_eq!(
         problem("[admin]\nenabled = \"yes\"\n", "admin.enabled"),
         r#"invalid value "yes": expected true or false"#
     );

@@ -138,9 +138,10 @@ struct DocSection {
     rows: Vec<DocRow>,
 }
 
-/// One key's row: the key and its Default and Allowed cells.
+/// One key's row: the key and its Type, Default and Allowed cells.
 struct DocRow {
     key: String,
+    ty: String,
     default: String,
     allowed: String,
 }
@@ -181,6 +182,7 @@ fn doc_sections(doc: &str) -> Vec<DocSection> {
         assert!(cells.len() >= 5, "short row in {}: {line}", section.header);
         section.rows.push(DocRow {
             key: cells[0].trim_matches('`').to_owned(),
+            ty: cells[1].to_owned(),
             default: cells[2].to_owned(),
             allowed: cells[3].to_owned(),
         });
@@ -360,6 +362,70 @@ fn reference_ranges_are_what_validation_enforces() {
     assert!(
         wrong.is_empty(),
         "docs/configuration.md states other ranges than validation enforces:\n  {}",
+        wrong.join("\n  ")
+    );
+}
+
+#[test]
+fn reference_types_are_what_wrong_values_are_told() {
+    // A value of the wrong type (an array fits no key) is answered with the form the
+    // reference's Type column names; an enum's message lists exactly its Allowed values.
+    let doc = docs();
+    let mut wrong = Vec::new();
+    for section in doc_sections(&doc) {
+        let name = section.header.trim_matches(|c| c == '[' || c == ']');
+        for row in &section.rows {
+            let expected = match row.ty.as_str() {
+                "address" => "expected IP:PORT".to_owned(),
+                "IP or CIDR" => "expected an IP address or a CIDR network".to_owned(),
+                "URL" => "expected a URL".to_owned(),
+                "boolean" => "expected true or false".to_owned(),
+                "integer" => "expected a whole number".to_owned(),
+                "milliseconds" | "seconds" | "days" | "bytes" => {
+                    format!("expected a whole number of {}", row.ty)
+                }
+                "enum" => format!("expected one of {}", row.allowed.replace('`', "")),
+                "time zone" => "expected an IANA time zone name".to_owned(),
+                "log filter" => "expected a log level".to_owned(),
+                "string" | "path" => "expected a string".to_owned(),
+                other => {
+                    wrong.push(format!(
+                        "{} `{}`: unknown type {other}",
+                        section.header, row.key
+                    ));
+                    continue;
+                }
+            };
+            let (text, key_path) = if name == "nas" {
+                (
+                    format!("[[nas]]\n{} = []\n", row.key),
+                    format!("nas[0].{}", row.key),
+                )
+            } else {
+                (
+                    format!("[{name}]\n{} = []\n", row.key),
+                    format!("{name}.{}", row.key),
+                )
+            };
+            let problems = Config::from_str_named("t.toml", &text)
+                .map(|_| Vec::new())
+                .unwrap_or_else(|e| e.problems());
+            let told = problems
+                .iter()
+                .find(|p| p.contains(&format!("`{key_path}`")));
+            match told {
+                Some(p) if p.contains(&expected) => {}
+                _ => wrong.push(format!(
+                    "{key_path} is documented as {}, so a wrong value should be told \
+                     \"{expected}\"; got {told:?}",
+                    row.ty
+                )),
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "docs/configuration.md types differ from the messages:\n  {}",
         wrong.join("\n  ")
     );
 }
