@@ -466,10 +466,12 @@ pub(super) fn expected_form(section: &str, key: &str) -> String {
                              \"trace\" or \"off\", or per-module filters such as \
                              \"info,hotspot_radius=debug\""
             .into(),
-        ("database", "url") => {
+        ("redis", k) if k == "url" || k.ends_with("_url") => {
+            "expected a URL string, e.g. \"redis://127.0.0.1:6379/0\"".into()
+        }
+        (_, k) if k == "url" || k.ends_with("_url") => {
             "expected a URL string, e.g. \"postgres://radius:password@127.0.0.1/radius\"".into()
         }
-        ("redis", "url") => "expected a URL string, e.g. \"redis://127.0.0.1:6379/0\"".into(),
         (_, k) if k == "addr" || k.ends_with("_addr") => {
             let example = match default {
                 Some(toml::Value::String(s)) => s,
