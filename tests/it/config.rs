@@ -108,26 +108,36 @@ fn example_documents_every_key_with_its_default() {
 }
 
 /// The example with every commented-out key line (`# key = value`) and section header
-/// (`# [[nas]]`) uncommented; other comments dropped.
+/// (`# [[nas]]`) uncommented; other comments dropped. A key shown twice in one table (a
+/// second example, such as a TLS URL) keeps its first.
 fn uncomment(text: &str) -> String {
     let mut out = String::new();
+    let mut seen: Vec<String> = Vec::new();
     for line in text.lines() {
-        let trimmed = line.trim_start();
-        let Some(rest) = trimmed.strip_prefix('#') else {
-            out.push_str(line);
-            out.push('\n');
-            continue;
+        let (commented, rest) = match line.trim_start().strip_prefix('#') {
+            Some(rest) => (true, rest.trim()),
+            None => (false, line.trim()),
         };
-        let rest = rest.trim();
         let is_header = rest.starts_with('[') && rest.ends_with(']') && !rest.contains(' ');
-        let is_key = rest.split_once('=').is_some_and(|(k, v)| {
+        let key = rest.split_once('=').and_then(|(k, v)| {
             let k = k.trim();
-            !k.is_empty()
+            let plain = !k.is_empty()
                 && k.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-                && format!("v = {}", v.trim()).parse::<toml::Table>().is_ok()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            let value = format!("v = {}", v.trim()).parse::<toml::Table>().is_ok();
+            (plain && value).then_some(k)
         });
-        if is_header || is_key {
+        let keep = if is_header {
+            seen.clear();
+            true
+        } else if let Some(key) = key {
+            let first = !seen.iter().any(|k| k == key);
+            seen.push(key.to_owned());
+            first
+        } else {
+            !commented
+        };
+        if keep {
             out.push_str(rest);
             out.push('\n');
         }
