@@ -42,6 +42,8 @@ pub(crate) enum Command {
     Migrate,
     /// Validate a configuration file; lists every problem and exits non-zero on any.
     CheckConfig(CheckConfigArgs),
+    /// Print configuration: `--print-default` writes every key with its default.
+    Config(ConfigArgs),
     /// Manage rows of the `nas` table.
     #[command(subcommand)]
     Nas(nas::NasCommand),
@@ -86,6 +88,15 @@ pub(crate) struct CheckConfigArgs {
     pub(crate) file: Option<PathBuf>,
 }
 
+/// `config` arguments.
+#[derive(Args, Debug)]
+pub(crate) struct ConfigArgs {
+    /// Print a complete default configuration as TOML: every key with its default and what
+    /// it does (keys unset by default, and a `[[nas]]` entry, commented out).
+    #[arg(long, required = true)]
+    pub(crate) print_default: bool,
+}
+
 /// `check-config`: print every problem; exit code 0 when valid, 1 otherwise.
 fn check_config(file: &std::path::Path) -> i32 {
     match Config::load(file) {
@@ -119,6 +130,13 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("check-config: give a FILE (or --config FILE)");
             };
             Ok(exit(check_config(file)))
+        }
+        Command::Config(_) => {
+            use std::io::Write as _;
+            std::io::stdout()
+                .write_all(hotspot_radius::config::schema::DEFAULT_TOML.as_bytes())
+                .context("writing the default configuration")?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
             let config = load_config(cli.config.as_deref())?;
@@ -322,5 +340,7 @@ mod tests {
             matches!(c.command, Some(Command::TestAuth(a)) if a.method == test_auth::TestMethod::Mschapv2)
         );
         assert!(Cli::try_parse_from(["hotspot-radius", "nas", "remove", "10.0.0.1"]).is_ok());
+        assert!(Cli::try_parse_from(["hotspot-radius", "config", "--print-default"]).is_ok());
+        assert!(Cli::try_parse_from(["hotspot-radius", "config"]).is_err());
     }
 }

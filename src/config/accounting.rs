@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `[accounting]` section: how Accounting-Requests become durable.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AccountingConfig {
     /// Directory of the local journal that holds records while PostgreSQL is down or slow
@@ -91,7 +91,7 @@ impl Default for AccountingConfig {
 }
 
 /// Which authentications the post-auth log (`radpostauth`) keeps.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum PostAuthLog {
     /// Every Access-Accept and Access-Reject.
@@ -104,7 +104,7 @@ pub enum PostAuthLog {
 }
 
 /// `[postauth]` section: the authentication log.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PostAuthConfig {
     /// `all`, `rejects` or `off`.

@@ -5,9 +5,11 @@
 use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 
+use super::schema::{self, names_of, nearest, section_keys};
 use super::{
-    AccountingConfig, AdminConfig, CacheConfig, Config, DatabaseConfig, LogConfig, NasConfig,
-    PostAuthConfig, RedisConfig, ServerConfig, SessionsConfig,
+    AccountingConfig, AdminConfig, CacheConfig, Config, DatabaseConfig, LogConfig,
+    MessageAuthenticatorPolicy, NasConfig, PostAuthConfig, PostAuthLog, RedisConfig, ServerConfig,
+    SessionsConfig,
 };
 
 /// One problem found in a configuration file.
@@ -173,8 +175,10 @@ impl Config {
             bad(
                 "sessions.time_zone".into(),
                 format!(
-                    "`{}` is not an IANA time zone name (e.g. Asia/Jakarta, UTC)",
-                    sess.time_zone
+                    "invalid value \"{}\": {}{}",
+                    sess.time_zone,
+                    expected_form("sessions", "time_zone"),
+                    did_you_mean(nearest_time_zone(&sess.time_zone)),
                 ),
             );
         }
@@ -184,10 +188,16 @@ impl Config {
                 "must be at least 1".into(),
             );
         }
-        if sess.dynauth_attempts == 0 || sess.dynauth_timeout_ms == 0 {
+        if sess.dynauth_attempts == 0 {
             bad(
                 "sessions.dynauth_attempts".into(),
-                "attempts and dynauth_timeout_ms must be at least 1".into(),
+                "must be at least 1".into(),
+            );
+        }
+        if sess.dynauth_timeout_ms == 0 {
+            bad(
+                "sessions.dynauth_timeout_ms".into(),
+                "must be at least 1".into(),
             );
         }
         if self.cache.l1_capacity == 0 {
@@ -199,9 +209,9 @@ impl Config {
             bad(
                 "log.level".into(),
                 format!(
-                    "`{}` is not a log level: use error, warn, info, debug, trace or off \
-                     (or per-module filters such as `info,hotspot_radius=debug`)",
-                    self.log.level
+                    "invalid value \"{}\": {}",
+                    self.log.level,
+                    expected_form("log", "level")
                 ),
             );
         }
@@ -213,7 +223,11 @@ impl Config {
                 match nas.network() {
                     None => bad(
                         format!("nas[{i}].address"),
-                        format!("`{}` is not an IP address or CIDR network", nas.address),
+                        format!(
+                            "invalid value \"{}\": {}",
+                            nas.address,
+                            expected_form("nas", "address")
+                        ),
                     ),
                     Some(net) if seen.contains(&net) => bad(
                         format!("nas[{i}].address"),
@@ -251,7 +265,7 @@ pub(super) fn prune_root(table: &mut toml::Table, file: &str, problems: &mut Vec
                 problems.push(Problem {
                     file: file.to_owned(),
                     key: key.clone(),
-                    message: "unknown key".into(),
+                    message: unknown_root_message(&key, table.get(&key)),
                 });
                 false
             }
@@ -279,12 +293,15 @@ fn prune_section<T: DeserializeOwned>(
         });
         return false;
     };
-    prune_table::<T>(inner, section, file, problems);
+    prune_table::<T>(inner, section, section, file, problems);
     true
 }
 
+/// Check a table key by key against `T`; `section` names its schema (`nas`), `prefix`
+/// its place in the file (`nas[2]`).
 fn prune_table<T: DeserializeOwned>(
     inner: &mut toml::Table,
+    section: &str,
     prefix: &str,
     file: &str,
     problems: &mut Vec<Problem>,
@@ -299,10 +316,11 @@ fn prune_table<T: DeserializeOwned>(
         if let Err(e) = T::deserialize(toml::Value::Table(one)) {
             let raw = e.to_string();
             let message = if raw.contains("unknown field") {
-                "unknown key".to_owned()
+                unknown_message(&key, section)
             } else {
-                // The first line; the rest repeats the key ("in `key`").
-                raw.lines().next().unwrap_or_default().trim_end().to_owned()
+                // serde's first line (the rest repeats the key) says what failed; say what
+                // the key takes instead.
+                invalid_message(section, &key, value, raw.lines().next().unwrap_or_default())
             };
             problems.push(Problem {
                 file: file.to_owned(),
@@ -327,7 +345,7 @@ fn prune_nas(root: &mut toml::Table, file: &str, problems: &mut Vec<Problem>) ->
     for (i, entry) in entries.iter_mut().enumerate() {
         match entry {
             toml::Value::Table(t) => {
-                prune_table::<NasConfig>(t, &format!("nas[{i}]"), file, problems)
+                prune_table::<NasConfig>(t, "nas", &format!("nas[{i}]"), file, problems)
             }
             _ => {
                 problems.push(Problem {
@@ -340,6 +358,165 @@ fn prune_nas(root: &mut toml::Table, file: &str, problems: &mut Vec<Problem>) ->
         }
     }
     ok
+}
+
+/// `unknown section [sever] (did you mean [server]?)`, or for a plain key at the top level
+/// `unknown key "receivers" at the top level (it belongs in [server])`.
+fn unknown_root_message(key: &str, value: Option<&toml::Value>) -> String {
+    let near = nearest(key, names_of::<Config>()).map(|name| {
+        let section = schema::sections().into_iter().find(|s| s.name == name);
+        section.map_or_else(|| format!("[{name}]"), |s| s.header())
+    });
+    match value {
+        Some(toml::Value::Table(_)) | Some(toml::Value::Array(_)) => {
+            let hint = near
+                .map(|h| format!(" (did you mean {h}?)"))
+                .unwrap_or_default();
+            format!("unknown section [{key}]{hint}")
+        }
+        _ => {
+            let hint = near.map_or_else(
+                || belongs_in(key, None),
+                |h| format!(" (did you mean {h}?)"),
+            );
+            format!("unknown key \"{key}\" at the top level{hint}")
+        }
+    }
+}
+
+/// `unknown key "recievers" in [server] (did you mean "receivers"?)`.
+fn unknown_message(key: &str, section: &str) -> String {
+    let known = section_keys(section).unwrap_or_default();
+    let hint = match nearest(key, known) {
+        Some(name) => format!(" (did you mean \"{name}\"?)"),
+        None => belongs_in(key, Some(section)),
+    };
+    let header = if section == "nas" {
+        "[[nas]]".to_owned()
+    } else {
+        format!("[{section}]")
+    };
+    format!("unknown key \"{key}\" in {header}{hint}")
+}
+
+/// ` (did you mean "x"?)`, or nothing.
+fn did_you_mean(name: Option<&str>) -> String {
+    name.map(|n| format!(" (did you mean \"{n}\"?)"))
+        .unwrap_or_default()
+}
+
+/// ` (it belongs in [database])` when `key` is a key of another section, else nothing.
+fn belongs_in(key: &str, here: Option<&str>) -> String {
+    schema::sections()
+        .into_iter()
+        .find(|s| Some(s.name) != here && s.keys.contains(&key))
+        .map(|s| format!(" (it belongs in {})", s.header()))
+        .unwrap_or_default()
+}
+
+/// A value of the right TOML type but wrong form, or of the wrong type: what was given and
+/// what the key takes. `detail` is the deserializer's own first line.
+fn invalid_message(section: &str, key: &str, value: &toml::Value, detail: &str) -> String {
+    let given = match value {
+        toml::Value::Table(_) => "(a table)".to_owned(),
+        toml::Value::Array(_) => "(an array)".to_owned(),
+        other => other.to_string(),
+    };
+    let expected = expected_form(section, key);
+    match (value, schema::default_value(section, key)) {
+        (toml::Value::Integer(n), Some(toml::Value::Integer(_))) => {
+            let why = if *n < 0 {
+                "must not be negative"
+            } else {
+                "is too large"
+            };
+            format!("{given} {why}: {expected}")
+        }
+        (toml::Value::String(_), _) if detail.contains("unknown variant") => {
+            format!("invalid value {given}: {expected}")
+        }
+        (toml::Value::String(_), Some(toml::Value::String(_))) | (toml::Value::String(_), None) => {
+            format!("invalid value {given} ({detail}): {expected}")
+        }
+        _ => format!("invalid value {given}: {expected}"),
+    }
+}
+
+/// What a key's value must look like, with an example, for messages about a wrong one.
+pub(super) fn expected_form(section: &str, key: &str) -> String {
+    let default = schema::default_value(section, key);
+    let example = default
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    match (section, key) {
+        ("nas", "address") => {
+            "expected an IP address or a CIDR network, e.g. \"192.168.88.1\" or \"10.10.0.0/16\""
+                .into()
+        }
+        ("nas", "require_message_authenticator") => {
+            one_of(names_of::<MessageAuthenticatorPolicy>())
+        }
+        ("postauth", "log") => one_of(names_of::<PostAuthLog>()),
+        ("sessions", "time_zone") => {
+            "expected an IANA time zone name, e.g. \"Asia/Jakarta\", \"Europe/Berlin\" or \"UTC\""
+                .into()
+        }
+        ("log", "level") => "expected a log level: \"error\", \"warn\", \"info\", \"debug\", \
+                             \"trace\" or \"off\", or per-module filters such as \
+                             \"info,hotspot_radius=debug\""
+            .into(),
+        ("redis", k) if k == "url" || k.ends_with("_url") => {
+            "expected a URL string, e.g. \"redis://127.0.0.1:6379/0\"".into()
+        }
+        (_, k) if k == "url" || k.ends_with("_url") => {
+            "expected a URL string, e.g. \"postgres://radius:password@127.0.0.1/radius\"".into()
+        }
+        (_, k) if k == "addr" || k.ends_with("_addr") => {
+            let example = match default {
+                Some(toml::Value::String(s)) => s,
+                _ => "0.0.0.0:1812".into(),
+            };
+            format!("expected IP:PORT, e.g. {example}")
+        }
+        (_, k) if k.ends_with("_ms") => {
+            format!("expected a whole number of milliseconds, e.g. {example}")
+        }
+        (_, k) if k.ends_with("_secs") => {
+            format!("expected a whole number of seconds, e.g. {example}")
+        }
+        (_, k) if k.ends_with("_days") => {
+            format!("expected a whole number of days, e.g. {example}")
+        }
+        (_, k) if k.ends_with("_bytes") => {
+            format!("expected a whole number of bytes, e.g. {example}")
+        }
+        _ => match default {
+            Some(toml::Value::Integer(_)) => format!("expected a whole number, e.g. {example}"),
+            Some(toml::Value::Boolean(_)) => "expected true or false".into(),
+            Some(toml::Value::String(_)) => format!("expected a string, e.g. {example}"),
+            _ => "expected a string".into(),
+        },
+    }
+}
+
+/// `expected one of "require", "auto", "off"`.
+fn one_of(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    format!("expected one of {}", quoted.join(", "))
+}
+
+/// The IANA zone nearest to a wrong name: the same but for case, or one edit away in four
+/// letters (at most two), so a short abbreviation such as `WIB` gets no wild guess.
+fn nearest_time_zone(name: &str) -> Option<&'static str> {
+    let wanted = name.trim().to_ascii_lowercase();
+    chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|tz| tz.name())
+        .map(|n| (schema::edit_distance(&wanted, &n.to_ascii_lowercase()), n))
+        .filter(|(d, _)| *d <= 2 && *d * 4 <= wanted.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
 }
 
 impl RedisConfig {
@@ -402,6 +579,10 @@ mod log_level_tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "check_tests.rs"]
+mod message_tests;
 
 #[cfg(test)]
 mod redis_tls_tests {

@@ -4,17 +4,20 @@
 //! bad values), each naming the key and the file, so `check-config` can list them all at
 //! once. Every field has a default (one `default_*` fn each), so an empty file, or no file
 //! at all, is a working configuration once `DATABASE_URL` is set. Every key is documented
-//! in `config/hotspot-radius.example.toml`. This file is the schema and the loading; the
-//! checks (unknown keys, ill-typed values, bad values) are in `check`.
+//! in `docs/configuration.md` and in `config/hotspot-radius.example.toml` (which
+//! `config --print-default` prints); `schema` reads the keys and defaults from these
+//! structs, and tests hold both documents to them. This file is the schema and the
+//! loading; the checks (unknown keys, ill-typed values, bad values) are in `check`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 mod accounting;
 mod check;
+pub mod schema;
 mod sessions;
 
 pub use accounting::{AccountingConfig, PostAuthConfig, PostAuthLog};
@@ -22,7 +25,7 @@ pub use check::{ConfigError, Problem};
 pub use sessions::SessionsConfig;
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// `[server]`: the RADIUS listeners and the request path.
@@ -58,7 +61,7 @@ pub struct Config {
 }
 
 /// `[server]` section.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Authentication listener (Access-Request, Status-Server).
@@ -135,7 +138,7 @@ impl Default for ServerConfig {
 }
 
 /// `[admin]` section.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// Admin HTTP listener (`/metrics`, `/healthz`, `/readyz`).
@@ -170,7 +173,7 @@ impl Default for AdminConfig {
 }
 
 /// `[database]` section.
-#[derive(Clone, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// PostgreSQL URL; the `DATABASE_URL` environment variable overrides it.
@@ -211,7 +214,7 @@ impl std::fmt::Debug for DatabaseConfig {
 }
 
 /// `[redis]` section.
-#[derive(Clone, Deserialize, PartialEq, Default)]
+#[derive(Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
     /// Redis URL; the `REDIS_URL` environment variable overrides it. Without one, caches are
@@ -242,7 +245,7 @@ impl std::fmt::Debug for RedisConfig {
 }
 
 /// `[cache]` section.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CacheConfig {
     /// Most user profiles held in the in-process L1 cache.
@@ -293,7 +296,7 @@ impl Default for CacheConfig {
 }
 
 /// `[log]` section.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     /// Default `tracing` filter (`RUST_LOG` overrides it), e.g. `info` or
@@ -315,7 +318,7 @@ impl Default for LogConfig {
 }
 
 /// Message-Authenticator policy for Access-Requests from one NAS (BlastRADIUS).
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageAuthenticatorPolicy {
     /// Every Access-Request must carry a valid Message-Authenticator.
@@ -349,7 +352,7 @@ impl MessageAuthenticatorPolicy {
 }
 
 /// One `[[nas]]` entry.
-#[derive(Clone, Deserialize, PartialEq, Default)]
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NasConfig {
     /// Source address: an IP address or a CIDR network (required).
@@ -371,6 +374,19 @@ pub struct NasConfig {
 
 fn default_coa_port() -> u16 {
     3799
+}
+
+/// What an empty `[[nas]]` entry gives (the required `address` and `secret` empty).
+impl Default for NasConfig {
+    fn default() -> Self {
+        Self {
+            address: String::new(),
+            secret: String::new(),
+            name: None,
+            coa_port: default_coa_port(),
+            require_message_authenticator: MessageAuthenticatorPolicy::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for NasConfig {

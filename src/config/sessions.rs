@@ -1,10 +1,10 @@
 //! `[sessions]`: the session store, Simultaneous-Use and quotas, stale-session closing,
 //! and Disconnect/CoA to the NAS.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `[sessions]` section.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SessionsConfig {
     /// IANA time zone (`Asia/Jakarta`, `Europe/Berlin`, `UTC`) in which daily and monthly

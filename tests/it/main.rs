@@ -8,6 +8,7 @@
 mod accounting;
 mod blackhole;
 mod config;
+mod config_reference;
 mod decode_robustness;
 mod dynauth;
 mod e2e;
