@@ -34,7 +34,8 @@ use crate::sessions::{
     MemorySessions, RedisSessions, SessionRules, SessionStore, Sessions, StaleRule, housekeeping,
 };
 use crate::store::{
-    PgStore, PoolSettings, RedisEndpoint, RedisSettings, RedisTier, StoreError, redact_url,
+    PgStore, PoolSettings, RedisEndpoint, RedisSettings, RedisTier, SigningKey, StoreError,
+    redact_url,
 };
 
 /// Why the server could not start (or a command could not reach its database).
@@ -160,17 +161,23 @@ pub fn redis_client(config: &Config) -> Result<Option<redis::Client>, AppError> 
 async fn redis(
     config: &Config,
     client: Option<&redis::Client>,
+    pg: &PgStore,
 ) -> Result<Option<RedisTier>, AppError> {
     let Some(client) = client else {
         return Ok(None);
     };
+    // Values are signed with the key every instance of this database shares.
+    let key = pg.l2_signing_key().await.map_err(store_step(
+        "reading the cache signing key (hotspot_radius_keys)",
+    ))?;
     let settings = RedisSettings {
         ttl: Duration::from_secs(config.cache.l2_ttl_secs),
         negative_ttl: Duration::from_secs(config.cache.negative_ttl_secs),
         timeout: REDIS_TIMEOUT,
     };
-    let tier =
-        RedisTier::with_client(client.clone(), settings).map_err(store_step("Redis client"))?;
+    let tier = RedisTier::with_client(client.clone(), settings)
+        .map_err(store_step("Redis client"))?
+        .with_signing_key(SigningKey::new(key.as_bytes()));
     if let Err(e) = tier.ping().await {
         let url = redact_url(config.redis.url.as_deref().unwrap_or_default());
         tracing::warn!(
@@ -361,7 +368,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
     let redis_client = redis_client(&config)?;
     let profiles = Profiles::new(
         pg.clone(),
-        redis(&config, redis_client.as_ref()).await?,
+        redis(&config, redis_client.as_ref(), &pg).await?,
         &profile_options(&config),
         Arc::clone(&dict),
     );

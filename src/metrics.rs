@@ -52,6 +52,9 @@ pub const DB_ERRORS_TOTAL: &str = "radius_db_errors_total";
 pub const REDIS_ERRORS_TOTAL: &str = "radius_redis_errors_total";
 /// 1 while Redis answers, 0 during an outage.
 pub const REDIS_UP: &str = "radius_redis_up";
+/// L2 values refused because their signature did not verify (planted, or written by an
+/// instance with another key).
+pub const L2_REFUSED_TOTAL: &str = "radius_cache_l2_refused_total";
 /// Open sessions per NAS, by `nas` (NAS-IP), from the session store.
 pub const SESSIONS_ONLINE: &str = "radius_sessions_online";
 /// Sessions closed by the server, by `reason` (stale, lost_stop, nas_reboot).
@@ -230,6 +233,10 @@ pub fn describe() {
     describe_counter!(DB_ERRORS_TOTAL, "Failed SQL statements, by query");
     describe_counter!(REDIS_ERRORS_TOTAL, "Failed Redis operations, by operation");
     describe_gauge!(REDIS_UP, "1 while Redis answers, 0 during an outage");
+    describe_counter!(
+        L2_REFUSED_TOTAL,
+        "Redis cache values refused because their signature did not verify"
+    );
     describe_counter!(
         POSTAUTH_WRITTEN_TOTAL,
         "Post-auth rows written to radpostauth"

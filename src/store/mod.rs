@@ -16,7 +16,7 @@ pub use postgres::{
     MIGRATOR, Membership, NasWrite, PgStore, PoolSettings, UserSummary, UserWrite, migrate,
     migrate_reporting,
 };
-pub use redis::{Cached, RedisEndpoint, RedisSettings, RedisTier};
+pub use redis::{Cached, RedisEndpoint, RedisSettings, RedisTier, SigningKey};
 
 /// The NOTIFY channel the schema's triggers use (`user:<name>`, `group:<name>`, `nas`,
 /// `flush`).

@@ -17,12 +17,12 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ClientTlsConfig, TlsCertificates};
 
 use super::StoreError;
-use crate::metrics::{self as m, REDIS_ERRORS_TOTAL, REDIS_UP};
+use crate::metrics::{self as m, L2_REFUSED_TOTAL, REDIS_ERRORS_TOTAL, REDIS_UP};
 use crate::model::UserRows;
 use crate::outage::Outage;
 
 /// Key prefix; the version changes whenever the cached value format does.
-pub const KEY_PREFIX: &str = "hr:v2:user:";
+pub const KEY_PREFIX: &str = "hr:v3:user:";
 /// The L2 generation: every value carries the generation it was written under, and only
 /// values of the current generation are used. INCR is an O(1) flush of every instance's
 /// L2, run whenever change notifications may have been missed.
@@ -51,12 +51,87 @@ pub enum Cached {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Generation(Option<u64>);
 
-/// `<generation>\n<json>` → (generation, json).
-fn split_value(bytes: &[u8]) -> Option<(u64, &[u8])> {
-    let nl = bytes.iter().position(|b| *b == b'\n')?;
-    let (head, rest) = bytes.split_at(nl);
-    let generation = std::str::from_utf8(head).ok()?.parse().ok()?;
-    Some((generation, rest.get(1..)?))
+/// HMAC-SHA1 tag length, bytes.
+const TAG_LEN: usize = 20;
+
+/// The key L2 values are signed with. Redis is a cache, not an authority: a value is used
+/// only if it carries a tag made with this key over the username, the generation and
+/// the rows, so an entry planted by anyone who can write to Redis (or copied from one
+/// user's key to another's) is refused. The servers sharing an L2 share this key (it
+/// lives in PostgreSQL; see `PgStore::l2_signing_key`).
+#[derive(Clone)]
+pub struct SigningKey(std::sync::Arc<[u8]>);
+
+impl SigningKey {
+    /// A key from its bytes.
+    pub fn new(key: &[u8]) -> Self {
+        Self(key.into())
+    }
+
+    /// A random key of this process only (values written with it are readable by no other
+    /// instance: safe, just not shared).
+    pub fn random() -> Self {
+        let key: [u8; 32] = rand::random();
+        Self::new(&key)
+    }
+
+    fn tag(&self, username: &str, generation: u64, json: &[u8]) -> [u8; TAG_LEN] {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC takes a key of any length");
+        // Length-prefixed fields: no two (username, generation, json) share a message.
+        mac.update(
+            &u64::try_from(username.len())
+                .unwrap_or(u64::MAX)
+                .to_be_bytes(),
+        );
+        mac.update(username.as_bytes());
+        mac.update(&generation.to_be_bytes());
+        mac.update(json);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// `<generation>\n<tag>\n<json>`.
+    fn seal(&self, username: &str, generation: u64, json: &[u8]) -> Vec<u8> {
+        let tag = self.tag(username, generation, json);
+        let mut value = Vec::with_capacity(json.len() + 64);
+        value.extend_from_slice(generation.to_string().as_bytes());
+        value.push(b'\n');
+        for b in tag {
+            value.extend_from_slice(format!("{b:02x}").as_bytes());
+        }
+        value.push(b'\n');
+        value.extend_from_slice(json);
+        value
+    }
+
+    /// The (generation, json) of a value whose tag verifies, else `None`.
+    fn open<'v>(&self, username: &str, value: &'v [u8]) -> Option<(u64, &'v [u8])> {
+        let nl = value.iter().position(|b| *b == b'\n')?;
+        let (head, rest) = value.split_at(nl);
+        let generation: u64 = std::str::from_utf8(head).ok()?.parse().ok()?;
+        let rest = rest.get(1..)?;
+        let hex = rest.get(..TAG_LEN * 2)?;
+        if rest.get(TAG_LEN * 2) != Some(&b'\n') {
+            return None;
+        }
+        let json = rest.get(TAG_LEN * 2 + 1..)?;
+        let mut tag = [0u8; TAG_LEN];
+        for (i, pair) in hex.chunks_exact(2).enumerate() {
+            let text = std::str::from_utf8(pair).ok()?;
+            tag[i] = u8::from_str_radix(text, 16).ok()?;
+        }
+        let expected = self.tag(username, generation, json);
+        // Constant time: the comparison must not tell a forger how close it got.
+        let same = subtle::ConstantTimeEq::ct_eq(&tag[..], &expected[..]);
+        bool::from(same).then_some((generation, json))
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
 }
 
 /// Where Redis is and how to trust it: the URL, and for `rediss://` the PEM files of the
@@ -199,6 +274,8 @@ pub struct RedisTier {
     health: std::sync::Arc<Health>,
     /// A flush (generation bump) was asked for and not made yet.
     flush_pending: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Signs what this tier writes and checks what it reads.
+    key: SigningKey,
 }
 
 impl std::fmt::Debug for RedisTier {
@@ -237,7 +314,16 @@ impl RedisTier {
                 retry_at_ms: AtomicU64::new(0),
             }),
             flush_pending: std::sync::Arc::default(),
+            key: SigningKey::random(),
         })
+    }
+
+    /// Signs and checks values with `key`, the one every instance sharing this Redis uses
+    /// (without it, a random key of this process: nothing is shared).
+    #[must_use]
+    pub fn with_signing_key(mut self, key: SigningKey) -> Self {
+        self.key = key;
+        self
     }
 
     /// Whether the last Redis operation failed (an outage is in progress).
@@ -305,7 +391,15 @@ impl RedisTier {
         let current = current.unwrap_or(0);
         let cached = value
             .as_deref()
-            .and_then(split_value)
+            .and_then(|v| {
+                let opened = self.key.open(username, v);
+                if opened.is_none() {
+                    // Unsigned, signed with another key, or for another user: planted,
+                    // or written by an instance that does not share this key.
+                    m::inc(L2_REFUSED_TOTAL, &[], 1);
+                }
+                opened
+            })
             .and_then(|(g, json)| {
                 if g != current {
                     return None;
@@ -328,8 +422,7 @@ impl RedisTier {
         let Ok(json) = serde_json::to_vec(&rows) else {
             return;
         };
-        let mut value = format!("{generation}\n").into_bytes();
-        value.extend_from_slice(&json);
+        let value = self.key.seal(username, generation, &json);
         let ttl = if rows.is_some() {
             self.settings.ttl
         } else {

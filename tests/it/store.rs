@@ -12,7 +12,7 @@ use hotspot_radius::config::PostAuthLog;
 use hotspot_radius::model::{AcctRecord, GroupRows, NasRow, PostAuthRecord, RadRow};
 use hotspot_radius::policy::{Authorization, Profile};
 use hotspot_radius::profiles::{LookupError, ProfileOptions, Profiles};
-use hotspot_radius::store::{PgStore, PoolSettings, RedisSettings, RedisTier, migrate};
+use hotspot_radius::store::{PgStore, PoolSettings, RedisSettings, RedisTier, SigningKey, migrate};
 use radius_proto::auth::Credential;
 use radius_proto::dictionary::Dictionary;
 use radius_proto::protocol::{AcctStatus, Code, Packet, PacketBuilder};
@@ -45,6 +45,12 @@ async fn store(url: &str, redis: Option<String>) -> Profiles {
         },
     )
     .expect("PgStore::connect_lazy");
+    // Signed with the database's key, as the server does: instances over one database
+    // share what they cache.
+    let key = match redis {
+        Some(_) => pg.l2_signing_key().await.expect("L2 signing key"),
+        None => String::new(),
+    };
     let l2 = redis.map(|url| {
         RedisTier::connect_lazy(
             &url,
@@ -55,6 +61,7 @@ async fn store(url: &str, redis: Option<String>) -> Profiles {
             },
         )
         .expect("RedisTier::connect_lazy")
+        .with_signing_key(SigningKey::new(key.as_bytes()))
     });
     let opts = ProfileOptions {
         l1_ttl: Duration::from_secs(3600),
@@ -1341,4 +1348,74 @@ async fn a_blackholed_database_connection_is_unavailable_within_the_deadline() {
         .expect("answered");
     assert!(again.unwrap().is_some(), "bob loads on a fresh connection");
     assert!(proxy.accepted() >= 2);
+}
+
+/// Redis is a cache, not an authority: an entry planted by someone who can write to Redis
+/// (unsigned, or a real signed entry copied to another user's key) is refused, and the
+/// user is loaded from PostgreSQL; an entry signed with the database's key is shared by
+/// every instance.
+#[tokio::test]
+async fn planted_or_copied_l2_entries_are_refused() {
+    let (url, pool) = fresh_db().await;
+    add_user(&pool, "alice", "alice-pw").await;
+    add_user(&pool, "bob", "bob-pw").await;
+    let redis = Redis::start();
+    let first = store(&url, Some(redis.url())).await;
+    assert_eq!(
+        current_password(&first, "alice").await.as_deref(),
+        Some("alice-pw")
+    );
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let alice_value: Vec<u8> = redis::cmd("GET")
+        .arg(hotspot_radius::store::redis::user_key("alice"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let generation: u64 = redis::cmd("GET")
+        .arg(hotspot_radius::store::redis::GENERATION_KEY)
+        .query_async::<Option<u64>>(&mut conn)
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    // Alice's signed entry copied to bob's key; an unsigned entry for a user who does
+    // not exist, with a password of the attacker's choosing.
+    let planted = format!(
+        "{generation}\n{}",
+        r#"{"username":"mallory","check":[{"attribute":"Cleartext-Password","op":":=","value":"x"}],"reply":[],"groups":[]}"#
+    );
+    let _: () = redis::cmd("SET")
+        .arg(hotspot_radius::store::redis::user_key("bob"))
+        .arg(&alice_value)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(hotspot_radius::store::redis::user_key("mallory"))
+        .arg(planted.as_bytes())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let second = store(&url, Some(redis.url())).await;
+    assert_eq!(
+        current_password(&second, "bob").await.as_deref(),
+        Some("bob-pw"),
+        "a copied entry is refused; bob comes from PostgreSQL"
+    );
+    assert!(
+        second.user("mallory").await.unwrap().is_none(),
+        "a planted entry is refused; mallory does not exist"
+    );
+    // The genuine entry is shared: delete alice's rows without telling anyone (no
+    // listener runs here), and a fresh instance still finds her in L2.
+    exec(&pool, "DELETE FROM radcheck WHERE username = 'alice'").await;
+    let third = store(&url, Some(redis.url())).await;
+    assert_eq!(
+        current_password(&third, "alice").await.as_deref(),
+        Some("alice-pw"),
+        "an entry signed with the shared key is used by another instance"
+    );
 }

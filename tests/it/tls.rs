@@ -12,7 +12,7 @@ use hotspot_radius::app;
 use hotspot_radius::config::Config;
 use hotspot_radius::sessions::{RedisSessions, SessionStore};
 use hotspot_radius::store::redis::Cached;
-use hotspot_radius::store::{PgStore, PoolSettings, RedisSettings, RedisTier};
+use hotspot_radius::store::{PgStore, PoolSettings, RedisSettings, RedisTier, SigningKey};
 use radius_proto::protocol::Code;
 use sqlx::PgPool;
 
@@ -319,7 +319,14 @@ async fn server_caches_profiles_and_sessions_in_redis_over_mutual_tls() {
     // The profile went to Redis (L2) on the way: read it back over TLS with the client
     // the server builds from the same config.
     let client = app::redis_client(&c).expect("client").expect("configured");
-    let tier = RedisTier::with_client(client.clone(), tier_settings()).expect("tier");
+    // Signed with the key the server read from the database: read with the same one.
+    let key = PgStore::from_pool(pool.clone())
+        .l2_signing_key()
+        .await
+        .expect("signing key");
+    let tier = RedisTier::with_client(client.clone(), tier_settings())
+        .expect("tier")
+        .with_signing_key(SigningKey::new(key.as_bytes()));
     tier.ping().await.expect("PING over TLS");
     let (cached, _) = tier.get("alice").await;
     assert!(

@@ -268,3 +268,17 @@ impl PgStore {
         self.pool.close().await;
     }
 }
+
+impl PgStore {
+    /// The key Redis cache values are signed with (`hotspot_radius_keys`, made by the
+    /// migrations; shared by every instance of this database).
+    pub async fn l2_signing_key(&self) -> Result<String, StoreError> {
+        sent("l2_signing_key");
+        self.within(
+            "l2_signing_key",
+            sqlx::query_scalar!("SELECT key FROM hotspot_radius_keys WHERE name = 'l2'")
+                .fetch_one(&self.pool),
+        )
+        .await
+    }
+}
