@@ -55,6 +55,11 @@ if [ "$bench" -eq 1 ]; then
         "tshark|/usr/bin/tshark"
     )
 fi
+# The admin status page is tested in a real headless browser (tests/it/status_page.rs).
+required+=(
+    "chromium|/usr/bin/chromium"
+    "chromium-driver|/usr/bin/chromedriver"
+)
 
 present() {
     case $1 in

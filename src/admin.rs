@@ -1,8 +1,11 @@
-//! The admin HTTP port: `GET /metrics` (Prometheus text), `/healthz`, `/readyz`.
+//! The admin HTTP port: `GET /metrics` (Prometheus text), `/healthz`, `/readyz`, and the
+//! operator's status page (`GET /`, `POST /disconnect`, see [`status`]).
 //!
 //! A deliberately tiny HTTP/1.1 server on a tokio `TcpListener`: one request per
-//! connection, bounded request size, bounded connection count, a read timeout, and
-//! `Connection: close`. It serves operators and scrapers, not the public.
+//! connection, bounded request head and body, bounded connection count, a read timeout,
+//! and `Connection: close`. It serves operators and scrapers, not the public.
+
+pub mod status;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,13 +13,15 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 const MAX_REQUEST: usize = 8192;
+/// Largest request body taken (the Disconnect form is well under 1 KiB).
+const MAX_BODY: usize = 4096;
 const MAX_CONNECTIONS: usize = 64;
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -98,13 +103,20 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
+/// What the admin port serves besides itself.
+#[derive(Debug)]
+pub struct Admin {
+    /// The Prometheus exporter (None: no recorder, `/metrics` answers 503).
+    pub metrics: Option<PrometheusHandle>,
+    /// What `/readyz` reports.
+    pub readiness: Arc<Readiness>,
+    /// The status page (None: `/` answers 404).
+    pub status: Option<status::StatusPage>,
+}
+
 /// Serve until `cancel` fires.
-pub async fn serve(
-    listener: TcpListener,
-    metrics: Option<PrometheusHandle>,
-    readiness: Arc<Readiness>,
-    cancel: CancellationToken,
-) {
+pub async fn serve(listener: TcpListener, admin: Admin, cancel: CancellationToken) {
+    let admin = Arc::new(admin);
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let tracker = TaskTracker::new();
     loop {
@@ -123,11 +135,10 @@ pub async fn serve(
         let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
             continue; // Too many connections: close this one.
         };
-        let metrics = metrics.clone();
-        let readiness = Arc::clone(&readiness);
+        let admin = Arc::clone(&admin);
         tracker.spawn(async move {
             let _permit = permit;
-            if let Err(e) = handle(stream, metrics.as_ref(), &readiness).await {
+            if let Err(e) = handle(stream, &admin).await {
                 tracing::debug!(error = %e, "admin connection error");
             }
         });
@@ -136,46 +147,135 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(2), tracker.wait()).await;
 }
 
-async fn handle(
-    mut stream: TcpStream,
-    metrics: Option<&PrometheusHandle>,
-    readiness: &Readiness,
-) -> std::io::Result<()> {
+/// One parsed request.
+#[derive(Debug, Default)]
+struct Request {
+    method: String,
+    path: String,
+    body: Vec<u8>,
+}
+
+/// Why a request was not read whole: answered with this status, or (None) not at all.
+type Refusal = Option<&'static str>;
+
+/// Read one request: the head (up to [`MAX_REQUEST`]), then a body of `Content-Length`
+/// bytes (up to [`MAX_BODY`]).
+async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Request, Refusal> {
     let mut buf = Vec::with_capacity(1024);
-    let head = tokio::time::timeout(READ_TIMEOUT, async {
-        let mut chunk = [0u8; 1024];
-        loop {
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                break;
-            }
-            buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
-            if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.len() >= MAX_REQUEST {
-                break;
-            }
+    let mut chunk = [0u8; 1024];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
         }
-        Ok::<_, std::io::Error>(())
-    })
-    .await;
-    if head.is_err() {
-        return Ok(());
-    }
-    head.unwrap_or(Ok(()))?;
-    let text = String::from_utf8_lossy(&buf);
-    let mut parts = text.lines().next().unwrap_or_default().split_whitespace();
-    let method = parts.next().unwrap_or_default();
+        if buf.len() >= MAX_REQUEST {
+            return Err(Some("431 Request Header Fields Too Large"));
+        }
+        let n = stream.read(&mut chunk).await.map_err(|_| None)?;
+        if n == 0 {
+            return Err(None);
+        }
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    };
+    let head = String::from_utf8_lossy(buf.get(..head_end).unwrap_or_default()).into_owned();
+    let mut lines = head.lines();
+    let mut parts = lines.next().unwrap_or_default().split_whitespace();
+    let method = parts.next().unwrap_or_default().to_owned();
     let target = parts.next().unwrap_or_default();
-    let path = target.split('?').next().unwrap_or_default();
-    let (status, content_type, body) = route(method, path, metrics, readiness);
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+    let path = target.split('?').next().unwrap_or_default().to_owned();
+    let length = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.trim().parse::<usize>());
+    let mut body = buf.get(head_end..).unwrap_or_default().to_vec();
+    if method == "POST" {
+        let length = match length {
+            Some(Ok(n)) => n,
+            Some(Err(_)) => return Err(Some("400 Bad Request")),
+            None => return Err(Some("411 Length Required")),
+        };
+        if length > MAX_BODY {
+            return Err(Some("413 Content Too Large"));
+        }
+        while body.len() < length {
+            let n = stream.read(&mut chunk).await.map_err(|_| None)?;
+            if n == 0 {
+                return Err(None);
+            }
+            body.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        }
+        body.truncate(length);
+    } else {
+        body.clear();
+    }
+    Ok(Request { method, path, body })
+}
+
+/// An answer: status line, content type, body.
+type Response = (&'static str, &'static str, String);
+
+const TEXT: &str = "text/plain; charset=utf-8";
+const HTML: &str = "text/html; charset=utf-8";
+
+async fn handle(mut stream: TcpStream, admin: &Admin) -> std::io::Result<()> {
+    let request = match tokio::time::timeout(READ_TIMEOUT, read_request(&mut stream)).await {
+        Err(_) | Ok(Err(None)) => return Ok(()),
+        Ok(Err(Some(status))) => Err(status),
+        Ok(Ok(r)) => Ok(r),
+    };
+    let refused = request.is_err();
+    let (method, (status, content_type, body)) = match request {
+        Ok(r) => (r.method.clone(), respond(&r, admin).await),
+        Err(status) => (String::new(), (status, TEXT, format!("{status}\n"))),
+    };
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
     );
+    if content_type == HTML {
+        // Nothing on the page runs script or is framed; the form posts only back here.
+        head.push_str(
+            "Cache-Control: no-store\r\nX-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n\
+             Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'\r\n",
+        );
+    }
+    head.push_str("\r\n");
     stream.write_all(head.as_bytes()).await?;
     if method != "HEAD" {
         stream.write_all(body.as_bytes()).await?;
     }
-    stream.shutdown().await
+    stream.shutdown().await?;
+    if refused {
+        // Closing with unread input would reset the connection and could destroy the
+        // answer in flight: read (a bounded amount of) what the client still sends.
+        let _ = tokio::time::timeout(READ_TIMEOUT, async {
+            let mut sink = [0u8; 1024];
+            for _ in 0..64 {
+                if matches!(stream.read(&mut sink).await, Ok(0) | Err(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+    Ok(())
+}
+
+/// The status page's routes, then the plain ones.
+async fn respond(request: &Request, admin: &Admin) -> Response {
+    let method = request.method.as_str();
+    match (&admin.status, method, request.path.as_str()) {
+        (Some(page), "GET" | "HEAD", "/" | "/status") => ("200 OK", HTML, page.render(None).await),
+        (Some(page), "POST", "/disconnect") => {
+            let (status, body) = page.disconnect(&request.body).await;
+            (status, HTML, body)
+        }
+        _ => route(
+            method,
+            &request.path,
+            admin.metrics.as_ref(),
+            &admin.readiness,
+        ),
+    }
 }
 
 fn route(
@@ -183,8 +283,7 @@ fn route(
     path: &str,
     metrics: Option<&PrometheusHandle>,
     readiness: &Readiness,
-) -> (&'static str, &'static str, String) {
-    const TEXT: &str = "text/plain; charset=utf-8";
+) -> Response {
     if method != "GET" && method != "HEAD" {
         return (
             "405 Method Not Allowed",
@@ -261,5 +360,51 @@ mod tests {
             route("POST", "/healthz", None, &r).0,
             "405 Method Not Allowed"
         );
+    }
+
+    async fn read(raw: &[u8]) -> Result<Request, Refusal> {
+        let mut stream = raw;
+        read_request(&mut stream).await
+    }
+
+    #[tokio::test]
+    async fn reads_head_and_a_bounded_body() {
+        let r = read(
+            "POST /disconnect?x=1 HTTP/1.1\r\nHost: a\r\ncontent-length: 5\r\n\r\nab=cdEXTRA"
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/disconnect")
+        );
+        assert_eq!(r.body, b"ab=cd");
+        let r = read(b"GET / HTTP/1.1\r\n\r\nignored").await.unwrap();
+        assert!(r.body.is_empty());
+        let refused = |raw: &'static str| async move { read(raw.as_bytes()).await.err().flatten() };
+        assert_eq!(
+            refused("POST / HTTP/1.1\r\n\r\nx").await,
+            Some("411 Length Required")
+        );
+        assert_eq!(
+            refused("POST / HTTP/1.1\r\nContent-Length: 4097\r\n\r\n").await,
+            Some("413 Content Too Large")
+        );
+        assert_eq!(
+            refused("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n").await,
+            Some("400 Bad Request")
+        );
+        let long = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(MAX_REQUEST));
+        assert_eq!(
+            read(long.as_bytes()).await.err().flatten(),
+            Some("431 Request Header Fields Too Large")
+        );
+        // Cut short: nothing to answer.
+        assert!(matches!(read(b"GET / HT").await, Err(None)));
+        assert!(matches!(
+            read(b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\nab").await,
+            Err(None)
+        ));
     }
 }

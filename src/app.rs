@@ -21,6 +21,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::accounting::journal::{Journal, JournalError, JournalOptions};
 use crate::accounting::{BatchSettings, Batcher, PostAuthWriter};
+use crate::admin::status::{self, StatusPage};
 use crate::admin::{self, Readiness};
 use crate::clients::{ClientTable, Clients};
 use crate::config::{Config, NasConfig};
@@ -356,6 +357,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         }
     };
     let dict = Arc::new(dictionary(&config)?);
+    let admin_token = admin_token(&config)?;
     let pg = database(&config)?;
     let migrated = pg
         .is_migrated()
@@ -440,6 +442,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         &sessions_cancel,
     )
     .await?;
+    let status_sources = (rules.store.clone(), batcher.clone());
     let ctx = Context {
         users: profiles.clone(),
         sink: batcher,
@@ -484,12 +487,25 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
     let server_task = tokio::spawn(server.run(cancel.clone(), requests.clone()));
     let admin_cancel = CancellationToken::new();
     let admin_task = admin_listener.map(|l| {
-        tokio::spawn(admin::serve(
-            l,
-            metrics_handle,
-            Arc::clone(&readiness),
-            admin_cancel.clone(),
-        ))
+        let (sessions, accounting) = status_sources;
+        let status = StatusPage::new(status::Sources {
+            listeners: [("auth", auth_addr), ("acct", acct_addr)]
+                .into_iter()
+                .chain(admin_addr.map(|a| ("admin", a)))
+                .collect(),
+            clients: Arc::clone(&clients),
+            sessions,
+            profiles: profiles.clone(),
+            accounting,
+            dynauth: Dynauth::new(Arc::clone(&clients), dynauth_timing(&config)),
+            token: admin_token,
+        });
+        let admin = admin::Admin {
+            metrics: metrics_handle,
+            readiness: Arc::clone(&readiness),
+            status: Some(status),
+        };
+        tokio::spawn(admin::serve(l, admin, admin_cancel.clone()))
     });
     // The single NAS-table reload task: reloads never overlap, so an older snapshot can
     // never replace a newer one.
@@ -574,6 +590,26 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
     })
 }
 
+/// `[admin] token`, or the contents of `token_file` (None: read-only status page).
+fn admin_token(config: &Config) -> Result<Option<String>, AppError> {
+    let Some(path) = &config.admin.token_file else {
+        return Ok(config.admin.token().map(str::to_owned));
+    };
+    let text = std::fs::read_to_string(path).map_err(io_step(format!(
+        "reading admin.token_file {}",
+        path.display()
+    )))?;
+    Ok(Some(text.trim().to_owned()).filter(|t| !t.is_empty()))
+}
+
+/// How Disconnect/CoA-Requests wait for the NAS (`[sessions]`).
+fn dynauth_timing(config: &Config) -> crate::client::Timing {
+    crate::client::Timing {
+        timeout: Duration::from_millis(config.sessions.dynauth_timeout_ms),
+        attempts: config.sessions.dynauth_attempts,
+    }
+}
+
 /// Capacity of the automatic-action queue and of the user-change channel.
 const ACTION_QUEUE: usize = 4_096;
 
@@ -630,11 +666,7 @@ async fn session_layer(
         cancel.clone(),
     ))];
     let actions = if s.automatic_actions {
-        let timing = crate::client::Timing {
-            timeout: Duration::from_millis(s.dynauth_timeout_ms),
-            attempts: s.dynauth_attempts,
-        };
-        let dynauth = Arc::new(Dynauth::new(Arc::clone(clients), timing));
+        let dynauth = Arc::new(Dynauth::new(Arc::clone(clients), dynauth_timing(config)));
         let (queue, task) = spawn_actions(dynauth, store.clone(), ACTION_QUEUE, cancel.clone());
         tasks.push(task);
         tasks.push(spawn_change_watcher(

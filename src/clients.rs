@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use ipnet::IpNet;
@@ -24,6 +24,69 @@ pub enum ClientSource {
     Config,
     /// A row of the `nas` table.
     Database,
+}
+
+/// Traffic seen from one client entry, for the status page. Two relaxed atomic writes per
+/// request (no lock, no allocation); kept across NAS-table rebuilds for an unchanged
+/// network, so a reload does not reset them.
+#[derive(Debug)]
+pub struct NasCounters {
+    /// Requests received (any code, after the client lookup).
+    requests: AtomicU64,
+    /// Access-Rejects sent.
+    rejects: AtomicU64,
+    /// Unix seconds of the last request (0: none yet).
+    last_seen: AtomicI64,
+    /// Unix seconds when counting began.
+    since: i64,
+}
+
+impl NasCounters {
+    fn new() -> Self {
+        Self {
+            requests: AtomicU64::new(0),
+            rejects: AtomicU64::new(0),
+            last_seen: AtomicI64::new(0),
+            since: unix_now(),
+        }
+    }
+
+    /// A request arrived (now).
+    pub fn request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.last_seen.store(unix_now(), Ordering::Relaxed);
+    }
+
+    /// An Access-Reject was sent.
+    pub fn reject(&self) {
+        self.rejects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Access-Rejects so far.
+    pub fn rejects(&self) -> u64 {
+        self.rejects.load(Ordering::Relaxed)
+    }
+
+    /// Unix seconds of the last request, if any.
+    pub fn last_seen(&self) -> Option<i64> {
+        Some(self.last_seen.load(Ordering::Relaxed)).filter(|t| *t > 0)
+    }
+
+    /// Unix seconds when counting began (the entry was first defined).
+    pub fn since(&self) -> i64 {
+        self.since
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// One RADIUS client (a NAS, or a network of them sharing a secret).
@@ -47,6 +110,8 @@ pub struct Client {
     /// per router, so the first RouterOS 7.15+ router in a range does not make every older
     /// router of that range be dropped.
     ma_seen_from: RwLock<HashSet<IpAddr>>,
+    /// Traffic counters (shared with the entry this one replaced, if any).
+    counters: Arc<NasCounters>,
 }
 
 impl Client {
@@ -68,7 +133,13 @@ impl Client {
             source,
             ma_seen: AtomicBool::new(false),
             ma_seen_from: RwLock::new(HashSet::new()),
+            counters: Arc::new(NasCounters::new()),
         }
+    }
+
+    /// Traffic seen from this entry.
+    pub fn counters(&self) -> &NasCounters {
+        &self.counters
     }
 
     /// The shared secret as a [`Signer`]: verifies this client's requests and signs our
@@ -186,8 +257,12 @@ impl ClientTable {
                 }
                 c
             }));
-        for client in candidates {
-            if let Some(prev) = previous.and_then(|p| p.get_exact_network(&client.network))
+        for mut client in candidates {
+            let prev = previous.and_then(|p| p.get_exact_network(&client.network));
+            if let Some(prev) = prev {
+                client.counters = Arc::clone(&prev.counters);
+            }
+            if let Some(prev) = prev
                 && prev.signer.secret() == client.signer.secret()
             {
                 if prev.ma_seen.load(Ordering::Relaxed) {
@@ -378,6 +453,26 @@ mod tests {
             None,
         );
         assert_eq!(t.lookup(ip("127.0.0.1")).unwrap().name, "c");
+    }
+
+    #[test]
+    fn counters_survive_a_rebuild_of_the_same_network() {
+        let clients = Clients::new(ClientTable::build(&[nas("127.0.0.1", "s", "c")], &[], None));
+        let c = clients.lookup(ip("127.0.0.1")).unwrap();
+        assert_eq!(c.counters().last_seen(), None);
+        c.counters().request();
+        c.counters().request();
+        c.counters().reject();
+        // A new secret or name keeps the counts; a new address starts afresh.
+        clients.rebuild(
+            &[nas("127.0.0.1", "s2", "c2"), nas("127.0.0.2", "s", "d")],
+            &[],
+        );
+        let c = clients.lookup(ip("127.0.0.1")).unwrap();
+        assert_eq!((c.counters().requests(), c.counters().rejects()), (2, 1));
+        assert!(c.counters().last_seen().is_some());
+        let d = clients.lookup(ip("127.0.0.2")).unwrap();
+        assert_eq!((d.counters().requests(), d.counters().rejects()), (0, 0));
     }
 
     #[test]

@@ -101,6 +101,8 @@ struct Shared {
     /// Wakes the replayer when records were journaled.
     journaled: Notify,
     outage: Outage,
+    /// The journal's backlog, as last read.
+    backlog: Arc<JournalBacklog>,
 }
 
 impl Shared {
@@ -151,7 +153,7 @@ impl Shared {
         match appended {
             Ok((records_pending, bytes)) => {
                 m::inc(m::ACCT_JOURNALED_TOTAL, &[], records.len() as u64);
-                set_journal_gauges(records_pending, bytes);
+                self.backlog.set(records_pending, bytes);
                 self.journaled.notify_one();
                 Ok(())
             }
@@ -235,9 +237,31 @@ impl Shared {
     }
 }
 
-fn set_journal_gauges(records: u64, bytes: u64) {
-    m::gauge_set(m::ACCT_JOURNAL_RECORDS, records as f64);
-    m::gauge_set(m::ACCT_JOURNAL_BYTES, bytes as f64);
+/// The journal's backlog as last known: the gauges, and a copy the status page reads.
+#[derive(Debug, Default)]
+struct JournalBacklog {
+    records: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl JournalBacklog {
+    fn set(&self, records: u64, bytes: u64) {
+        self.records.store(records, Ordering::Relaxed);
+        self.bytes.store(bytes, Ordering::Relaxed);
+        m::gauge_set(m::ACCT_JOURNAL_RECORDS, records as f64);
+        m::gauge_set(m::ACCT_JOURNAL_BYTES, bytes as f64);
+    }
+}
+
+/// Accounting records not yet in PostgreSQL ([`Batcher::backlog`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Records waiting in the queue for a writer.
+    pub queued: usize,
+    /// Records in the journal waiting for replay.
+    pub journal_records: u64,
+    /// Bytes of those records' frames.
+    pub journal_bytes: u64,
 }
 
 /// The accounting sink: queue, collector, writers, journal and replayer. Cheap to clone.
@@ -245,6 +269,7 @@ fn set_journal_gauges(records: u64, bytes: u64) {
 pub struct Batcher {
     tx: mpsc::Sender<Job>,
     post_auth: PostAuthWriter,
+    backlog: Arc<JournalBacklog>,
 }
 
 impl std::fmt::Debug for Batcher {
@@ -268,8 +293,10 @@ impl Batcher {
     ) -> (Self, TaskTracker) {
         let (tx, rx) = mpsc::channel(settings.queue.max(1));
         let (records, bytes) = journal.pending();
-        set_journal_gauges(records, bytes);
+        let backlog = Arc::new(JournalBacklog::default());
+        backlog.set(records, bytes);
         let shared = Arc::new(Shared {
+            backlog: Arc::clone(&backlog),
             pg,
             diverting: AtomicBool::new(records > 0),
             journal: Mutex::new(journal),
@@ -296,7 +323,25 @@ impl Batcher {
         ));
         tracker.spawn(replay(shared, writers, cancel));
         tracker.close();
-        (Self { tx, post_auth }, tracker)
+        (
+            Self {
+                tx,
+                post_auth,
+                backlog,
+            },
+            tracker,
+        )
+    }
+}
+
+impl Batcher {
+    /// Records not yet in PostgreSQL: queued, and journaled for replay.
+    pub fn backlog(&self) -> Backlog {
+        Backlog {
+            queued: self.tx.max_capacity() - self.tx.capacity(),
+            journal_records: self.backlog.records.load(Ordering::Relaxed),
+            journal_bytes: self.backlog.bytes.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -488,7 +533,7 @@ async fn drain_journal(shared: &Arc<Shared>) {
             .unwrap_or(false);
             if still_empty {
                 shared.diverting.store(false, Ordering::Release);
-                set_journal_gauges(0, 0);
+                shared.backlog.set(0, 0);
             }
             return;
         }
@@ -534,7 +579,7 @@ async fn drain_journal(shared: &Arc<Shared>) {
         match consumed {
             Ok(Ok((records_left, bytes))) => {
                 m::inc(m::ACCT_REPLAYED_TOTAL, &[], written as u64);
-                set_journal_gauges(records_left, bytes);
+                shared.backlog.set(records_left, bytes);
             }
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "accounting journal cursor not saved; replay paused");

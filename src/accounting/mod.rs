@@ -17,7 +17,7 @@ use std::future::Future;
 
 use crate::model::{AcctRecord, PostAuthRecord};
 
-pub use batcher::{BatchSettings, Batcher};
+pub use batcher::{Backlog, BatchSettings, Batcher};
 pub use postauth::PostAuthWriter;
 
 /// Why an accounting record was not made durable (the request then gets no reply, so the

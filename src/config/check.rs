@@ -105,6 +105,12 @@ impl Config {
                 "must differ from server.auth_addr".into(),
             );
         }
+        if self.admin.token().is_some() && self.admin.token_file.is_some() {
+            bad(
+                "admin.token_file".into(),
+                "set admin.token or admin.token_file, not both".into(),
+            );
+        }
         if let Some(url) = &self.database.url
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
         {

@@ -138,10 +138,10 @@ impl Default for ServerConfig {
 }
 
 /// `[admin]` section.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
-    /// Admin HTTP listener (`/metrics`, `/healthz`, `/readyz`).
+    /// Admin HTTP listener (`/metrics`, `/healthz`, `/readyz`, the status page `/`).
     #[serde(default = "default_admin_addr")]
     pub addr: SocketAddr,
     /// Turn the admin listener off.
@@ -150,6 +150,33 @@ pub struct AdminConfig {
     /// `/readyz` fails when the database has not answered a health check for this long.
     #[serde(default = "default_ready_db_max_age_secs")]
     pub ready_db_max_age_secs: u64,
+    /// The status page's Disconnect buttons need this token (typed into the page); unset
+    /// or empty, the page is read-only and `POST /disconnect` is refused.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Read the token from this file at start instead (surrounding whitespace trimmed), to
+    /// keep it out of the config file. Not together with `token`.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+}
+
+impl AdminConfig {
+    /// The token that unlocks the Disconnect buttons, when one is set (non-empty).
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref().filter(|t| !t.is_empty())
+    }
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("addr", &self.addr)
+            .field("enabled", &self.enabled)
+            .field("ready_db_max_age_secs", &self.ready_db_max_age_secs)
+            .field("token", &self.token().map(|_| "***"))
+            .field("token_file", &self.token_file)
+            .finish()
+    }
 }
 
 fn default_admin_addr() -> SocketAddr {
@@ -168,6 +195,8 @@ impl Default for AdminConfig {
             addr: default_admin_addr(),
             enabled: default_admin_enabled(),
             ready_db_max_age_secs: default_ready_db_max_age_secs(),
+            token: None,
+            token_file: None,
         }
     }
 }
@@ -524,6 +553,21 @@ require_message_authenticator = "sometimes"
         }
         assert!(msgs.iter().all(|m| m.starts_with("f.toml: ")), "{joined}");
         assert!(joined.contains("`server.colour`: unknown key"), "{joined}");
+    }
+
+    #[test]
+    fn admin_token_is_redacted_and_not_doubled() {
+        let c = Config::from_str_named("t.toml", "[admin]\ntoken = \"hunter2\"\n").unwrap();
+        assert_eq!(c.admin.token(), Some("hunter2"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let c = Config::from_str_named("t.toml", "[admin]\ntoken = \"\"\n").unwrap();
+        assert_eq!(c.admin.token(), None, "empty: read-only");
+        let text = "[admin]\ntoken = \"a\"\ntoken_file = \"/etc/t\"\n";
+        let joined = Config::from_str_named("t.toml", text)
+            .unwrap_err()
+            .problems()
+            .join("\n");
+        assert!(joined.contains("`admin.token_file`"), "{joined}");
     }
 
     #[test]

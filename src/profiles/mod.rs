@@ -137,6 +137,29 @@ impl Expiry<String, Option<Arc<Profile>>> for L1Expiry {
     }
 }
 
+/// Profile lookups per cache tier since start, for the status page (relaxed counters
+/// beside the `radius_cache_lookups_total` metric, which cannot be read back).
+#[derive(Debug, Default)]
+struct TierCounters {
+    l1_hits: AtomicU64,
+    l1_misses: AtomicU64,
+    l2_hits: AtomicU64,
+    l2_misses: AtomicU64,
+}
+
+/// Cache hits and misses per tier since start ([`Profiles::cache_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// In-process (moka) hits.
+    pub l1_hits: u64,
+    /// In-process misses (went to Redis or PostgreSQL).
+    pub l1_misses: u64,
+    /// Redis hits.
+    pub l2_hits: u64,
+    /// Redis misses (went to PostgreSQL).
+    pub l2_misses: u64,
+}
+
 struct Inner {
     pg: PgStore,
     l2: Option<RedisTier>,
@@ -145,6 +168,8 @@ struct Inner {
     /// unavailable. Invalidated exactly like L1.
     stale: moka::sync::Cache<String, Arc<Profile>>,
     dict: Arc<Dictionary>,
+    /// Hits and misses per tier.
+    tiers: TierCounters,
     /// Invalidation counters: a load that overlaps an invalidation of its user (its bucket)
     /// or a flush / group change (`epoch`) is not kept. Per-bucket, so a burst of changes
     /// to other users (a bulk import) does not stop this user from being cached.
@@ -235,6 +260,7 @@ impl Profiles {
                 l1,
                 stale,
                 dict,
+                tiers: TierCounters::default(),
                 epoch: AtomicU64::new(0),
                 buckets: (0..GENERATION_BUCKETS).map(|_| AtomicU64::new(0)).collect(),
                 home: tokio::runtime::Handle::try_current().ok(),
@@ -258,6 +284,7 @@ impl Profiles {
         // Fast path: an L1 hit needs neither an owned key nor the loader machinery.
         if let Some(value) = self.inner.l1.get(username).await {
             m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "l1"), ("result", "hit")], 1);
+            self.inner.tiers.l1_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(value);
         }
         match &self.inner.home {
@@ -287,6 +314,12 @@ impl Profiles {
         let loaded_here = loaded_here.load(Ordering::Relaxed);
         let label = if loaded_here { "miss" } else { "hit" };
         m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "l1"), ("result", label)], 1);
+        let counter = if loaded_here {
+            &inner.tiers.l1_misses
+        } else {
+            &inner.tiers.l1_hits
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         let value = match result {
             Ok(v) => v,
             Err(e) => {
@@ -333,6 +366,7 @@ impl Profiles {
             match cached {
                 Some(cached) => {
                     m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "l2"), ("result", "hit")], 1);
+                    inner.tiers.l2_hits.fetch_add(1, Ordering::Relaxed);
                     return Ok(match cached {
                         Cached::Found(rows) => Some(self.compile(&rows)),
                         Cached::NotFound => None,
@@ -344,6 +378,7 @@ impl Profiles {
                         &[("tier", "l2"), ("result", "miss")],
                         1,
                     );
+                    inner.tiers.l2_misses.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -368,6 +403,22 @@ impl Profiles {
 
     fn bump(&self) {
         self.inner.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Cache hits and misses per tier since start.
+    pub fn cache_stats(&self) -> CacheStats {
+        let t = &self.inner.tiers;
+        CacheStats {
+            l1_hits: t.l1_hits.load(Ordering::Relaxed),
+            l1_misses: t.l1_misses.load(Ordering::Relaxed),
+            l2_hits: t.l2_hits.load(Ordering::Relaxed),
+            l2_misses: t.l2_misses.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether a Redis tier is configured.
+    pub fn has_l2(&self) -> bool {
+        self.inner.l2.is_some()
     }
 
     /// Drops one user from L1 and L2.

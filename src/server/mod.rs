@@ -448,6 +448,7 @@ async fn process<U: UserSource, A: AcctSink>(
         m::dropped(reason::UNKNOWN_CLIENT);
         return None;
     };
+    client.counters().request();
     let Some(key) = Key::of(source, datagram) else {
         m::dropped(reason::PREFILTER);
         return None;
@@ -503,6 +504,9 @@ async fn process<U: UserSource, A: AcctSink>(
         }
     };
     pending.armed = false;
+    if reply.outcome == "reject" {
+        client.counters().reject();
+    }
     m::request(code, reply.outcome);
     m::observe(
         REQUEST_DURATION_SECONDS,

@@ -30,6 +30,8 @@ pub enum Trigger {
     Admin,
     /// `hotspot-radius disconnect|coa`.
     Cli,
+    /// The Disconnect button of the admin status page.
+    StatusPage,
 }
 
 impl Trigger {
@@ -39,6 +41,7 @@ impl Trigger {
             Self::Quota => "quota",
             Self::Admin => "admin",
             Self::Cli => "cli",
+            Self::StatusPage => "status_page",
         }
     }
 }

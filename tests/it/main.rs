@@ -19,6 +19,7 @@ mod session_store;
 mod sessions;
 mod signals;
 mod soak;
+mod status_page;
 mod store;
 mod tls;
 mod tools;
