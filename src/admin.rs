@@ -112,6 +112,33 @@ pub struct Admin {
     pub readiness: Arc<Readiness>,
     /// The status page (None: `/` answers 404).
     pub status: Option<status::StatusPage>,
+    /// The NAS table, whose per-NAS counters `/metrics` exports (None: not exported).
+    pub clients: Option<Arc<crate::clients::Clients>>,
+}
+
+/// Most NAS entries exported with a `nas` label: the label set stays bounded on a server
+/// with thousands of routers (the status page lists them all).
+pub const NAS_METRICS_MAX: usize = 1_000;
+
+/// Copies the per-NAS counters into their Prometheus series, just before a scrape (the
+/// packet path only bumps relaxed atomics on the client entry).
+fn export_nas_metrics(clients: &crate::clients::Clients) {
+    use crate::metrics::{NAS_LAST_PACKET_SECONDS, NAS_REJECTS_TOTAL, NAS_REQUESTS_TOTAL};
+    let table = clients.snapshot();
+    for client in table.iter().take(NAS_METRICS_MAX) {
+        let label = if client.name.is_empty() {
+            client.network.to_string()
+        } else {
+            client.name.clone()
+        };
+        let c = client.counters();
+        metrics::counter!(NAS_REQUESTS_TOTAL, "nas" => label.clone()).absolute(c.requests());
+        metrics::counter!(NAS_REJECTS_TOTAL, "nas" => label.clone()).absolute(c.rejects());
+        if let Some(at) = c.last_seen() {
+            #[allow(clippy::cast_precision_loss)] // Unix seconds fit an f64 exactly.
+            metrics::gauge!(NAS_LAST_PACKET_SECONDS, "nas" => label).set(at as f64);
+        }
+    }
 }
 
 /// Serve until `cancel` fires.
@@ -269,12 +296,19 @@ async fn respond(request: &Request, admin: &Admin) -> Response {
             let (status, body) = page.disconnect(&request.body).await;
             (status, HTML, body)
         }
-        _ => route(
-            method,
-            &request.path,
-            admin.metrics.as_ref(),
-            &admin.readiness,
-        ),
+        _ => {
+            if request.path == "/metrics"
+                && let Some(clients) = &admin.clients
+            {
+                export_nas_metrics(clients);
+            }
+            route(
+                method,
+                &request.path,
+                admin.metrics.as_ref(),
+                &admin.readiness,
+            )
+        }
     }
 }
 

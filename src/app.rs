@@ -504,6 +504,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
             metrics: metrics_handle,
             readiness: Arc::clone(&readiness),
             status: Some(status),
+            clients: Some(Arc::clone(&clients)),
         };
         tokio::spawn(admin::serve(l, admin, admin_cancel.clone()))
     });

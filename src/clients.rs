@@ -94,7 +94,7 @@ fn unix_now() -> i64 {
 pub struct Client {
     /// The network this entry covers (a host network for a single address).
     pub network: IpNet,
-    /// Name for logs (never a metric label).
+    /// Name for logs, the status page and the per-NAS series (`nas` label) of `/metrics`.
     pub name: String,
     /// The shared secret, prepared for signing and verification (built once per entry).
     signer: Signer,

@@ -31,6 +31,12 @@ pub const AUTH_TOTAL: &str = "radius_auth_total";
 pub const BACKEND_UNAVAILABLE_TOTAL: &str = "radius_backend_unavailable_total";
 /// Accounting records written, by `status` (start, stop, interim, on, off, other).
 pub const ACCOUNTING_WRITTEN_TOTAL: &str = "radius_accounting_written_total";
+/// Requests received per NAS entry, by `nas` (its name), exported at scrape time.
+pub const NAS_REQUESTS_TOTAL: &str = "radius_nas_requests_total";
+/// Access-Rejects sent per NAS entry, by `nas`, exported at scrape time.
+pub const NAS_REJECTS_TOTAL: &str = "radius_nas_rejects_total";
+/// Unix time of the last packet from each NAS entry, by `nas`, exported at scrape time.
+pub const NAS_LAST_PACKET_SECONDS: &str = "radius_nas_last_packet_timestamp_seconds";
 /// Clients currently in the NAS table.
 pub const CLIENTS: &str = "radius_clients";
 /// NAS table reloads, by `source` (config, database).
@@ -212,6 +218,18 @@ pub fn describe() {
     );
     describe_counter!(ACCOUNTING_WRITTEN_TOTAL, "Accounting records written");
     describe_gauge!(CLIENTS, "Clients in the NAS table");
+    describe_counter!(
+        NAS_REQUESTS_TOTAL,
+        "Requests received per NAS entry (the first 1,000 entries)"
+    );
+    describe_counter!(
+        NAS_REJECTS_TOTAL,
+        "Access-Rejects sent per NAS entry (the first 1,000 entries)"
+    );
+    describe_gauge!(
+        NAS_LAST_PACKET_SECONDS,
+        "Unix time of the last packet from each NAS entry (the first 1,000 entries)"
+    );
     describe_counter!(CLIENT_RELOADS_TOTAL, "NAS table reloads by source");
     describe_counter!(
         CACHE_LOOKUPS_TOTAL,

@@ -378,6 +378,27 @@ async fn status_server_metrics_and_health() {
         "{body}"
     );
     assert!(!body.contains("alice"), "usernames are never labels");
+    // Per-NAS series (the dashboard's "by NAS" panel, the "NAS silent" alert).
+    let requests = body
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"radius_nas_requests_total{nas="hotspot1"} "#))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert!(
+        requests.is_some_and(|n| n >= 1.0),
+        "per-NAS request counter: {requests:?}\n{body}"
+    );
+    let seen = body
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(r#"radius_nas_last_packet_timestamp_seconds{nas="hotspot1"} "#)
+        })
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .expect("last packet time exported");
+    let now = chrono::Utc::now().timestamp() as f64;
+    assert!(
+        (now - seen).abs() < 600.0,
+        "last packet {seen} vs now {now}"
+    );
     server.stop().await;
 }
 
