@@ -510,3 +510,72 @@ async fn unreachable_redis_is_a_start_up_warning_not_a_failure() {
     );
     server.stop().await;
 }
+
+/// Redis with a password (`requirepass`, what a managed Redis or a Redis on another host
+/// needs at the least): the password in the URL (`redis://:PASSWORD@host/`) is used by the
+/// cache and the session store; a wrong one is an error that says Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_with_a_password() {
+    let redis = Redis::start();
+    let open = redis::Client::open(redis.url()).unwrap();
+    let mut conn = open.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("redis-pw")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let authed = format!("redis://:redis-pw@127.0.0.1:{}/", redis.port());
+    let (url, pool) = harness::fresh_db().await;
+    seed(&pool).await;
+    let mut c = config(&url);
+    c.redis.url = Some(authed.clone());
+    let server = app::start(c.clone(), None).await.expect("server starts");
+    assert!(alice_accepted(&server).await, "alice authenticated");
+    let key = PgStore::from_pool(pool.clone())
+        .l2_signing_key()
+        .await
+        .expect("signing key");
+    let client = app::redis_client(&c).expect("client").expect("configured");
+    let tier = RedisTier::with_client(client.clone(), tier_settings())
+        .expect("tier")
+        .with_signing_key(SigningKey::new(key.as_bytes()));
+    let (cached, _) = tier.get("alice").await;
+    assert!(
+        matches!(cached, Some(Cached::Found(_))),
+        "alice cached through the authenticated connection: {cached:?}"
+    );
+    let sessions = RedisSessions::with_client(client, Duration::from_secs(2)).expect("store");
+    assert!(
+        sessions
+            .is_loaded()
+            .await
+            .expect("session store authenticated")
+    );
+    server.stop().await;
+
+    // A wrong password: refused, and the error names Redis.
+    let wrong = format!("redis://:not-it@127.0.0.1:{}/", redis.port());
+    let tier = RedisTier::connect_lazy(&wrong, tier_settings()).expect("tier");
+    let err = tier.ping().await.expect_err("a wrong password is refused");
+    let text = err.to_string();
+    assert!(text.contains("Redis"), "{text}");
+    assert!(
+        !text.contains("not-it"),
+        "the password is not in the error: {text}"
+    );
+    // Leave the server as the harness expects it (its stop command is unauthenticated).
+    let mut conn = redis::Client::open(authed.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("requirepass")
+        .arg("")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
