@@ -297,27 +297,8 @@ ENV
 }
 
 seed() {
-    "$(psql_cmd)" -X -q -v ON_ERROR_STOP=1 -1 "$DATABASE_URL" <<'SQL'
-INSERT INTO nas (nasname, shortname, type, secret, description)
-SELECT '127.0.0.1', 'demo', 'other', 'testing123', 'demo NAS (scripts/run.sh)'
-WHERE NOT EXISTS (SELECT 1 FROM nas WHERE nasname = '127.0.0.1');
-
-INSERT INTO radcheck (username, attribute, op, value)
-SELECT 'demo', 'Cleartext-Password', ':=', 'demo-password'
-WHERE NOT EXISTS (SELECT 1 FROM radcheck WHERE username = 'demo' AND attribute = 'Cleartext-Password');
-
-INSERT INTO radusergroup (username, groupname, priority)
-SELECT 'demo', 'basic', 1
-WHERE NOT EXISTS (SELECT 1 FROM radusergroup WHERE username = 'demo' AND groupname = 'basic');
-
-INSERT INTO radgroupreply (groupname, attribute, op, value)
-SELECT v.groupname, v.attribute, v.op, v.value
-FROM (VALUES ('basic', 'Mikrotik-Rate-Limit', ':=', '2M/5M'),
-             ('basic', 'Session-Timeout', ':=', '3600'),
-             ('basic', 'Acct-Interim-Interval', ':=', '300')) AS v (groupname, attribute, op, value)
-WHERE NOT EXISTS (SELECT 1 FROM radgroupreply r
-                  WHERE r.groupname = v.groupname AND r.attribute = v.attribute);
-SQL
+    "$(psql_cmd)" -X -q -v ON_ERROR_STOP=1 -1 -v nas_address=127.0.0.1 -v nas_name=demo \
+        -v demo_secret=testing123 -f "$REPO_ROOT/scripts/demo-seed.sql" "$DATABASE_URL"
 }
 
 check_listen_ports() {

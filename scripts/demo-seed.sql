@@ -1,10 +1,10 @@
--- Demo data for docker/compose.yml (run by the one-shot `seed` service after `migrate`;
--- idempotent). Traffic from the docker host reaches the server from the compose network's
--- gateway, 172.28.0.1 (fixed in compose.yml), so that is the demo NAS. Real routers are
--- added with `docker compose run --rm -T hotspot-radius nas add --address <router-ip> --secret -`.
+-- The demo NAS and user, for scripts/run.sh and docker/compose.yml (idempotent). psql
+-- variables: nas_address, nas_name, demo_secret. scripts/run.sh seeds 127.0.0.1; the
+-- compose stack seeds its network's gateway, 172.28.0.1, where the docker host's packets
+-- come from. Real routers are added with `hotspot-radius nas add`.
 INSERT INTO nas (nasname, shortname, type, secret, description)
-SELECT '172.28.0.1', 'docker-host', 'other', :'demo_secret', 'the docker host (compose network gateway)'
-WHERE NOT EXISTS (SELECT 1 FROM nas WHERE nasname = '172.28.0.1');
+SELECT :'nas_address', :'nas_name', 'other', :'demo_secret', 'demo NAS'
+WHERE NOT EXISTS (SELECT 1 FROM nas WHERE nasname = :'nas_address');
 
 INSERT INTO radcheck (username, attribute, op, value)
 SELECT 'demo', 'Cleartext-Password', ':=', 'demo-password'
