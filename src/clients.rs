@@ -647,4 +647,40 @@ mod tests {
         );
         assert!(!c.requires_message_authenticator(ip("10.8.2.2")));
     }
+
+    #[test]
+    fn recorded_latches_replace_the_carried_over_state() {
+        let mut range = nas("10.8.0.0/16", "s", "range");
+        range.require_message_authenticator = MessageAuthenticatorPolicy::Auto;
+        let mut host = nas("127.0.0.1", "s", "host");
+        host.require_message_authenticator = MessageAuthenticatorPolicy::Auto;
+        let config = [range, host];
+        let log = LatchLog::new();
+        let clients = Clients::new(ClientTable::default()).with_latch_log(Arc::clone(&log));
+        let recorded: HashSet<IpAddr> = [ip("10.8.1.1"), ip("127.0.0.1")].into();
+        clients.rebuild_latched(&config, &[], Some(&recorded));
+        let requires = |a: &str| {
+            clients
+                .lookup(ip(a))
+                .unwrap()
+                .requires_message_authenticator(ip(a))
+        };
+        assert!(requires("10.8.1.1") && requires("127.0.0.1"), "pre-latched");
+        assert!(!requires("10.8.2.2"));
+        // A first trip goes to the log, once.
+        let c = clients.lookup(ip("10.8.2.2")).unwrap();
+        c.saw_message_authenticator(ip("10.8.2.2"));
+        c.saw_message_authenticator(ip("10.8.2.2"));
+        assert_eq!(log.unrecorded(), [ip("10.8.2.2")]);
+        // Recorded latches read afresh replace the old state (an unlatch), but a trip not
+        // recorded yet holds.
+        clients.rebuild_latched(&config, &[], Some(&HashSet::new()));
+        assert!(!requires("10.8.1.1") && !requires("127.0.0.1"), "unlatched");
+        assert!(requires("10.8.2.2"), "not recorded yet, still latched");
+        log.recorded(&[ip("10.8.2.2")]);
+        assert!(log.unrecorded().is_empty());
+        // Without recorded latches (a SIGHUP), the in-memory state carries over.
+        clients.rebuild(&config, &[]);
+        assert!(requires("10.8.2.2"));
+    }
 }
