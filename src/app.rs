@@ -5,7 +5,7 @@
 //! database) and Redis (a PING; a warning, not a failure, if it does not answer) →
 //! profile cache → NAS table → post-auth writer and accounting sink
 //! → RADIUS sockets → admin HTTP → background tasks (NOTIFY listener, database health
-//! check). Stop (SIGTERM/SIGINT, or [`Running::shutdown`]): stop receiving → finish
+//! check, Message-Authenticator latch writer). Stop (SIGTERM/SIGINT, or [`Running::shutdown`]): stop receiving → finish
 //! in-flight requests → stop background tasks and flush the post-auth writer → close the
 //! pool → stop the admin port; the whole drain is capped by `shutdown_timeout_secs`.
 //! SIGHUP reloads the config file's `[[nas]]` list.

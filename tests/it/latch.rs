@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use hotspot_radius::app::{self, Running};
-use hotspot_radius::config::Config;
+use hotspot_radius::config::{Config, MessageAuthenticatorPolicy, NasConfig};
 use radius_proto::protocol::Code;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -216,4 +216,30 @@ async fn cidr_entry_latches_per_router_also_after_restart() {
     let (ok, out) = cli(&url, &["nas", "remove", "127.0.0.0/24"]);
     assert!(ok && out.contains("forgot 1"), "{out}");
     assert!(latches(&pool).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_file_entry_latch_survives_restart() {
+    let (url, pool) = harness::fresh_db().await;
+    seed(&pool, "192.0.2.1").await; // only for the user; this test's NAS is in the file
+    let mut c = config(&url);
+    c.nas = vec![NasConfig {
+        address: "127.0.0.1".into(),
+        secret: SECRET.into(),
+        name: Some("from-file".into()),
+        require_message_authenticator: MessageAuthenticatorPolicy::Auto,
+        ..NasConfig::default()
+    }];
+    let server = app::start(c.clone(), None).await.expect("server starts");
+    let nas = Nas::new(server.auth_addr, SECRET).await;
+    assert!(accepted(&nas, false).await);
+    assert!(accepted(&nas, true).await);
+    server.stop().await;
+    assert_eq!(latches(&pool).await, ["127.0.0.1"]);
+
+    let server = app::start(c, None).await.expect("server restarts");
+    let nas = nas.to(server.auth_addr);
+    nas.expect_silence(&nas.access_request("alice", "wonderland", Method::Pap, false))
+        .await;
+    server.stop().await;
 }
