@@ -5,12 +5,13 @@
 //! database) and Redis (a PING; a warning, not a failure, if it does not answer) →
 //! profile cache → NAS table → post-auth writer and accounting sink
 //! → RADIUS sockets → admin HTTP → background tasks (NOTIFY listener, database health
-//! check). Stop (SIGTERM/SIGINT, or [`Running::shutdown`]): stop receiving → finish
+//! check, Message-Authenticator latch writer). Stop (SIGTERM/SIGINT, or [`Running::shutdown`]): stop receiving → finish
 //! in-flight requests → stop background tasks and flush the post-auth writer → close the
 //! pool → stop the admin port; the whole drain is capped by `shutdown_timeout_secs`.
 //! SIGHUP reloads the config file's `[[nas]]` list.
 
-use std::net::SocketAddr;
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,7 +24,7 @@ use crate::accounting::journal::{Journal, JournalError, JournalOptions};
 use crate::accounting::{BatchSettings, Batcher, PostAuthWriter};
 use crate::admin::status::{self, StatusPage};
 use crate::admin::{self, Readiness};
-use crate::clients::{ClientTable, Clients};
+use crate::clients::{ClientTable, Clients, LatchLog};
 use crate::config::{Config, NasConfig};
 use crate::handler::Context;
 use crate::metrics::{self as m, CLIENT_RELOADS_TOTAL, CLIENTS};
@@ -102,6 +103,8 @@ fn io_step(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> AppError {
 
 /// How often the database health check runs (feeds `/readyz`).
 const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+/// How often recording Message-Authenticator latches is retried after a failure.
+const LATCH_RETRY: Duration = Duration::from_secs(10);
 /// How long start-up waits for the change-notification listener before serving anyway.
 const LISTEN_WAIT: Duration = Duration::from_secs(5);
 /// Bound on each Redis operation (a slow Redis only costs L2 hits).
@@ -264,7 +267,9 @@ struct Reloader {
 }
 
 impl Reloader {
-    fn rebuild(&self) {
+    /// Rebuild; `latched` (freshly read from `nas_ma_latch`) replaces the in-memory latch
+    /// state, `None` carries it over.
+    fn rebuild(&self, latched: Option<&HashSet<IpAddr>>) {
         // One rebuild at a time, each reading the newest config list and rows: a SIGHUP and
         // a table reload can never install an older snapshot over a newer one.
         let _one_at_a_time = self.rebuilding.lock();
@@ -274,18 +279,30 @@ impl Reloader {
             .map(|g| g.clone())
             .unwrap_or_default();
         let rows = self.rows.lock().map(|g| g.clone()).unwrap_or_default();
-        let n = self.clients.rebuild(&config_nas, &rows);
+        let n = self.clients.rebuild_latched(&config_nas, &rows, latched);
         m::gauge_set(CLIENTS, n as f64);
     }
 
-    /// The `nas` table changed: reload its rows.
+    /// The recorded Message-Authenticator latches; `None` (logged) when they cannot be read.
+    async fn load_latches(&self) -> Option<HashSet<IpAddr>> {
+        match self.pg.load_ma_latches().await {
+            Ok(a) => Some(a.into_iter().collect()),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the Message-Authenticator latches failed; keeping those in memory");
+                None
+            }
+        }
+    }
+
+    /// The `nas` table (or `nas_ma_latch`) changed: reload its rows and the latches.
     async fn reload_rows(&self) {
         match self.pg.load_nas().await {
             Ok(rows) => {
                 if let Ok(mut g) = self.rows.lock() {
                     *g = rows;
                 }
-                self.rebuild();
+                let latched = self.load_latches().await;
+                self.rebuild(latched.as_ref());
                 m::inc(CLIENT_RELOADS_TOTAL, &[("source", "database")], 1);
                 tracing::info!("NAS table reloaded from the database");
             }
@@ -306,7 +323,7 @@ impl Reloader {
                 if let Ok(mut g) = self.config_nas.lock() {
                     *g = c.nas;
                 }
-                self.rebuild();
+                self.rebuild(None);
                 m::inc(CLIENT_RELOADS_TOTAL, &[("source", "config")], 1);
                 tracing::info!(file = %path.display(), "NAS list reloaded from the config file");
             }
@@ -380,7 +397,11 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
     );
     readiness.db_ok();
     let background = CancellationToken::new();
-    let clients = Arc::new(Clients::new(ClientTable::build(&config.nas, &[], None)));
+    let latch_log = LatchLog::new();
+    let clients = Arc::new(
+        Clients::new(ClientTable::build(&config.nas, &[], None))
+            .with_latch_log(Arc::clone(&latch_log)),
+    );
     let reload = Arc::new(Reloader {
         clients: Arc::clone(&clients),
         config_nas: Mutex::new(config.nas.clone()),
@@ -408,10 +429,16 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         .load_nas()
         .await
         .map_err(store_step("loading the nas table"))?;
+    let latched: HashSet<IpAddr> = pg
+        .load_ma_latches()
+        .await
+        .map_err(store_step("loading the Message-Authenticator latches"))?
+        .into_iter()
+        .collect();
     if let Ok(mut g) = reload.rows.lock() {
         *g = rows;
     }
-    reload.rebuild();
+    reload.rebuild(Some(&latched));
     let table_len = clients.snapshot().len();
     if table_len == 0 {
         tracing::warn!(
@@ -532,6 +559,11 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         config.accounting.history_after_days,
         background.clone(),
     ));
+    let latch_task = tokio::spawn(record_latches(
+        pg.clone(),
+        Arc::clone(&latch_log),
+        background.clone(),
+    ));
     let health_task = tokio::spawn(health_loop(
         pg.clone(),
         Arc::clone(&readiness),
@@ -557,6 +589,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
                 let _ = health_task.await;
                 let _ = retention_task.await;
                 let _ = nas_reload_task.await;
+                let _ = latch_task.await;
                 let _ = history_task.await;
                 sessions_cancel.cancel();
                 for t in session_tasks {
@@ -691,6 +724,48 @@ async fn session_layer(
         actions,
     };
     Ok((rules, tasks))
+}
+
+/// The latch writer: records first trips of the `auto` Message-Authenticator latch in
+/// `nas_ma_latch` as they come (one INSERT for whatever is waiting). A failure is logged
+/// once and retried every [`LATCH_RETRY`] until it succeeds; on shutdown, one last try.
+async fn record_latches(pg: PgStore, log: Arc<LatchLog>, cancel: CancellationToken) {
+    let mut failing = false;
+    loop {
+        failing = !try_record_latches(&pg, &log, failing).await;
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            () = log.tripped_since_last_wait(), if !failing => {}
+            () = tokio::time::sleep(LATCH_RETRY), if failing => {}
+        }
+    }
+    try_record_latches(&pg, &log, failing).await;
+}
+
+/// One write of the waiting latches; false when it failed (warned unless `quiet`).
+async fn try_record_latches(pg: &PgStore, log: &LatchLog, quiet: bool) -> bool {
+    let waiting = log.unrecorded();
+    if waiting.is_empty() {
+        return true;
+    }
+    match pg.record_ma_latches(&waiting).await {
+        Ok(_) => {
+            log.recorded(&waiting);
+            if quiet {
+                tracing::info!(
+                    latches = waiting.len(),
+                    "Message-Authenticator latches recorded"
+                );
+            }
+            true
+        }
+        Err(e) => {
+            if !quiet {
+                tracing::warn!(error = %e, latches = waiting.len(), "recording Message-Authenticator latches failed; they hold in memory and are retried");
+            }
+            false
+        }
+    }
 }
 
 async fn health_loop(pg: PgStore, readiness: Arc<Readiness>, cancel: CancellationToken) {

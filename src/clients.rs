@@ -5,6 +5,11 @@
 //! changes. A lookup is one `HashMap` probe for exact addresses, then a walk over the CIDR
 //! networks from most to least specific. On a tie (same network in both sources) the config
 //! file wins. Unknown sources are dropped by the server before any parsing.
+//!
+//! The `auto` Message-Authenticator latch is per router source address. A latch that trips
+//! for the first time is handed to a [`LatchLog`] (a writer task in `app` records it in
+//! `nas_ma_latch`); a rebuild given the recorded addresses ([`Clients::rebuild_latched`])
+//! pre-latches them, so the latch survives restarts and is shared by every instance.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -112,6 +117,8 @@ pub struct Client {
     ma_seen_from: RwLock<HashSet<IpAddr>>,
     /// Traffic counters (shared with the entry this one replaced, if any).
     counters: Arc<NasCounters>,
+    /// Where a first trip of the latch is reported, to be persisted.
+    latch_log: Option<Arc<LatchLog>>,
 }
 
 impl Client {
@@ -134,6 +141,7 @@ impl Client {
             ma_seen: AtomicBool::new(false),
             ma_seen_from: RwLock::new(HashSet::new()),
             counters: Arc::new(NasCounters::new()),
+            latch_log: None,
         }
     }
 
@@ -180,6 +188,7 @@ impl Client {
             if !self.ma_seen.load(Ordering::Relaxed) {
                 self.ma_seen.store(true, Ordering::Relaxed);
                 tracing::info!(nas = %self.name, "Message-Authenticator seen; now required (auto policy)");
+                self.log_latch(self.network.addr());
             }
             return;
         }
@@ -194,6 +203,28 @@ impl Client {
             && seen.insert(source)
         {
             tracing::info!(nas = %self.name, %source, "Message-Authenticator seen from this router; now required from it (auto policy)");
+            self.log_latch(source);
+        }
+    }
+
+    fn log_latch(&self, source: IpAddr) {
+        if let Some(log) = &self.latch_log {
+            log.tripped(source);
+        }
+    }
+
+    /// Latch the addresses of `latched` this entry covers (`auto` policy only).
+    fn pre_latch<'a>(&self, latched: impl Iterator<Item = &'a IpAddr>) {
+        if self.policy != MessageAuthenticatorPolicy::Auto {
+            return;
+        }
+        let mine = latched.filter(|a| self.network.contains(*a));
+        if self.is_host() {
+            if mine.count() > 0 {
+                self.ma_seen.store(true, Ordering::Relaxed);
+            }
+        } else if let Ok(mut seen) = self.ma_seen_from.write() {
+            seen.extend(mine.copied());
         }
     }
 
@@ -246,6 +277,19 @@ impl ClientTable {
     /// Build from config entries and `nas` rows. Invalid rows are skipped (and logged).
     /// `previous`, when given, carries the `auto` policy state over for unchanged entries.
     pub fn build(config: &[NasConfig], rows: &[NasRow], previous: Option<&Self>) -> Self {
+        Self::build_latched(config, rows, previous, &Latching::default())
+    }
+
+    /// [`Self::build`] with the latch wiring: first trips go to `latching.log`; when
+    /// `latching.recorded` is given it replaces the carried-over latch state (recorded
+    /// addresses plus the log's not yet recorded ones), so a removed row unlatches.
+    pub fn build_latched(
+        config: &[NasConfig],
+        rows: &[NasRow],
+        previous: Option<&Self>,
+        latching: &Latching<'_>,
+    ) -> Self {
+        let unrecorded = latching.log.map(|l| l.unrecorded()).unwrap_or_default();
         let mut table = Self::default();
         let candidates = config
             .iter()
@@ -262,7 +306,10 @@ impl ClientTable {
             if let Some(prev) = prev {
                 client.counters = Arc::clone(&prev.counters);
             }
-            if let Some(prev) = prev
+            client.latch_log = latching.log.cloned();
+            if let Some(recorded) = latching.recorded {
+                client.pre_latch(recorded.iter().chain(&unrecorded));
+            } else if let Some(prev) = prev
                 && prev.signer.secret() == client.signer.secret()
             {
                 if prev.ma_seen.load(Ordering::Relaxed) {
@@ -349,10 +396,76 @@ impl ClientTable {
     }
 }
 
+/// How a [`ClientTable`] build treats the `auto` latch (default: in memory only, carried
+/// over from the previous table).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Latching<'a> {
+    /// Where first trips are reported.
+    pub log: Option<&'a Arc<LatchLog>>,
+    /// The recorded latched addresses (`nas_ma_latch`), when freshly read.
+    pub recorded: Option<&'a HashSet<IpAddr>>,
+}
+
+/// Most tripped-but-unrecorded addresses kept; past it a latch stays in memory only.
+const MAX_UNRECORDED: usize = 65_536;
+
+/// First trips of the `auto` latch waiting to be recorded. The request path touches it only
+/// when a latch trips for the first time (one short lock and a wake-up); a writer task
+/// drains it with [`Self::unrecorded`] / [`Self::recorded`]. A set rather than a queue: it
+/// is bounded by the number of routers, a retry after a database failure needs no
+/// re-queueing, and a rebuild can still see the addresses that are not recorded yet.
+#[derive(Debug, Default)]
+pub struct LatchLog {
+    unrecorded: std::sync::Mutex<HashSet<IpAddr>>,
+    wake: tokio::sync::Notify,
+}
+
+impl LatchLog {
+    /// An empty log.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    fn tripped(&self, source: IpAddr) {
+        let added = match self.unrecorded.lock() {
+            Ok(mut set) if set.len() < MAX_UNRECORDED => set.insert(source.to_canonical()),
+            _ => false,
+        };
+        if added {
+            self.wake.notify_one();
+        } else {
+            tracing::warn!(%source, "too many Message-Authenticator latches waiting to be recorded; this one is kept in memory only");
+        }
+    }
+
+    /// The addresses not recorded yet.
+    pub fn unrecorded(&self) -> Vec<IpAddr> {
+        self.unrecorded
+            .lock()
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// These addresses are recorded now.
+    pub fn recorded(&self, addresses: &[IpAddr]) {
+        if let Ok(mut set) = self.unrecorded.lock() {
+            for a in addresses {
+                set.remove(a);
+            }
+        }
+    }
+
+    /// Wait until a latch trips (returns at once if one tripped since the last wait).
+    pub async fn tripped_since_last_wait(&self) {
+        self.wake.notified().await;
+    }
+}
+
 /// The current [`ClientTable`], swapped whole when the config or the `nas` table changes.
 #[derive(Debug, Default)]
 pub struct Clients {
     current: RwLock<Arc<ClientTable>>,
+    latch_log: Option<Arc<LatchLog>>,
 }
 
 impl Clients {
@@ -360,7 +473,14 @@ impl Clients {
     pub fn new(table: ClientTable) -> Self {
         Self {
             current: RwLock::new(Arc::new(table)),
+            latch_log: None,
         }
+    }
+
+    /// Report first latch trips of every later rebuilt table to `log`.
+    pub fn with_latch_log(mut self, log: Arc<LatchLog>) -> Self {
+        self.latch_log = Some(log);
+        self
     }
 
     /// The current snapshot (an `Arc` clone under a read lock held for nanoseconds).
@@ -387,8 +507,23 @@ impl Clients {
 
     /// Rebuild from new sources, keeping `auto` state of unchanged entries.
     pub fn rebuild(&self, config: &[NasConfig], rows: &[NasRow]) -> usize {
+        self.rebuild_latched(config, rows, None)
+    }
+
+    /// Rebuild; with `recorded` (the `nas_ma_latch` addresses), the latch state is those
+    /// plus the not yet recorded trips instead of the previous table's.
+    pub fn rebuild_latched(
+        &self,
+        config: &[NasConfig],
+        rows: &[NasRow],
+        recorded: Option<&HashSet<IpAddr>>,
+    ) -> usize {
         let previous = self.snapshot();
-        let table = ClientTable::build(config, rows, Some(&previous));
+        let latching = Latching {
+            log: self.latch_log.as_ref(),
+            recorded,
+        };
+        let table = ClientTable::build_latched(config, rows, Some(&previous), &latching);
         let n = table.len();
         self.replace(table);
         n
@@ -511,5 +646,41 @@ mod tests {
             "survives a rebuild"
         );
         assert!(!c.requires_message_authenticator(ip("10.8.2.2")));
+    }
+
+    #[test]
+    fn recorded_latches_replace_the_carried_over_state() {
+        let mut range = nas("10.8.0.0/16", "s", "range");
+        range.require_message_authenticator = MessageAuthenticatorPolicy::Auto;
+        let mut host = nas("127.0.0.1", "s", "host");
+        host.require_message_authenticator = MessageAuthenticatorPolicy::Auto;
+        let config = [range, host];
+        let log = LatchLog::new();
+        let clients = Clients::new(ClientTable::default()).with_latch_log(Arc::clone(&log));
+        let recorded: HashSet<IpAddr> = [ip("10.8.1.1"), ip("127.0.0.1")].into();
+        clients.rebuild_latched(&config, &[], Some(&recorded));
+        let requires = |a: &str| {
+            clients
+                .lookup(ip(a))
+                .unwrap()
+                .requires_message_authenticator(ip(a))
+        };
+        assert!(requires("10.8.1.1") && requires("127.0.0.1"), "pre-latched");
+        assert!(!requires("10.8.2.2"));
+        // A first trip goes to the log, once.
+        let c = clients.lookup(ip("10.8.2.2")).unwrap();
+        c.saw_message_authenticator(ip("10.8.2.2"));
+        c.saw_message_authenticator(ip("10.8.2.2"));
+        assert_eq!(log.unrecorded(), [ip("10.8.2.2")]);
+        // Recorded latches read afresh replace the old state (an unlatch), but a trip not
+        // recorded yet holds.
+        clients.rebuild_latched(&config, &[], Some(&HashSet::new()));
+        assert!(!requires("10.8.1.1") && !requires("127.0.0.1"), "unlatched");
+        assert!(requires("10.8.2.2"), "not recorded yet, still latched");
+        log.recorded(&[ip("10.8.2.2")]);
+        assert!(log.unrecorded().is_empty());
+        // Without recorded latches (a SIGHUP), the in-memory state carries over.
+        clients.rebuild(&config, &[]);
+        assert!(requires("10.8.2.2"));
     }
 }

@@ -1,5 +1,8 @@
-//! `nas add|list|remove`: manage rows of the `nas` table (the running servers pick the
-//! change up at once through NOTIFY). `list` masks secrets.
+//! `nas add|list|remove|unlatch`: manage rows of the `nas` table and the recorded `auto`
+//! Message-Authenticator latches (the running servers pick the change up at once through
+//! NOTIFY). `list` masks secrets.
+
+use std::net::IpAddr;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
@@ -15,9 +18,18 @@ pub(crate) enum NasCommand {
     Add(NasAddArgs),
     /// List NAS rows (secrets masked).
     List,
-    /// Remove a NAS row by address.
+    /// Remove a NAS row by address (and forget the Message-Authenticator latches of its
+    /// addresses).
     Remove {
         /// The `nasname` (IP or CIDR) to remove.
+        address: String,
+    },
+    /// Reset the `auto` Message-Authenticator latch of a router (or of every router in a
+    /// CIDR range), e.g. after downgrading it to a RouterOS that sends none. Works for
+    /// `[[nas]]` entries of the config file too.
+    Unlatch {
+        /// IP address or CIDR network whose latches are reset.
+        #[arg(long)]
         address: String,
     },
 }
@@ -64,6 +76,7 @@ pub(crate) async fn run(config: &Config, cmd: NasCommand) -> anyhow::Result<()> 
         NasCommand::Add(a) => add(&pg, a).await,
         NasCommand::List => list(&pg).await,
         NasCommand::Remove { address } => remove(&pg, &address).await,
+        NasCommand::Unlatch { address } => unlatch(&pg, &address).await,
     };
     pg.close().await;
     result
@@ -100,19 +113,66 @@ async fn add(pg: &hotspot_radius::store::PgStore, a: NasAddArgs) -> anyhow::Resu
 
 async fn list(pg: &hotspot_radius::store::PgStore) -> anyhow::Result<()> {
     let rows = pg.list_nas().await.context("listing nas rows")?;
+    let latched = pg
+        .load_ma_latches()
+        .await
+        .context("reading the Message-Authenticator latches")?;
     println!(
-        "{:<24} {:<20} {:<10} {:<8} MESSAGE-AUTH",
-        "ADDRESS", "NAME", "SECRET", "COA"
+        "{:<24} {:<20} {:<10} {:<8} {:<13} LATCHED",
+        "ADDRESS", "NAME", "SECRET", "COA", "MESSAGE-AUTH"
     );
+    let mut covered = 0;
     for r in rows.into_iter().map(|e| e.nas) {
+        let mine = latched_in(&r.nasname, &latched);
+        covered += mine;
         println!(
-            "{:<24} {:<20} {:<10} {:<8} {}",
+            "{:<24} {:<20} {:<10} {:<8} {:<13} {}",
             r.nasname,
             r.shortname.as_deref().unwrap_or("-"),
             mask(&r.secret),
             r.coa_port,
-            r.require_message_authenticator
+            r.require_message_authenticator,
+            latch_label(&r.nasname, mine)
         );
+    }
+    let elsewhere = latched.len().saturating_sub(covered);
+    if elsewhere > 0 {
+        println!(
+            "({elsewhere} more latched address(es) outside these rows, e.g. [[nas]] entries \
+             of the config file; `nas unlatch --address` resets one)"
+        );
+    }
+    Ok(())
+}
+
+/// How many latched addresses fall in a row's network (0 for an unparsable `nasname`).
+fn latched_in(nasname: &str, latched: &[IpAddr]) -> usize {
+    parse_network(nasname).map_or(0, |net| latched.iter().filter(|a| net.contains(*a)).count())
+}
+
+/// The LATCHED column: `yes`/`no` for one address, the number of latched routers for a
+/// range. Only meaningful under the `auto` policy (`require` always requires).
+fn latch_label(nasname: &str, latched: usize) -> String {
+    let host = parse_network(nasname).is_some_and(|n| n.prefix_len() == n.max_prefix_len());
+    match (host, latched) {
+        (true, 0) => "no".to_owned(),
+        (true, _) => "yes".to_owned(),
+        (false, n) => format!("{n} router(s)"),
+    }
+}
+
+async fn unlatch(pg: &hotspot_radius::store::PgStore, address: &str) -> anyhow::Result<()> {
+    let Some(network) = parse_network(address) else {
+        bail!("`{address}` is not an IP address or CIDR network");
+    };
+    let n = pg
+        .forget_ma_latches(&network)
+        .await
+        .context("resetting the Message-Authenticator latch")?;
+    if n == 0 {
+        println!("no Message-Authenticator latch recorded for {address}");
+    } else {
+        println!("reset {n} Message-Authenticator latch(es) in {address}");
     }
     Ok(())
 }
@@ -126,6 +186,15 @@ async fn remove(pg: &hotspot_radius::store::PgStore, address: &str) -> anyhow::R
         bail!("no NAS row for `{address}`");
     }
     println!("removed NAS {address}");
+    if let Some(network) = parse_network(address) {
+        let n = pg
+            .forget_ma_latches(&network)
+            .await
+            .context("forgetting the entry's Message-Authenticator latches")?;
+        if n > 0 {
+            println!("forgot {n} Message-Authenticator latch(es) in {address}");
+        }
+    }
     Ok(())
 }
 

@@ -14,6 +14,7 @@ mod dynauth;
 mod e2e;
 mod fake_nas;
 mod harness;
+mod latch;
 mod ops;
 mod session_store;
 mod sessions;

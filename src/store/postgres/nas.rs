@@ -1,5 +1,10 @@
 //! The `nas` table: the server's client list (plus our `coa_port` and
-//! `require_message_authenticator` columns), and the `nas add|list|remove` commands.
+//! `require_message_authenticator` columns), and the `nas add|list|remove` commands; and
+//! `nas_ma_latch`, the persisted `auto` Message-Authenticator latches.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 
 use crate::model::{NasEntry, NasRow};
 
@@ -109,5 +114,57 @@ UNION ALL SELECT id, true FROM inserted"#,
             .await
             .map(|r| r.rows_affected())
             .map_err(failed("remove_nas"))
+    }
+}
+
+/// The `auto` Message-Authenticator latches (`nas_ma_latch`, migration 0006): the router
+/// source addresses that have sent one, shared by every instance.
+impl PgStore {
+    /// Every latched source address. Rows that do not read back as an address are skipped.
+    pub async fn load_ma_latches(&self) -> Result<Vec<IpAddr>, StoreError> {
+        sent("load_ma_latches");
+        let rows = self
+            .within(
+                "load_ma_latches",
+                sqlx::query_scalar!(
+                    r#"SELECT host(address) AS "address!" FROM nas_ma_latch ORDER BY address"#
+                )
+                .fetch_all(&self.pool),
+            )
+            .await?;
+        Ok(rows.iter().filter_map(|a| a.parse().ok()).collect())
+    }
+
+    /// Records latched source addresses (already recorded ones are left as they are);
+    /// returns how many were new.
+    pub async fn record_ma_latches(&self, addresses: &[IpAddr]) -> Result<u64, StoreError> {
+        sent("record_ma_latches");
+        let addresses: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+        self.within(
+            "record_ma_latches",
+            sqlx::query!(
+                "INSERT INTO nas_ma_latch (address) \
+                 SELECT a::inet FROM unnest($1::text[]) AS a \
+                 ON CONFLICT (address) DO NOTHING",
+                &addresses
+            )
+            .execute(&self.pool),
+        )
+        .await
+        .map(|r| r.rows_affected())
+    }
+
+    /// Forgets the latches of every address in `network` (one address or a CIDR range);
+    /// returns how many were forgotten.
+    pub async fn forget_ma_latches(&self, network: &IpNet) -> Result<u64, StoreError> {
+        sent("forget_ma_latches");
+        sqlx::query!(
+            "DELETE FROM nas_ma_latch WHERE address <<= $1::text::inet",
+            network.to_string()
+        )
+        .execute(&self.pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(failed("forget_ma_latches"))
     }
 }
