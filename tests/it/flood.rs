@@ -286,10 +286,22 @@ async fn concurrent_lookups_of_one_unknown_name_cost_one_statement() {
 /// before the negative lifetime (here 600 s) could have run out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_name_is_accepted_once_created() {
+    unknown_then_created(None, "created-a").await;
+}
+
+/// The same with Redis: the negative entry is in L2 too, and the NOTIFY drops both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_name_is_accepted_once_created_with_redis() {
+    let redis = harness::Redis::start();
+    unknown_then_created(Some(redis.url()), "created-l2-a").await;
+}
+
+async fn unknown_then_created(redis_url: Option<String>, nas_name: &str) {
     let (url, pool) = harness::fresh_db().await;
     seed(&pool).await;
-    let mut c = config(&url, "created-a", "created-b");
+    let mut c = config(&url, nas_name, &format!("{nas_name}-b"));
     c.cache.negative_ttl_secs = 600;
+    c.redis.url = redis_url;
     let server = app::start(c, None).await.expect("server starts");
     let nas = Nas::new_at("127.0.0.1:0", server.auth_addr, SECRET_A).await;
     let r = nas
