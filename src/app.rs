@@ -476,6 +476,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         dictionary: Arc::clone(&dict),
         reject_delay: Duration::from_millis(config.server.reject_delay_ms),
         sessions: Some(rules),
+        max_misses_per_nas: config.server.max_misses_per_nas,
     };
     let options = ServerOptions {
         receivers: config.server.receivers,

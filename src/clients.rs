@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use ipnet::IpNet;
@@ -44,6 +44,8 @@ pub struct NasCounters {
     last_seen: AtomicI64,
     /// Unix seconds when counting began.
     since: i64,
+    /// User lookups past the in-process cache now waiting ([`Client::begin_miss`]).
+    misses: AtomicUsize,
 }
 
 impl NasCounters {
@@ -53,6 +55,7 @@ impl NasCounters {
             rejects: AtomicU64::new(0),
             last_seen: AtomicI64::new(0),
             since: unix_now(),
+            misses: AtomicUsize::new(0),
         }
     }
 
@@ -92,6 +95,17 @@ fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A user lookup past the in-process cache, counted against its NAS entry's
+/// `max_misses_per_nas` until dropped.
+#[derive(Debug)]
+pub struct MissSlot<'a>(&'a AtomicUsize);
+
+impl Drop for MissSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// One RADIUS client (a NAS, or a network of them sharing a secret).
@@ -148,6 +162,20 @@ impl Client {
     /// Traffic seen from this entry.
     pub fn counters(&self) -> &NasCounters {
         &self.counters
+    }
+
+    /// Takes one of this entry's `max` slots for a user lookup past the in-process cache,
+    /// held until the returned guard is dropped; `None` when all are taken (a flood of
+    /// unknown usernames from this NAS must not take every worker slot and database
+    /// connection from the others). One relaxed atomic add; the slots live in the
+    /// counters, so a NAS-table rebuild does not hand out a fresh set while lookups wait.
+    pub fn begin_miss(&self, max: usize) -> Option<MissSlot<'_>> {
+        let misses = &self.counters.misses;
+        if misses.fetch_add(1, Ordering::Relaxed) >= max {
+            misses.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(MissSlot(misses))
     }
 
     /// The shared secret as a [`Signer`]: verifies this client's requests and signs our
@@ -608,6 +636,38 @@ mod tests {
         assert!(c.counters().last_seen().is_some());
         let d = clients.lookup(ip("127.0.0.2")).unwrap();
         assert_eq!((d.counters().requests(), d.counters().rejects()), (0, 0));
+    }
+
+    #[test]
+    fn miss_slots_are_bounded_released_and_shared_across_a_rebuild() {
+        let clients = Clients::new(ClientTable::build(&[nas("127.0.0.1", "s", "c")], &[], None));
+        let c = clients.lookup(ip("127.0.0.1")).unwrap();
+        let first = c.begin_miss(2).expect("first slot");
+        let second = c.begin_miss(2).expect("second slot");
+        assert!(c.begin_miss(2).is_none(), "over the bound");
+        // A rebuild keeps the count: the waiting lookups still hold their slots.
+        clients.rebuild(&[nas("127.0.0.1", "s", "c")], &[]);
+        let rebuilt = clients.lookup(ip("127.0.0.1")).unwrap();
+        assert!(
+            rebuilt.begin_miss(2).is_none(),
+            "still over after a rebuild"
+        );
+        drop(first);
+        let third = rebuilt
+            .begin_miss(2)
+            .expect("a released slot is free again");
+        // Another NAS has its own budget.
+        let other = Clients::new(ClientTable::build(&[nas("127.0.0.3", "s", "d")], &[], None));
+        assert!(
+            other
+                .lookup(ip("127.0.0.3"))
+                .unwrap()
+                .begin_miss(2)
+                .is_some()
+        );
+        drop((second, third));
+        let both = (c.begin_miss(2), c.begin_miss(2));
+        assert!(both.0.is_some() && both.1.is_some(), "all released");
     }
 
     #[test]

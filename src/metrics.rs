@@ -126,6 +126,9 @@ pub mod reason {
     pub const CRYPT_BUSY: &str = "crypt_busy";
     /// A slow password hash waited too long for a slot.
     pub const CRYPT_TIMEOUT: &str = "crypt_timeout";
+    /// The NAS already has `max_misses_per_nas` user lookups past the in-process cache
+    /// waiting (a flood of unknown usernames): this one is not answered.
+    pub const MISS_BUDGET: &str = "miss_budget";
     /// Handling the request panicked (a bug; the receive thread carries on).
     pub const INTERNAL_ERROR: &str = "internal_error";
     /// A journal record could not be decoded on replay (skipped).

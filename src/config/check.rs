@@ -87,6 +87,12 @@ impl Config {
         if s.max_inflight == 0 {
             bad("server.max_inflight".into(), "must be at least 1".into());
         }
+        if s.max_misses_per_nas == 0 {
+            bad(
+                "server.max_misses_per_nas".into(),
+                "must be at least 1".into(),
+            );
+        }
         if s.dedup_capacity == 0 {
             bad("server.dedup_capacity".into(), "must be at least 1".into());
         }

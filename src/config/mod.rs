@@ -79,6 +79,11 @@ pub struct ServerConfig {
     /// and counted (the NAS retransmits). Cached answers never wait and never count.
     #[serde(default = "default_max_inflight")]
     pub max_inflight: usize,
+    /// User lookups past the in-process cache that one NAS entry may have waiting at once
+    /// (a flood of unknown usernames from one NAS); beyond it its requests are dropped and
+    /// counted (`miss_budget`), never rejected. Cached users are not counted.
+    #[serde(default = "default_max_misses_per_nas")]
+    pub max_misses_per_nas: usize,
     /// Delay before sending an Access-Reject, in milliseconds (0 = none).
     #[serde(default = "default_reject_delay_ms")]
     pub reject_delay_ms: u64,
@@ -108,6 +113,9 @@ fn default_receivers() -> usize {
 fn default_max_inflight() -> usize {
     4096
 }
+fn default_max_misses_per_nas() -> usize {
+    64
+}
 fn default_reject_delay_ms() -> u64 {
     0
 }
@@ -128,6 +136,7 @@ impl Default for ServerConfig {
             acct_addr: default_acct_addr(),
             receivers: default_receivers(),
             max_inflight: default_max_inflight(),
+            max_misses_per_nas: default_max_misses_per_nas(),
             reject_delay_ms: default_reject_delay_ms(),
             dedup_ttl_ms: default_dedup_ttl_ms(),
             dedup_capacity: default_dedup_capacity(),

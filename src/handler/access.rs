@@ -3,7 +3,8 @@
 //!
 //! Error mapping, in one place: unknown user, denied or wrong credentials ⇒ Access-Reject;
 //! user store unavailable ⇒ no reply (the NAS retries; never a false reject); bad or
-//! missing-but-required Message-Authenticator ⇒ silent drop.
+//! missing-but-required Message-Authenticator ⇒ silent drop; an uncached user while this
+//! NAS already has `max_misses_per_nas` lookups waiting ⇒ no reply (`miss_budget`).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -44,7 +45,18 @@ pub async fn handle<U: UserSource, A: AcctSink>(
         tracing::debug!(nas = %client.name, "Access-Request without User-Name");
         return reject(ctx, packet, Vec::new(), method, "no_user_name");
     };
-    let found = ctx.users.user(username).await;
+    let found = match ctx.users.cached(username).await {
+        Some(hit) => Ok(hit),
+        None => {
+            // Past the cache: one of this NAS's bounded miss slots, held for the lookup. A
+            // flood of unknown names from one NAS is dropped here (it retransmits), so it
+            // cannot take every worker slot and connection from the other NASes' logins.
+            let Some(_miss) = client.begin_miss(ctx.max_misses_per_nas) else {
+                return Outcome::Drop(reason::MISS_BUDGET);
+            };
+            ctx.users.user(username).await
+        }
+    };
     if found.is_ok() && LOOKUPS.recovered() {
         tracing::info!("user lookups succeed again");
     }

@@ -45,6 +45,9 @@ pub struct Context<U, A> {
     pub reject_delay: Duration,
     /// Sessions, Simultaneous-Use and quotas (None: not enforced, nothing tracked).
     pub sessions: Option<crate::sessions::SessionRules>,
+    /// User lookups past the in-process cache one NAS entry may have waiting at once
+    /// (`[server] max_misses_per_nas`); beyond it the request is dropped (`miss_budget`).
+    pub max_misses_per_nas: usize,
 }
 
 /// A reply ready to sign.

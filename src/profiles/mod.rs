@@ -64,6 +64,14 @@ pub trait UserSource: Send + Sync + 'static {
         &self,
         username: &str,
     ) -> impl Future<Output = Result<Option<Arc<Profile>>, LookupError>> + Send;
+
+    /// What [`UserSource::user`] would answer without any I/O: `Some` when the in-process
+    /// cache holds `username` (`Some(None)`: known to be unknown), `None` when the lookup
+    /// would have to go past it (those are bounded per NAS). A source without such a cache
+    /// keeps the default: every lookup is a miss.
+    fn cached(&self, _username: &str) -> impl Future<Output = Option<Option<Arc<Profile>>>> + Send {
+        std::future::ready(None)
+    }
 }
 
 /// L1 settings.
@@ -282,9 +290,7 @@ impl Profiles {
     /// is not cached and PostgreSQL cannot be read.
     pub async fn user(&self, username: &str) -> Result<Option<Arc<Profile>>, LookupError> {
         // Fast path: an L1 hit needs neither an owned key nor the loader machinery.
-        if let Some(value) = self.inner.l1.get(username).await {
-            m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "l1"), ("result", "hit")], 1);
-            self.inner.tiers.l1_hits.fetch_add(1, Ordering::Relaxed);
+        if let Some(value) = self.cached(username).await {
             return Ok(value);
         }
         match &self.inner.home {
@@ -297,6 +303,14 @@ impl Profiles {
             }
             None => self.user_load(username).await,
         }
+    }
+
+    /// The L1 entry of `username`, if any (a hit, counted as one); no I/O, no allocation.
+    pub async fn cached(&self, username: &str) -> Option<Option<Arc<Profile>>> {
+        let value = self.inner.l1.get(username).await?;
+        m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "l1"), ("result", "hit")], 1);
+        self.inner.tiers.l1_hits.fetch_add(1, Ordering::Relaxed);
+        Some(value)
     }
 
     /// The L1 lookup that loads on a miss (concurrent misses of one user share one load).
@@ -548,5 +562,9 @@ impl Profiles {
 impl UserSource for Profiles {
     async fn user(&self, username: &str) -> Result<Option<Arc<Profile>>, LookupError> {
         Self::user(self, username).await
+    }
+
+    async fn cached(&self, username: &str) -> Option<Option<Arc<Profile>>> {
+        Self::cached(self, username).await
     }
 }

@@ -34,6 +34,9 @@ pub(super) fn advice(why: &str) -> Option<&'static str> {
         reason::MISSING_MESSAGE_AUTHENTICATOR => {
             "Access-Request without Message-Authenticator, which this NAS's policy requires: enable it on the router, or set require_message_authenticator = \"off\" for this NAS"
         }
+        reason::MISS_BUDGET => {
+            "this NAS has max_misses_per_nas lookups of uncached users waiting (a flood of unknown or random usernames?): the excess is dropped; find what sends them, or raise [server] max_misses_per_nas if these are real logins"
+        }
         reason::WRONG_PORT => {
             "request sent to the wrong port (Access-Request to accounting, or the reverse): check the router's authentication and accounting ports"
         }
@@ -87,6 +90,7 @@ mod tests {
             reason::BAD_REQUEST_AUTHENTICATOR,
             reason::MISSING_MESSAGE_AUTHENTICATOR,
             reason::WRONG_PORT,
+            reason::MISS_BUDGET,
         ] {
             assert!(advice(why).is_some(), "{why}");
         }

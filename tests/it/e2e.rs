@@ -703,6 +703,12 @@ async fn a_bcrypt_burst_leaves_cached_chap_users_and_accounting_unaffected() {
         .await;
     assert_eq!(code_of(&r), Code::AccessAccept);
     let burst = Nas::new(server.auth_addr, SECRET).await;
+    // And the bcrypt user: the burst is of password checks, not of cache misses (which
+    // `max_misses_per_nas` bounds before any hash is queued).
+    let r = burst
+        .exchange(&burst.access_request("slow", "slow-pw", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept);
     for _ in 0..200 {
         let req = burst.access_request("slow", "slow-pw", Method::Pap, true);
         burst.send(&req.bytes).await;

@@ -13,6 +13,7 @@ mod decode_robustness;
 mod dynauth;
 mod e2e;
 mod fake_nas;
+mod flood;
 mod harness;
 mod latch;
 mod ops;

@@ -384,6 +384,7 @@ impl Harness {
             dictionary: Arc::new(Dictionary::builtin()),
             reject_delay: Duration::ZERO,
             sessions: None,
+            max_misses_per_nas: 64,
         };
         let options = ServerOptions {
             receivers: 2,
