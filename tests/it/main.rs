@@ -16,6 +16,7 @@ mod fake_nas;
 mod flood;
 mod harness;
 mod latch;
+mod nas_reload;
 mod ops;
 mod session_store;
 mod sessions;
