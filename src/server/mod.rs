@@ -204,7 +204,6 @@ impl<U: UserSource, A: AcctSink> Server<U, A> {
             let spawned = std::thread::Builder::new()
                 .name(format!("radius-rx-{i}"))
                 .spawn(move || {
-                    let _alive = alive;
                     match tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
@@ -215,6 +214,9 @@ impl<U: UserSource, A: AcctSink> Server<U, A> {
                         }
                         Err(e) => tracing::error!(error = %e, "receive thread runtime failed"),
                     }
+                    // Counted out before `run` hears it is done, so whoever awaited `run`
+                    // sees the thread gone.
+                    drop(alive);
                     drop(done_tx);
                 });
             match spawned {
