@@ -104,6 +104,7 @@ impl Profiles {
                 if let Some(l2) = &self.inner.l2 {
                     l2.flush().await;
                 }
+                self.count_applied(1);
             } else {
                 tracing::info!("cache invalidation listener reconnected; flushing the caches");
                 self.lost_notifications(&on_nas_change).await;
@@ -137,6 +138,7 @@ impl Profiles {
                             }
                         }
                         self.apply_batch(&batch, &on_nas_change).await;
+                        self.count_applied(batch.len());
                     }
                     // Connection lost and already re-established (eager reconnect).
                     Ok(None) => {
@@ -188,6 +190,12 @@ impl Profiles {
         m::inc(LISTENER_RECONNECTS_TOTAL, &[], 1);
         self.flush_after_missed_notifications().await;
         on_nas_change();
+        self.count_applied(1);
+    }
+
+    /// `n` more notifications (or one flush after a (re)connect) fully acted on.
+    fn count_applied(&self, n: usize) {
+        self.inner.applied.send_modify(|c| *c += n as u64);
     }
 
     /// Acts on a batch of notifications: user invalidations are de-duplicated and applied
