@@ -100,8 +100,8 @@ fn sweep_stale() {
 /// A fresh, empty directory under the system temp dir (`hr-{kind}-<pid>-<n>-<nanos>`),
 /// owned by the calling test: it is removed when the test ends (its thread exits; libtest
 /// runs each test on its own thread), pass or fail. `HR_KEEP_TMP=1` keeps it for
-/// inspection (the path is printed). For a directory that outlives the test (a server in a
-/// `static`), see [`unowned_dir`].
+/// inspection (the path is printed, and earlier runs' are not swept). For a directory
+/// that outlives the test (a server in a `static`), see [`unowned_dir`].
 pub fn fresh_dir(kind: &str) -> PathBuf {
     let dir = unowned_dir(kind);
     TEST_DIRS.with(|dirs| dirs.borrow_mut().0.push(dir.clone()));
@@ -113,15 +113,19 @@ struct TestDirs(Vec<PathBuf>);
 
 impl Drop for TestDirs {
     fn drop(&mut self) {
-        let keep = std::env::var_os("HR_KEEP_TMP").is_some_and(|v| v == "1");
         for dir in self.0.drain(..) {
-            if keep {
+            if keep_tmp() {
                 eprintln!("HR_KEEP_TMP=1: kept {}", dir.display());
             } else {
                 let _ = std::fs::remove_dir_all(&dir);
             }
         }
     }
+}
+
+/// `HR_KEEP_TMP=1`: test directories are kept, and earlier runs' are not swept.
+fn keep_tmp() -> bool {
+    std::env::var_os("HR_KEEP_TMP").is_some_and(|v| v == "1")
 }
 
 thread_local! {
@@ -135,7 +139,11 @@ thread_local! {
 pub fn unowned_dir(kind: &str) -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
     static SWEPT: std::sync::Once = std::sync::Once::new();
-    SWEPT.call_once(sweep_stale);
+    SWEPT.call_once(|| {
+        if !keep_tmp() {
+            sweep_stale();
+        }
+    });
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
