@@ -677,8 +677,12 @@ async fn l2_entries_from_before_missed_notifications_are_not_used() {
         .await
         .expect("LISTEN in time")
         .expect("listener ready");
-    // The first LISTEN's L2 flush is done once the first invalidation is counted.
-    applied(&restarted, 1).await;
+    // `ready` comes after the first LISTEN's L2 flush (counted as one invalidation).
+    assert_eq!(
+        *restarted.notifications_applied().borrow(),
+        1,
+        "ready only once the first LISTEN's flush is done"
+    );
     assert_eq!(
         current_password(&restarted, "dora").await.as_deref(),
         Some("new-pw"),
