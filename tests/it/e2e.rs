@@ -325,6 +325,44 @@ async fn postgres_down_answers_cached_and_never_false_rejects() {
     server.stop().await;
 }
 
+/// The outage test's old flake, made deterministic: the first LISTEN connection stalls
+/// (blackholed by a proxy), so start-up serves before the listener is up, and the listener
+/// flushes the caches when it does connect. Once `/readyz` says it is up, what is cached
+/// stays cached, and is answered through a PostgreSQL outage. (Without the `/readyz`
+/// wait this fails as the flake did: no reply to the second request.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_first_listen_does_not_flush_what_is_cached_after_readyz() {
+    let mut pg = Postgres::start();
+    let (url, pool) = harness::fresh_db_on(&pg).await;
+    seed(&pool).await;
+    pool.close().await;
+    let proxy = crate::blackhole::Blackhole::start(([127, 0, 0, 1], pg.port()).into()).await;
+    proxy.blackhole_first(1);
+    let mut c = config(&url, None);
+    c.database.listen_url =
+        Some(url.replace(&format!(":{}/", pg.port()), &format!(":{}/", proxy.port())));
+    let server = app::start(c, None).await.expect("server starts");
+    wait_ready(&server).await;
+    assert!(
+        proxy.accepted() >= 2,
+        "the first LISTEN connection stalled and was replaced"
+    );
+    let nas = Nas::new(server.auth_addr, SECRET).await;
+    let r = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept);
+    // Not a timing assertion: it holds open the window in which a flush arriving late
+    // would drop alice (PostgreSQL's stop is that slow on a loaded machine).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    pg.stop();
+    let r = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept, "cached user answered");
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuses_unmigrated_database() {
     let pg = harness::shared_postgres();
