@@ -204,6 +204,7 @@ impl<U: UserSource, A: AcctSink> Server<U, A> {
             let spawned = std::thread::Builder::new()
                 .name(format!("radius-rx-{i}"))
                 .spawn(move || {
+                    let alive = alive;
                     match tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
@@ -214,8 +215,7 @@ impl<U: UserSource, A: AcctSink> Server<U, A> {
                         }
                         Err(e) => tracing::error!(error = %e, "receive thread runtime failed"),
                     }
-                    // Counted out before `run` hears it is done, so whoever awaited `run`
-                    // sees the thread gone.
+                    // Counted out before `run` hears that this thread is done.
                     drop(alive);
                     drop(done_tx);
                 });
