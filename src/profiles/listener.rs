@@ -44,9 +44,10 @@ impl Profiles {
         self.spawn_listener_with_ready(cancel, on_nas_change).0
     }
 
-    /// [`Profiles::spawn_listener`], plus a signal sent once the first LISTEN is in place:
-    /// the server reads what it caches (the NAS table) only after that, so no change can
-    /// fall between its read and the start of listening.
+    /// [`Profiles::spawn_listener`], plus a signal sent once the first LISTEN is in place
+    /// and the flush it makes is done: the server reads what it caches (the NAS table)
+    /// only after that, so no change can fall between its read and the start of listening,
+    /// and nothing cached after the signal is dropped by that flush.
     pub fn spawn_listener_with_ready(
         &self,
         cancel: CancellationToken,
@@ -91,10 +92,6 @@ impl Profiles {
                 }
             };
             backoff = BACKOFF_MIN;
-            self.set_listener_up(true);
-            if let Some(ready) = ready.take() {
-                let _ = ready.send(());
-            }
             if outage.recovered() {
                 tracing::info!("cache invalidation listener connected again");
             }
@@ -109,6 +106,14 @@ impl Profiles {
                 self.lost_notifications(&on_nas_change).await;
             }
             first = false;
+            // Up (`/readyz`) and ready only once the flush is done: when the first LISTEN
+            // needed retries, a flush after `ready` would drop what the first requests
+            // (served once the server saw `ready`) had just cached.
+            self.set_listener_up(true);
+            self.count_applied(1);
+            if let Some(ready) = ready.take() {
+                let _ = ready.send(());
+            }
             let probe_every = self.inner.listener_probe.max(Duration::from_millis(100));
             let mut probe =
                 tokio::time::interval_at(tokio::time::Instant::now() + probe_every, probe_every);
@@ -137,6 +142,7 @@ impl Profiles {
                             }
                         }
                         self.apply_batch(&batch, &on_nas_change).await;
+                        self.count_applied(batch.len());
                     }
                     // Connection lost and already re-established (eager reconnect).
                     Ok(None) => {
@@ -144,6 +150,7 @@ impl Profiles {
                             "cache invalidation listener reconnected; flushing the caches"
                         );
                         self.lost_notifications(&on_nas_change).await;
+                        self.count_applied(1);
                     }
                     Err(e) => {
                         self.set_listener_up(false);
@@ -188,6 +195,11 @@ impl Profiles {
         m::inc(LISTENER_RECONNECTS_TOTAL, &[], 1);
         self.flush_after_missed_notifications().await;
         on_nas_change();
+    }
+
+    /// `n` more notifications (or one flush after a (re)connect) fully acted on.
+    fn count_applied(&self, n: usize) {
+        self.inner.applied.send_modify(|c| *c += n as u64);
     }
 
     /// Acts on a batch of notifications: user invalidations are de-duplicated and applied

@@ -194,6 +194,8 @@ struct Inner {
     listener_probe: Duration,
     /// Whether the LISTEN connection is up and answered its last probe (`/readyz`).
     listener_up: Arc<AtomicBool>,
+    /// Notifications the listener has acted on (see [`Profiles::notifications_applied`]).
+    applied: tokio::sync::watch::Sender<u64>,
 }
 
 /// A user whose rows changed (a NOTIFY for the user or one of their groups), with the
@@ -276,6 +278,7 @@ impl Profiles {
                 time_zone: opts.time_zone,
                 listener_probe: opts.listener_probe,
                 listener_up: Arc::new(AtomicBool::new(false)),
+                applied: tokio::sync::watch::Sender::new(0),
             }),
         }
     }
@@ -284,6 +287,14 @@ impl Profiles {
     /// probes (false before the first LISTEN, or when no listener runs).
     pub fn listener_health(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.inner.listener_up)
+    }
+
+    /// How many invalidations the listener has applied so far: one per notification, and
+    /// one per flush after a LISTEN (re)connection; the count grows once the invalidation is
+    /// complete (L1 and L2). A test hook: a test makes a change once, waits for this to
+    /// grow, then checks that the next lookup sees the change, instead of polling for it.
+    pub fn notifications_applied(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.applied.subscribe()
     }
 
     /// A user's compiled profile: `Ok(None)` if the user does not exist; `Err` only when it

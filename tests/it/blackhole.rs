@@ -63,6 +63,12 @@ impl Blackhole {
             .store(self.next.load(Ordering::SeqCst), Ordering::SeqCst);
     }
 
+    /// The first `n` connections (counting from the start) are blackholed from their
+    /// first byte: a connection attempt that stalls.
+    pub fn blackhole_first(&self, n: u64) {
+        self.cut.store(n, Ordering::SeqCst);
+    }
+
     /// Connections accepted so far.
     pub fn accepted(&self) -> u64 {
         self.next.load(Ordering::SeqCst)

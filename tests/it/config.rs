@@ -18,9 +18,7 @@ pub fn bin() -> Command {
 }
 
 fn temp_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hr-config-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+    let path = crate::harness::fresh_dir("config").join(name);
     std::fs::write(&path, text).unwrap();
     path
 }

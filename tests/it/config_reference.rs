@@ -316,8 +316,7 @@ fn reference_error_examples_are_what_check_config_prints() {
         + 8;
     let block = &doc[start..];
     let block = &block[..block.find("```").unwrap()];
-    let dir = std::env::temp_dir().join(format!("hr-config-doc-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::harness::fresh_dir("config-doc");
     let text = "[server]\nrecievers = 2\npool_size = 4\nauth_addr = \"1812\"\n\
                 [sessions]\ntime_zone = \"Asia/Jakrta\"\n";
     std::fs::write(dir.join("hotspot.toml"), text).unwrap();

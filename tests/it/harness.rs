@@ -68,20 +68,27 @@ fn free_port() -> u16 {
     l.local_addr().expect("local_addr").port()
 }
 
-/// Removes `hr-{kind}-<pid>-*` directories left by test processes that no longer exist
-/// (e.g. killed while initdb ran, before a watchdog was watching).
-fn sweep_stale(kind: &str) {
-    let prefix = format!("hr-{kind}-");
+/// Removes `hr-{kind}-<pid>-<n>-<nanos>` directories (any kind) left by test processes
+/// that no longer exist (e.g. killed while initdb ran, before a watchdog was watching, or
+/// before their test thread ended).
+fn sweep_stale() {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(&prefix)
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
+        let Some(rest) = name.strip_prefix("hr-") else {
+            continue;
+        };
+        // The last three fields are numbers: pid, sequence, nanoseconds.
+        let fields: Vec<&str> = rest.rsplitn(4, '-').collect();
+        let [nanos, n, pid, _kind] = fields[..] else {
+            continue;
+        };
+        if nanos.parse::<u32>().is_err() || n.parse::<u64>().is_err() {
+            continue;
+        }
+        let Ok(pid) = pid.parse::<u32>() else {
             continue;
         };
         if !Path::new(&format!("/proc/{pid}")).exists() {
@@ -90,18 +97,52 @@ fn sweep_stale(kind: &str) {
     }
 }
 
-/// A fresh, empty directory under the system temp dir (`hr-{kind}-<pid>-...`; left for
-/// inspection, swept once its test process is gone).
+/// A fresh, empty directory under the system temp dir (`hr-{kind}-<pid>-<n>-<nanos>`),
+/// owned by the calling test: it is removed when the test ends (its thread exits; libtest
+/// runs each test on its own thread), pass or fail. `HR_KEEP_TMP=1` keeps it for
+/// inspection (the path is printed, and earlier runs' are not swept). For a directory
+/// that outlives the test (a server in a `static`), see [`unowned_dir`].
 pub fn fresh_dir(kind: &str) -> PathBuf {
+    let dir = unowned_dir(kind);
+    TEST_DIRS.with(|dirs| dirs.borrow_mut().0.push(dir.clone()));
+    dir
+}
+
+/// Directories made by [`fresh_dir`] on this thread, removed when the thread ends.
+struct TestDirs(Vec<PathBuf>);
+
+impl Drop for TestDirs {
+    fn drop(&mut self) {
+        for dir in self.0.drain(..) {
+            if keep_tmp() {
+                eprintln!("HR_KEEP_TMP=1: kept {}", dir.display());
+            } else {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
+    }
+}
+
+/// `HR_KEEP_TMP=1`: test directories are kept, and earlier runs' are not swept.
+fn keep_tmp() -> bool {
+    std::env::var_os("HR_KEEP_TMP").is_some_and(|v| v == "1")
+}
+
+thread_local! {
+    static TEST_DIRS: std::cell::RefCell<TestDirs> =
+        const { std::cell::RefCell::new(TestDirs(Vec::new())) };
+}
+
+/// A fresh, empty directory like [`fresh_dir`], not tied to the calling test: its owner
+/// removes it (`Postgres` and `Redis` on drop; the watchdog or the stale sweep once the
+/// test process is gone, for one held in a `static`).
+pub fn unowned_dir(kind: &str) -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
     static SWEPT: std::sync::Once = std::sync::Once::new();
     SWEPT.call_once(|| {
-        sweep_stale("pg");
-        sweep_stale("redis");
-        sweep_stale("pgtemplate-build");
-        sweep_stale("journal");
-        sweep_stale("sigkill");
-        sweep_stale("tls");
+        if !keep_tmp() {
+            sweep_stale();
+        }
     });
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -208,7 +249,7 @@ impl Postgres {
     pub fn start_with(settings: &[(&str, &str)]) -> Self {
         let bin = pg_bin_dir();
         let as_postgres_user = is_root();
-        let base = fresh_dir("pg");
+        let base = unowned_dir("pg");
         if as_postgres_user {
             run_checked(
                 Command::new("chown")
@@ -276,7 +317,7 @@ impl Postgres {
         if dir.join("PG_VERSION").exists() {
             return dir;
         }
-        let building = fresh_dir("pgtemplate-build");
+        let building = unowned_dir("pgtemplate-build");
         if self.as_postgres_user {
             run_checked(
                 Command::new("chown")
@@ -581,7 +622,7 @@ impl Redis {
     fn start_with(tls: Option<RedisTls>) -> Self {
         let mut r = Self {
             bin: redis_server_bin(),
-            dir: fresh_dir("redis"),
+            dir: unowned_dir("redis"),
             port: 0,
             child: None,
             tls,

@@ -63,8 +63,7 @@ fn systemd_unit_verifies() {
         unit.contains("/usr/local/bin/hotspot-radius"),
         "the unit names its binary"
     );
-    let dir = std::env::temp_dir().join(format!("hr-unit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::harness::fresh_dir("unit");
     let path = dir.join("hotspot-radius.service");
     std::fs::write(&path, unit.replace("/usr/local/bin/hotspot-radius", bin)).unwrap();
     let out = Command::new("systemd-analyze")

@@ -109,6 +109,35 @@ where
     panic!("not within {WAIT:?}: {what}");
 }
 
+/// Waits (bounded) until `store`'s listener has applied at least `count` invalidations
+/// in all ([`Profiles::notifications_applied`]).
+async fn applied(store: &Profiles, count: u64) {
+    let mut applied = store.notifications_applied();
+    let reached = tokio::time::timeout(WAIT, applied.wait_for(|n| *n >= count))
+        .await
+        .map(|r| r.is_ok());
+    assert!(
+        reached == Ok(true),
+        "the listener applied {} of {count} invalidations within {WAIT:?}",
+        *store.notifications_applied().borrow()
+    );
+}
+
+/// Spawns `store`'s listener and waits until its first LISTEN is in place and acted on.
+async fn listening(store: &Profiles, cancel: &CancellationToken) -> tokio::task::JoinHandle<()> {
+    let task = store.spawn_listener(cancel.clone(), || {});
+    applied(store, 1).await;
+    task
+}
+
+/// Makes a change once (`sql`, one notification), then waits until the listener has
+/// applied it: the next lookup must see it.
+async fn change(store: &Profiles, pool: &PgPool, sql: &str) {
+    let before = *store.notifications_applied().borrow();
+    exec(pool, sql).await;
+    applied(store, before + 1).await;
+}
+
 fn row(attribute: &str, op: &str, value: &str) -> RadRow {
     RadRow {
         attribute: attribute.to_owned(),
@@ -450,33 +479,46 @@ async fn notify_invalidates_a_changed_user() {
     add_user(&pool, "alice", "old").await;
     let store = store(&url, None).await;
     let cancel = CancellationToken::new();
-    let task = store.spawn_listener(cancel.clone(), || {});
+    let task = listening(&store, &cancel).await;
     assert_eq!(
         current_password(&store, "alice").await.as_deref(),
         Some("old")
     );
     // A new user is seen even though the negative entry was cached.
     assert!(store.user("bob").await.unwrap().is_none());
-    // The listener may still be connecting: retry the change until it is seen.
-    eventually("password change visible", || async {
-        exec(
-            &pool,
-            "UPDATE radcheck SET value = 'new' WHERE username = 'alice'",
-        )
-        .await;
-        current_password(&store, "alice").await.as_deref() == Some("new")
-    })
+    // Each change is made once; the first lookup after its NOTIFY is applied sees it.
+    change(
+        &store,
+        &pool,
+        "UPDATE radcheck SET value = 'new' WHERE username = 'alice'",
+    )
     .await;
-    add_user(&pool, "bob", "b").await;
-    eventually("new user visible", || async {
-        store.user("bob").await.unwrap().is_some()
-    })
+    assert_eq!(
+        current_password(&store, "alice").await.as_deref(),
+        Some("new"),
+        "password change visible"
+    );
+    change(
+        &store,
+        &pool,
+        "INSERT INTO radcheck (username, attribute, op, value) \
+         VALUES ('bob', 'Cleartext-Password', ':=', 'b')",
+    )
     .await;
-    exec(&pool, "DELETE FROM radcheck WHERE username = 'alice'").await;
-    eventually("deleted user gone", || async {
-        store.user("alice").await.unwrap().is_none()
-    })
+    assert!(
+        store.user("bob").await.unwrap().is_some(),
+        "new user visible"
+    );
+    change(
+        &store,
+        &pool,
+        "DELETE FROM radcheck WHERE username = 'alice'",
+    )
     .await;
+    assert!(
+        store.user("alice").await.unwrap().is_none(),
+        "deleted user gone"
+    );
     cancel.cancel();
     task.await.unwrap();
 }
@@ -501,37 +543,30 @@ async fn notify_on_a_group_invalidates_its_members_and_nas_changes_are_reported(
     let task = store.spawn_listener(cancel.clone(), move || {
         seen.fetch_add(1, Ordering::SeqCst);
     });
+    applied(&store, 1).await;
     for u in ["a", "b"] {
         let p = store.user(u).await.unwrap().unwrap();
         assert_eq!(p.simultaneous_use(), Some(1));
     }
     assert!(store.user("c").await.unwrap().is_some());
-    let mut n = 1;
-    eventually("group change visible to members", || {
-        n += 1;
-        let (pool, store) = (&pool, &store);
-        async move {
-            exec(
-                pool,
-                &format!("UPDATE radgroupcheck SET value = '{n}' WHERE groupname = 'gold'"),
-            )
-            .await;
-            let a = store.user("a").await.unwrap().unwrap().simultaneous_use();
-            let b = store.user("b").await.unwrap().unwrap().simultaneous_use();
-            a == Some(n) && b == Some(n)
-        }
-    })
+    change(
+        &store,
+        &pool,
+        "UPDATE radgroupcheck SET value = '2' WHERE groupname = 'gold'",
+    )
     .await;
+    for u in ["a", "b"] {
+        let p = store.user(u).await.unwrap().unwrap();
+        assert_eq!(p.simultaneous_use(), Some(2), "group change visible to {u}");
+    }
     assert_eq!(nas_changes.load(Ordering::SeqCst), 0);
-    exec(
+    change(
+        &store,
         &pool,
         "INSERT INTO nas (nasname, shortname, secret) VALUES ('10.0.0.1', 'r1', 's')",
     )
     .await;
-    eventually("nas change reported", || async {
-        nas_changes.load(Ordering::SeqCst) >= 1
-    })
-    .await;
+    assert_eq!(nas_changes.load(Ordering::SeqCst), 1, "nas change reported");
     cancel.cancel();
     task.await.unwrap();
 }
@@ -642,10 +677,17 @@ async fn l2_entries_from_before_missed_notifications_are_not_used() {
         .await
         .expect("LISTEN in time")
         .expect("listener ready");
-    eventually("the new password after the first LISTEN", || async {
-        current_password(&restarted, "dora").await.as_deref() == Some("new-pw")
-    })
-    .await;
+    // `ready` comes after the first LISTEN's L2 flush (counted as one invalidation).
+    assert_eq!(
+        *restarted.notifications_applied().borrow(),
+        1,
+        "ready only once the first LISTEN's flush is done"
+    );
+    assert_eq!(
+        current_password(&restarted, "dora").await.as_deref(),
+        Some("new-pw"),
+        "the new password after the first LISTEN"
+    );
     // And the L2 written afterwards holds the new rows for everyone.
     let another = store(&url, Some(redis.url())).await;
     assert_eq!(
@@ -1268,35 +1310,39 @@ async fn a_silently_dead_listen_connection_is_probed_and_replaced() {
         Some("old")
     );
 
+    applied(&store, 1).await;
     proxy.blackhole_existing();
+    let before = *store.notifications_applied().borrow();
     exec(
         &pool,
         "UPDATE radcheck SET value = 'new' WHERE username = 'alice'",
     )
     .await;
-    // Its NOTIFY went into the dead connection. Only a probe can notice.
-    eventually("the change made while LISTEN was dead is seen", || async {
-        current_password(&store, "alice").await.as_deref() == Some("new")
-    })
-    .await;
+    // Its NOTIFY went into the dead connection. Only a probe can notice; the reconnection
+    // then flushes (one more invalidation applied).
+    applied(&store, before + 1).await;
+    assert_eq!(
+        current_password(&store, "alice").await.as_deref(),
+        Some("new"),
+        "the change made while LISTEN was dead is seen"
+    );
     assert!(
         proxy.accepted() >= 2,
         "the listener opened a new connection"
     );
-    eventually("listener healthy again", || async {
-        health.load(Ordering::SeqCst)
-    })
-    .await;
+    assert!(health.load(Ordering::SeqCst), "listener healthy again");
     // And the new connection carries notifications again.
-    exec(
+    change(
+        &store,
         &pool,
         "UPDATE radcheck SET value = 'newer' WHERE username = 'alice'",
     )
     .await;
-    eventually("a change after the reconnect is seen", || async {
-        current_password(&store, "alice").await.as_deref() == Some("newer")
-    })
-    .await;
+    assert_eq!(
+        current_password(&store, "alice").await.as_deref(),
+        Some("newer"),
+        "a change after the reconnect is seen"
+    );
     cancel.cancel();
     task.await.unwrap();
 }

@@ -51,10 +51,7 @@ fn bench_args(r: &Responder, secret: &str, extra: &[&str]) -> BenchArgs {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hr-tools-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    crate::harness::fresh_dir(&format!("tools-{name}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

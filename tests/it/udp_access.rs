@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use hotspot_radius::accounting::{AcctError, AcctSink};
 use hotspot_radius::clients::{ClientTable, Clients};
 use hotspot_radius::config::{MessageAuthenticatorPolicy, NasConfig};
 use hotspot_radius::handler::Context;
+use hotspot_radius::metrics::reason;
 use hotspot_radius::model::{AcctRecord, PostAuthRecord, RadRow, UserRows};
 use hotspot_radius::policy::Profile;
 use hotspot_radius::profiles::{LookupError, UserSource};
@@ -26,7 +27,9 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// How long "no reply" is waited for. Not a timing assertion: a reply never comes at all.
+/// How long "no reply" is waited for where the drop cannot be confirmed from the metrics.
+/// Not a timing assertion: a reply to such a request that comes at any later point of the
+/// test fails it too (see [`Nas`]).
 pub const SILENCE: Duration = Duration::from_millis(700);
 /// Bound on waiting for a reply that must come.
 pub const REPLY_WAIT: Duration = Duration::from_secs(5);
@@ -43,10 +46,19 @@ pub enum Method {
 }
 
 /// A fake NAS: one UDP socket, one secret.
+///
+/// Identifiers are allocated in sequence, as a NAS does, so a late reply to an earlier
+/// request never carries the identifier of the one being waited for. Every request that
+/// must get no reply ([`Nas::expect_dropped`], [`Nas::expect_silence`]) is remembered: a
+/// reply to one of them that arrives later in the test (seen by a later exchange, or
+/// waiting in the socket when the `Nas` is dropped) fails the test.
 pub struct Nas {
     socket: UdpSocket,
     signer: Signer,
     server: SocketAddr,
+    next_id: AtomicU8,
+    /// (identifier, authenticator, what was expected) of requests that must stay unanswered.
+    unanswered: Mutex<Vec<(u8, [u8; 16], String)>>,
 }
 
 /// A request ready to send, with what is needed to check the reply.
@@ -69,7 +81,14 @@ impl Nas {
             socket: UdpSocket::bind(local).await.expect("bind NAS socket"),
             signer: Signer::new(secret.as_bytes()),
             server,
+            next_id: AtomicU8::new(rand::random()),
+            unanswered: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The next request identifier (sequential, wrapping).
+    fn next_id(&self) -> u8 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Point at another server port (e.g. accounting).
@@ -88,8 +107,7 @@ impl Nas {
         with_ma: bool,
     ) -> Request {
         let authenticator: [u8; 16] = rand::random();
-        let id: u8 = rand::random();
-        let mut b = PacketBuilder::new(Code::AccessRequest, id);
+        let mut b = PacketBuilder::new(Code::AccessRequest, self.next_id());
         if with_ma {
             b = b.with_message_authenticator();
         }
@@ -146,7 +164,7 @@ impl Nas {
     /// A Status-Server with a Message-Authenticator.
     pub fn status_server(&self) -> Request {
         let authenticator: [u8; 16] = rand::random();
-        let b = PacketBuilder::new(Code::StatusServer, rand::random()).with_message_authenticator();
+        let b = PacketBuilder::new(Code::StatusServer, self.next_id()).with_message_authenticator();
         let bytes = b.sign_access_request(&authenticator, &self.signer).unwrap();
         Request {
             bytes,
@@ -162,7 +180,7 @@ impl Nas {
         status: u32,
         octets: (u32, u32, u32),
     ) -> Request {
-        let mut b = PacketBuilder::new(Code::AccountingRequest, rand::random());
+        let mut b = PacketBuilder::new(Code::AccountingRequest, self.next_id());
         b.add_u32(attrs::ACCT_STATUS_TYPE, status).unwrap();
         b.add(attrs::USER_NAME, user.as_bytes()).unwrap();
         b.add(attrs::ACCT_SESSION_ID, session.as_bytes()).unwrap();
@@ -226,6 +244,7 @@ impl Nas {
             if reply.get(1) == req.bytes.get(1) {
                 break reply;
             }
+            self.check_not_a_late_reply(&reply);
         };
         let p = Packet::decode(&reply).expect("reply decodes");
         assert_eq!(p.identifier(), req.bytes[1], "reply identifier");
@@ -255,13 +274,128 @@ impl Nas {
             .expect("a reply within the bounded wait")
     }
 
-    /// Send, expect no reply.
+    /// Send, expect no reply: waits [`SILENCE`] for none. Prefer [`Nas::expect_dropped`],
+    /// which confirms why the server dropped it; this is for a server whose drop reasons
+    /// are not counted in this process.
+    #[allow(dead_code)]
     pub async fn expect_silence(&self, req: &Request) {
-        assert!(
-            self.exchange_within(req, SILENCE).await.is_none(),
-            "expected no reply"
-        );
+        self.silence(req, "no reply").await;
     }
+
+    async fn silence(&self, req: &Request, why: &str) {
+        self.remember_unanswered(req, why);
+        if let Some(reply) = self.exchange_within(req, SILENCE).await {
+            panic!(
+                "a {:?} arrived for a request that was to get no reply ({why})",
+                code_of(&reply)
+            );
+        }
+    }
+
+    /// Send, expect the server to drop the request for `reason` (`radius_dropped_total`):
+    /// waits (bounded) until that counter has grown, when the metrics recorder is
+    /// installed in this process (the counter is shared with every test running here, so
+    /// this proves a drop for that reason, the late-reply check proves it was this one).
+    /// Without a recorder (or for an in-memory server started before it was installed) it
+    /// waits [`SILENCE`] for no reply. Either way, a reply to this request that comes at
+    /// any later point of the test fails it.
+    pub async fn expect_dropped(&self, req: &Request, reason: &'static str) {
+        let counted = !UNCOUNTED.lock().unwrap().contains(&self.server);
+        let Some(before) = dropped_count(reason).filter(|_| counted) else {
+            self.silence(req, reason).await;
+            return;
+        };
+        self.remember_unanswered(req, reason);
+        self.send(&req.bytes).await;
+        let deadline = tokio::time::Instant::now() + REPLY_WAIT;
+        loop {
+            let now = dropped_count(reason).unwrap_or(before);
+            if now > before {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "radius_dropped_total{{reason=\"{reason}\"}} did not grow from {before} within {REPLY_WAIT:?}"
+            );
+            // Anything that arrives meanwhile is either a late reply to an earlier request
+            // or a reply to this one: both fail the test (or are skipped) right here.
+            if let Some(reply) = self.recv(Duration::from_millis(20)).await {
+                self.check_not_a_late_reply(&reply);
+            }
+        }
+    }
+
+    fn remember_unanswered(&self, req: &Request, why: &str) {
+        let Some(&id) = req.bytes.get(1) else { return };
+        self.unanswered
+            .lock()
+            .unwrap()
+            .push((id, req.authenticator, why.to_owned()));
+    }
+
+    /// Fails the test if `reply` answers a request that was to get no reply; otherwise it
+    /// is a late reply to a request we stopped waiting for, and is skipped.
+    fn check_not_a_late_reply(&self, reply: &[u8]) {
+        let Ok(p) = Packet::decode(reply) else { return };
+        let unanswered = self.unanswered.lock().unwrap();
+        for (id, authenticator, why) in unanswered.iter() {
+            if p.identifier() == *id
+                && p.verify_response(authenticator, ReplyVector::Request, &self.signer)
+                    .is_ok()
+            {
+                panic!(
+                    "a {:?} arrived for a request that was to get no reply ({why})",
+                    p.code()
+                );
+            }
+        }
+    }
+}
+
+impl Drop for Nas {
+    /// Replies still waiting in the socket are checked too (without waiting for more).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        // A duplicate of the descriptor read directly: tokio's cached readiness may not
+        // know yet about a datagram that is already queued.
+        use std::os::fd::AsFd;
+        let Ok(fd) = self.socket.as_fd().try_clone_to_owned() else {
+            return;
+        };
+        let socket = std::net::UdpSocket::from(fd);
+        if socket.set_nonblocking(true).is_err() {
+            return;
+        }
+        let mut buf = vec![0u8; 4096];
+        for _ in 0..1024 {
+            match socket.recv_from(&mut buf) {
+                Ok((n, from)) if from == self.server => self.check_not_a_late_reply(&buf[..n]),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// Servers whose drops are not counted: in-memory ones started before any recorder was
+/// installed in this process (their receive threads keep no-op metric handles).
+static UNCOUNTED: Mutex<Vec<SocketAddr>> = Mutex::new(Vec::new());
+
+/// The value of `radius_dropped_total{reason}` in this process's metrics recorder; `None`
+/// when no recorder is installed. `app::start` installs it; the in-memory harness here does
+/// not (its drops would add to the totals that other tests in the process count, e.g. the
+/// soak test), so its servers count drops only if an `app::start` test ran first.
+pub fn dropped_count(reason: &str) -> Option<f64> {
+    let text = hotspot_radius::metrics::handle()?.render();
+    let want = format!("reason=\"{reason}\"");
+    Some(
+        text.lines()
+            .filter(|l| l.starts_with("radius_dropped_total{") && l.contains(&want))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum(),
+    )
 }
 
 /// The reply code of a datagram.
@@ -352,6 +486,7 @@ struct Harness {
 
 impl Harness {
     async fn start(policy: MessageAuthenticatorPolicy) -> Self {
+        let counted = hotspot_radius::metrics::handle().is_some();
         let memory = Arc::new(Memory {
             dict: Dictionary::builtin(),
             ..Memory::default()
@@ -402,6 +537,9 @@ impl Harness {
         .unwrap();
         let auth = server.auth_addr().unwrap();
         let acct = server.acct_addr().unwrap();
+        if !counted {
+            UNCOUNTED.lock().unwrap().extend([auth, acct]);
+        }
         let health = server.health();
         let cancel = CancellationToken::new();
         let task = tokio::spawn(server.run(cancel.clone(), TaskTracker::new()));
@@ -493,18 +631,25 @@ async fn unknown_nas_and_bad_message_authenticator_are_silent() {
     let h = Harness::start(MessageAuthenticatorPolicy::Auto).await;
     // Wrong secret: the Message-Authenticator does not verify.
     let liar = Nas::new(h.auth, "not-the-secret").await;
-    liar.expect_silence(&liar.access_request("alice", "wonderland", Method::Pap, true))
-        .await;
+    liar.expect_dropped(
+        &liar.access_request("alice", "wonderland", Method::Pap, true),
+        reason::BAD_MESSAGE_AUTHENTICATOR,
+    )
+    .await;
     // Tampered attribute after signing.
     let nas = Nas::new(h.auth, "testing123").await;
     let mut req = nas.access_request("alice", "wonderland", Method::Pap, true);
     let last = req.bytes.len() - 1;
     req.bytes[last] ^= 0x55;
-    nas.expect_silence(&req).await;
+    nas.expect_dropped(&req, reason::BAD_MESSAGE_AUTHENTICATOR)
+        .await;
     // Unknown source address (the table holds 127.0.0.1 only), right secret: silent.
     let stranger = Nas::new_at("127.0.0.2:0", h.auth, "testing123").await;
     stranger
-        .expect_silence(&stranger.access_request("alice", "wonderland", Method::Pap, true))
+        .expect_dropped(
+            &stranger.access_request("alice", "wonderland", Method::Pap, true),
+            reason::UNKNOWN_CLIENT,
+        )
         .await;
     // The service still works.
     let ok = nas
@@ -519,8 +664,11 @@ async fn message_authenticator_policies() {
     // require: missing ⇒ silent.
     let h = Harness::start(MessageAuthenticatorPolicy::Require).await;
     let nas = Nas::new(h.auth, "testing123").await;
-    nas.expect_silence(&nas.access_request("alice", "wonderland", Method::Pap, false))
-        .await;
+    nas.expect_dropped(
+        &nas.access_request("alice", "wonderland", Method::Pap, false),
+        reason::MISSING_MESSAGE_AUTHENTICATOR,
+    )
+    .await;
     assert_eq!(
         code_of(
             &nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
@@ -542,8 +690,11 @@ async fn message_authenticator_policies() {
     );
     nas.exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
         .await;
-    nas.expect_silence(&nas.access_request("alice", "wonderland", Method::Pap, false))
-        .await;
+    nas.expect_dropped(
+        &nas.access_request("alice", "wonderland", Method::Pap, false),
+        reason::MISSING_MESSAGE_AUTHENTICATOR,
+    )
+    .await;
     h.stop().await;
 
     // off: never required.
@@ -618,10 +769,13 @@ async fn status_server_on_both_ports() {
     let bytes = PacketBuilder::new(Code::StatusServer, 1)
         .sign_access_request(&authenticator, &Signer::new(b"testing123"))
         .unwrap();
-    nas.expect_silence(&Request {
-        bytes,
-        authenticator,
-    })
+    nas.expect_dropped(
+        &Request {
+            bytes,
+            authenticator,
+        },
+        reason::MISSING_MESSAGE_AUTHENTICATOR,
+    )
     .await;
     h.stop().await;
 }
@@ -636,8 +790,11 @@ async fn a_panicking_request_never_takes_its_receive_thread_down() {
     assert!(h.health.all_alive());
     for _ in 0..3 {
         for who in ["panic-now", "panic-later"] {
-            nas.expect_silence(&nas.access_request(who, "x", Method::Pap, true))
-                .await;
+            nas.expect_dropped(
+                &nas.access_request(who, "x", Method::Pap, true),
+                reason::INTERNAL_ERROR,
+            )
+            .await;
             let ok = nas
                 .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
                 .await;
@@ -656,11 +813,17 @@ async fn backend_down_means_no_reply_not_reject() {
     let h = Harness::start(MessageAuthenticatorPolicy::Auto).await;
     let nas = Nas::new(h.auth, "testing123").await;
     h.memory.down.store(true, Ordering::SeqCst);
-    nas.expect_silence(&nas.access_request("alice", "wonderland", Method::Pap, true))
-        .await;
+    nas.expect_dropped(
+        &nas.access_request("alice", "wonderland", Method::Pap, true),
+        reason::STORE_UNAVAILABLE,
+    )
+    .await;
     let acct = Nas::new(h.acct, "testing123").await;
-    acct.expect_silence(&acct.accounting_request("alice", "s1", 1, (0, 0, 0)))
-        .await;
+    acct.expect_dropped(
+        &acct.accounting_request("alice", "s1", 1, (0, 0, 0)),
+        reason::ACCOUNTING_WRITE_FAILED,
+    )
+    .await;
     h.memory.down.store(false, Ordering::SeqCst);
     let ok = nas
         .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
@@ -692,7 +855,47 @@ async fn accounting_answered_after_write_with_normalised_record() {
     // Bad request authenticator: silent.
     let mut bad = nas.accounting_request("alice", "80f00004", 1, (0, 0, 0));
     bad.bytes[4] ^= 1;
-    nas.expect_silence(&bad).await;
+    nas.expect_dropped(&bad, reason::BAD_REQUEST_AUTHENTICATOR)
+        .await;
     assert_eq!(h.memory.accounting.lock().unwrap().len(), 1);
     h.stop().await;
+}
+
+/// The fake NAS itself: a reply to a request it was told would be dropped fails the test,
+/// even though it arrives while the drop counter is being watched (any other reason than
+/// the one the server gives would otherwise pass while the counter is waited on).
+#[tokio::test]
+#[should_panic(expected = "was to get no reply")]
+async fn a_reply_to_a_request_expected_dropped_fails_the_test() {
+    let h = Harness::start(MessageAuthenticatorPolicy::Auto).await;
+    let nas = Nas::new(h.auth, "testing123").await;
+    // Answered (Access-Accept), not dropped. `prefilter` is a reason no other test in
+    // this module provokes, so the counter does not grow meanwhile.
+    nas.expect_dropped(
+        &nas.access_request("alice", "wonderland", Method::Pap, true),
+        reason::PREFILTER,
+    )
+    .await;
+}
+
+/// Likewise when the counter grows at once (another request dropped for that reason):
+/// the reply then arrives after `expect_dropped` returned, and the next exchange fails.
+#[tokio::test]
+#[should_panic(expected = "was to get no reply")]
+async fn a_late_reply_to_a_dropped_request_fails_a_later_exchange() {
+    let h = Harness::start(MessageAuthenticatorPolicy::Auto).await;
+    let nas = Nas::new(h.auth, "testing123").await;
+    let answered = nas.access_request("alice", "wonderland", Method::Pap, true);
+    // Drop something for real first, so that the counter grows at once...
+    let mut tampered = nas.access_request("alice", "wonderland", Method::Pap, true);
+    let last = tampered.bytes.len() - 1;
+    tampered.bytes[last] ^= 0x55;
+    nas.send(&tampered.bytes).await;
+    // ...and claim the answered request was dropped for that reason.
+    nas.expect_dropped(&answered, reason::BAD_MESSAGE_AUTHENTICATOR)
+        .await;
+    let ok = nas
+        .exchange(&nas.access_request("alice", "wonderland", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&ok), Code::AccessAccept);
 }
