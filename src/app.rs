@@ -249,6 +249,8 @@ pub struct Running {
     cancel: CancellationToken,
     reload: Arc<Reloader>,
     done: tokio::task::JoinHandle<()>,
+    /// Invalidations applied by the listener (see [`Profiles::notifications_applied`]).
+    applied: tokio::sync::watch::Receiver<u64>,
 }
 
 /// Rebuilds the NAS table from the config's `[[nas]]` list and the `nas` table.
@@ -342,6 +344,13 @@ impl Running {
         self.cancel.cancel();
     }
 
+    /// How many invalidations (NOTIFY payloads, flushes) this server has applied so far:
+    /// a test hook, so a test can make a change once, wait for it to be applied, and check
+    /// that the very next request sees it.
+    pub fn notifications_applied(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied.clone()
+    }
+
     /// Re-read the config file's NAS list (what SIGHUP does).
     pub fn reload_config(&self) {
         self.reload.reload_config();
@@ -391,6 +400,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         &profile_options(&config),
         Arc::clone(&dict),
     );
+    let applied = profiles.notifications_applied();
     let readiness = Arc::new(
         Readiness::new(Duration::from_secs(config.admin.ready_db_max_age_secs))
             .with_listener(profiles.listener_health()),
@@ -622,6 +632,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         cancel,
         reload,
         done,
+        applied,
     })
 }
 

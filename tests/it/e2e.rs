@@ -163,17 +163,27 @@ async fn sql_changes_apply_without_restart() {
         .await;
     assert_eq!(code_of(&ok), Code::AccessAccept);
 
-    // Password change: the cached profile is invalidated by NOTIFY. L1 keeps entries for
-    // 300 s and L2 for an hour, so a change seen within this bounded wait can only have
-    // come from pushed invalidation, not from a TTL running out.
+    // Password change: the cached profile is invalidated by NOTIFY (L1 keeps entries for
+    // 300 s, L2 for an hour). The change is made once; once the server has applied the
+    // notification, the very next request must see it.
+    let mut applied = server.notifications_applied();
+    let before = *applied.borrow_and_update();
     exec(
         &pool,
         "UPDATE radcheck SET value = 'rebuilt' WHERE username = 'bob' AND attribute = 'Cleartext-Password'",
     )
     .await;
-    assert!(
-        answered_eventually(&nas, "bob", "rebuilt", Code::AccessAccept).await,
-        "new password accepted"
+    tokio::time::timeout(REPLY_WAIT, applied.wait_for(|n| *n > before))
+        .await
+        .expect("the NOTIFY is applied in time")
+        .expect("the listener runs");
+    let new = nas
+        .exchange(&nas.access_request("bob", "rebuilt", Method::Pap, true))
+        .await;
+    assert_eq!(
+        code_of(&new),
+        Code::AccessAccept,
+        "new password accepted at once"
     );
     let old = nas
         .exchange(&nas.access_request("bob", "builder", Method::Pap, true))
