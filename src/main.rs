@@ -15,12 +15,27 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    match cli::run(cli::Cli::parse()) {
+    let cli = cli::Cli::parse();
+    if !matches!(cli.command, None | Some(cli::Command::Serve(_))) {
+        restore_sigpipe();
+    }
+    match cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Commands that print (`user show … | head`) end quietly when their reader goes away,
+/// like other Unix tools, instead of panicking on EPIPE (Rust ignores SIGPIPE by default).
+/// `serve` keeps ignoring it: a closed log pipe must not kill the server.
+fn restore_sigpipe() {
+    // SAFETY: signal(2) setting SIGPIPE back to its default action, called from `main`
+    // before any other thread exists; no handler function is involved.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
