@@ -325,7 +325,7 @@ always send one, so the radclient line asks for one too):
   echo 'User-Name=demo,Acct-Status-Type=Start,Acct-Session-Id=demo-1,NAS-IP-Address=127.0.0.1' | radclient -x $s:$acct_port acct testing123
   . .run/env && ${BIN#"$REPO_ROOT"/} sessions
   ${BIN#"$REPO_ROOT"/} test-auth --server $s:$auth_port --secret testing123 --user demo --password demo-password --method chap
-  curl -s http://$admin/metrics | grep '^radius_'
+  curl -s http://$admin/metrics | grep '^radius_'       # or open http://$admin/ (status page)
   . .run/env && ${BIN#"$REPO_ROOT"/} nas list
 Ctrl-C stops the server, then PostgreSQL and Redis.
 
