@@ -10,7 +10,7 @@ use radius_proto::protocol::AcctStatus;
 
 use crate::model::{AcctRecord, PostAuthRecord};
 
-use super::{PgStore, StoreError, failed, sent};
+use super::{PgStore, StoreError, failed, in_background, sent};
 
 /// What a record does to `radacct`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +138,7 @@ impl PgStore {
     /// to `radacct_history`, in one statement; returns how many.
     pub async fn move_closed_sessions(&self, days: u32, limit: i64) -> Result<u64, StoreError> {
         sent("acct_history");
-        sqlx::query!(
+        let statement = sqlx::query!(
             "WITH moved AS ( \
                  DELETE FROM radacct WHERE radacctid IN ( \
                      SELECT radacctid FROM radacct \
@@ -149,25 +149,25 @@ impl PgStore {
             i32::try_from(days).unwrap_or(i32::MAX),
             limit
         )
-        .execute(&self.pool)
-        .await
-        .map(|r| r.rows_affected())
-        .map_err(failed("acct_history"))
+        .execute(&self.pool);
+        in_background("acct_history", statement)
+            .await
+            .map(|r| r.rows_affected())
     }
 
     /// Deletes at most `limit` post-auth rows older than `days` days; returns how many.
     pub async fn prune_post_auth(&self, days: u32, limit: i64) -> Result<u64, StoreError> {
         sent("post_auth_prune");
-        sqlx::query!(
+        let statement = sqlx::query!(
             "DELETE FROM radpostauth WHERE id IN (SELECT id FROM radpostauth \
              WHERE authdate < now() - make_interval(days => $1) LIMIT $2)",
             i32::try_from(days).unwrap_or(i32::MAX),
             limit
         )
-        .execute(&self.pool)
-        .await
-        .map(|r| r.rows_affected())
-        .map_err(failed("post_auth_prune"))
+        .execute(&self.pool);
+        in_background("post_auth_prune", statement)
+            .await
+            .map(|r| r.rows_affected())
     }
 
     /// Inserts post-auth rows in one multi-row statement. `pass` is left NULL: passwords are
@@ -190,7 +190,7 @@ impl PgStore {
         let nas_ip: Vec<Option<IpAddr>> = recs.iter().map(|r| r.nas_ip).collect();
         let class: Vec<Option<&str>> = recs.iter().map(|r| r.class.as_deref()).collect();
         let authdate: Vec<DateTime<Utc>> = recs.iter().map(|r| timestamp(r.auth_time)).collect();
-        sqlx::query!(
+        let statement = sqlx::query!(
             "INSERT INTO radpostauth \
                  (username, reply, calledstationid, callingstationid, nasipaddress, class, authdate) \
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::inet[], \
@@ -203,10 +203,10 @@ impl PgStore {
             &class as &[Option<&str>],
             &authdate
         )
-        .execute(&self.pool)
-        .await
-        .map(|r| r.rows_affected())
-        .map_err(failed("post_auth"))
+        .execute(&self.pool);
+        in_background("post_auth", statement)
+            .await
+            .map(|r| r.rows_affected())
     }
 }
 

@@ -100,6 +100,34 @@ pub(super) fn is_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
+/// Client-side bound on background statements (housekeeping, post-auth batches, session
+/// rebuilds): generous, since they are not on a NAS's clock, but finite, so a connection
+/// that died silently cannot stall a background task for good.
+const BACKGROUND_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Runs `statement` under `deadline`; past it the statement counts as "unavailable".
+async fn within_for<T>(
+    deadline: Duration,
+    query: &'static str,
+    statement: impl Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(deadline, statement).await {
+        Ok(result) => result.map_err(failed(query)),
+        Err(_) => Err(failed(query)(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no answer from PostgreSQL within {deadline:?}"),
+        )))),
+    }
+}
+
+/// [`within_for`] with [`BACKGROUND_DEADLINE`].
+async fn in_background<T>(
+    query: &'static str,
+    statement: impl Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, StoreError> {
+    within_for(BACKGROUND_DEADLINE, query, statement).await
+}
+
 /// A dead pooled connection (e.g. after a PostgreSQL restart): retrying on a fresh
 /// connection is worthwhile for idempotent reads.
 fn is_broken_connection(e: &sqlx::Error) -> bool {
@@ -192,13 +220,7 @@ impl PgStore {
         query: &'static str,
         statement: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.deadline, statement).await {
-            Ok(result) => result.map_err(failed(query)),
-            Err(_) => Err(failed(query)(sqlx::Error::Io(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no answer from PostgreSQL within {:?}", self.deadline),
-            )))),
-        }
+        within_for(self.deadline, query, statement).await
     }
 
     /// The underlying pool.

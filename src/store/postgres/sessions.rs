@@ -6,7 +6,7 @@ use ipnet::IpNet;
 
 use crate::model::{Session, Usage};
 
-use super::{PgStore, StoreError, failed, sent};
+use super::{PgStore, StoreError, in_background, sent};
 
 impl PgStore {
     /// Every session `radacct` holds open (no stop time). A session without a client
@@ -20,9 +20,8 @@ impl PgStore {
                       acctinputoctets, acctoutputoctets
                FROM radacct WHERE acctstoptime IS NULL"#
         )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(failed("sessions_open"))?;
+        .fetch_all(&self.pool);
+        let rows = in_background("sessions_open", rows).await?;
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -74,9 +73,8 @@ impl PgStore {
             ts(day_start),
             ts(month_start)
         )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(failed("sessions_usage"))?;
+        .fetch_all(&self.pool);
+        let rows = in_background("sessions_usage", rows).await?;
         let n = |v: i64| u64::try_from(v).unwrap_or(0);
         Ok(rows
             .into_iter()
