@@ -97,12 +97,23 @@ fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// A user lookup past the in-process cache, counted against its NAS entry's
-/// `max_misses_per_nas` until dropped.
+/// One place of a bounded count (a NAS's waiting misses, the slow-hash queue), given back
+/// when dropped.
 #[derive(Debug)]
-pub struct MissSlot<'a>(&'a AtomicUsize);
+pub struct Slot<'a>(&'a AtomicUsize);
 
-impl Drop for MissSlot<'_> {
+impl<'a> Slot<'a> {
+    /// A place if fewer than `max` are taken, else `None` (and the count is unchanged).
+    pub fn take(count: &'a AtomicUsize, max: usize) -> Option<Self> {
+        if count.fetch_add(1, Ordering::Relaxed) >= max {
+            count.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(Self(count))
+    }
+}
+
+impl Drop for Slot<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
@@ -169,13 +180,8 @@ impl Client {
     /// unknown usernames from this NAS must not take every worker slot and database
     /// connection from the others). One relaxed atomic add; the slots live in the
     /// counters, so a NAS-table rebuild does not hand out a fresh set while lookups wait.
-    pub fn begin_miss(&self, max: usize) -> Option<MissSlot<'_>> {
-        let misses = &self.counters.misses;
-        if misses.fetch_add(1, Ordering::Relaxed) >= max {
-            misses.fetch_sub(1, Ordering::Relaxed);
-            return None;
-        }
-        Some(MissSlot(misses))
+    pub fn begin_miss(&self, max: usize) -> Option<Slot<'_>> {
+        Slot::take(&self.counters.misses, max)
     }
 
     /// The shared secret as a [`Signer`]: verifies this client's requests and signs our

@@ -14,7 +14,7 @@ use radius_proto::protocol::{Code, Packet, PacketBuilder, attrs};
 use super::{
     AcctSink, Context, MaRule, Outcome, Reply, UserSource, check_message_authenticator, unix_now,
 };
-use crate::clients::Client;
+use crate::clients::{Client, Slot};
 use crate::metrics::{
     self as m, AUTH_TOTAL, BACKEND_UNAVAILABLE_TOTAL, SESSION_STORE_ERRORS_TOTAL, reason,
 };
@@ -156,27 +156,6 @@ static CRYPT_WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::Atomic
 /// up (RouterOS waits 1100 ms per try), so the answer would be useless (`crypt_timeout`).
 const CRYPT_WAIT: std::time::Duration = std::time::Duration::from_millis(2_000);
 
-/// Takes a place in the slow-hash queue, or says it is full.
-struct CryptQueued;
-
-impl CryptQueued {
-    fn join() -> Option<Self> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let before = CRYPT_WAITING.fetch_add(1, Relaxed);
-        if before >= CRYPT_QUEUE_MAX {
-            CRYPT_WAITING.fetch_sub(1, Relaxed);
-            return None;
-        }
-        Some(Self)
-    }
-}
-
-impl Drop for CryptQueued {
-    fn drop(&mut self) {
-        CRYPT_WAITING.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
 /// Run the credential check. Crypt-Password hashes cost milliseconds (bcrypt cost 10 is
 /// ~100 ms), so they run on the blocking pool, a bounded number at a time, with a bounded
 /// queue and a bounded wait, instead of stalling the async workers that answer every
@@ -200,7 +179,7 @@ async fn check_credentials(
         Ok(p) => p,
         Err(why) => return Ok(Verdict::Reject(why, Vec::new())),
     };
-    let Some(queued) = CryptQueued::join() else {
+    let Some(queued) = Slot::take(&CRYPT_WAITING, CRYPT_QUEUE_MAX) else {
         return Err(reason::CRYPT_BUSY);
     };
     let permit = match tokio::time::timeout(CRYPT_WAIT, CRYPT_PERMITS.acquire()).await {
