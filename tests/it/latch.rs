@@ -13,6 +13,8 @@ use radius_proto::protocol::Code;
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use hotspot_radius::metrics::reason;
+
 use crate::harness;
 use crate::udp_access::{Method, Nas, REPLY_WAIT, code_of};
 
@@ -132,7 +134,10 @@ async fn latch_survives_restart_reaches_other_instances_and_can_be_reset() {
     let admin = first.admin_addr.expect("admin enabled");
     let before = missing_ma_drops(admin).await;
     to_first
-        .expect_silence(&to_first.access_request("alice", "wonderland", Method::Pap, false))
+        .expect_dropped(
+            &to_first.access_request("alice", "wonderland", Method::Pap, false),
+            reason::MISSING_MESSAGE_AUTHENTICATOR,
+        )
         .await;
     assert!(
         missing_ma_drops(admin).await > before,
@@ -158,8 +163,11 @@ async fn latch_survives_restart_reaches_other_instances_and_can_be_reset() {
     // Restart over the same database: still required.
     let restarted = start(&url).await;
     let nas = Nas::new(restarted.auth_addr, SECRET).await;
-    nas.expect_silence(&nas.access_request("alice", "wonderland", Method::Pap, false))
-        .await;
+    nas.expect_dropped(
+        &nas.access_request("alice", "wonderland", Method::Pap, false),
+        reason::MISSING_MESSAGE_AUTHENTICATOR,
+    )
+    .await;
     assert!(accepted(&nas, true).await);
 
     // The operator downgraded the router on purpose: reset, accepted again at once.
@@ -189,7 +197,10 @@ async fn cidr_entry_latches_per_router_also_after_restart() {
     let older = Nas::new_at("127.0.0.3:0", server.auth_addr, SECRET).await;
     assert!(accepted(&upgraded, true).await);
     upgraded
-        .expect_silence(&upgraded.access_request("alice", "wonderland", Method::Pap, false))
+        .expect_dropped(
+            &upgraded.access_request("alice", "wonderland", Method::Pap, false),
+            reason::MISSING_MESSAGE_AUTHENTICATOR,
+        )
         .await;
     assert!(
         accepted(&older, false).await,
@@ -202,7 +213,10 @@ async fn cidr_entry_latches_per_router_also_after_restart() {
     let upgraded = upgraded.to(server.auth_addr);
     let older = older.to(server.auth_addr);
     upgraded
-        .expect_silence(&upgraded.access_request("alice", "wonderland", Method::Pap, false))
+        .expect_dropped(
+            &upgraded.access_request("alice", "wonderland", Method::Pap, false),
+            reason::MISSING_MESSAGE_AUTHENTICATOR,
+        )
         .await;
     assert!(
         accepted(&older, false).await,
@@ -239,7 +253,10 @@ async fn config_file_entry_latch_survives_restart() {
 
     let server = app::start(c, None).await.expect("server restarts");
     let nas = nas.to(server.auth_addr);
-    nas.expect_silence(&nas.access_request("alice", "wonderland", Method::Pap, false))
-        .await;
+    nas.expect_dropped(
+        &nas.access_request("alice", "wonderland", Method::Pap, false),
+        reason::MISSING_MESSAGE_AUTHENTICATOR,
+    )
+    .await;
     server.stop().await;
 }

@@ -11,6 +11,8 @@ use hotspot_radius::app;
 use hotspot_radius::config::Config;
 use radius_proto::protocol::Code;
 
+use hotspot_radius::metrics::reason;
+
 use crate::harness;
 use crate::udp_access::{Method, Nas, code_of};
 
@@ -88,7 +90,10 @@ async fn a_storm_of_nas_changes_and_reloads_converges_on_the_last_change() {
     assert_eq!(code_of(&r), Code::AccessAccept, "still the last change");
     let previous = Nas::new(server.auth_addr, &format!("s{}", CHANGES - 1)).await;
     previous
-        .expect_silence(&previous.access_request("alice", "wonderland", Method::Pap, true))
+        .expect_dropped(
+            &previous.access_request("alice", "wonderland", Method::Pap, true),
+            reason::BAD_MESSAGE_AUTHENTICATOR,
+        )
         .await;
     match std::sync::Arc::try_unwrap(server) {
         Ok(server) => server.stop().await,
