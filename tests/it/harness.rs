@@ -835,3 +835,13 @@ pub fn run_radclient(
     );
     (out.status.success(), text)
 }
+
+/// A child process killed (and reaped) when the test ends, even when it fails early.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

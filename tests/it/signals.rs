@@ -9,18 +9,8 @@ use std::time::Duration;
 
 use radius_proto::protocol::Code;
 
-use crate::harness;
+use crate::harness::{self, KillOnDrop};
 use crate::udp_access::{Method, Nas, code_of};
-
-/// The server process; killed if the test fails before it exits.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn write_config(file: &Path, auth_port: u16, database_url: &str, journal: &Path, secret: &str) {
     std::fs::write(
@@ -86,7 +76,7 @@ async fn sighup_reloads_the_nas_list_and_sigterm_drains_in_flight_requests() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("start hotspot-radius");
-    let mut server = Process(child);
+    let mut server = KillOnDrop(child);
     let first = Nas::new(auth, "first-secret").await;
     until_accepted(&first, "the router in the config file", &log).await;
 

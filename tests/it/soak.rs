@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use radius_proto::protocol::Code;
 use rand::rngs::StdRng;
@@ -19,7 +19,7 @@ use rand::{RngExt, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
-use crate::harness;
+use crate::harness::{self, KillOnDrop};
 use crate::udp_access::{Method, Nas, code_of};
 
 const SECRET: &str = "soak-secret";
@@ -28,16 +28,6 @@ const TIME_BOUND: Duration = Duration::from_secs(60);
 /// Sent before waiting for the server's counters to catch up (keeps the socket buffer
 /// from overflowing, so every datagram reaches the server and can be counted).
 const BATCH: u64 = 500;
-
-/// The server process; killed if the test ends early.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// `GET /metrics` from the server's admin port.
 async fn metrics(admin: SocketAddr) -> Option<String> {
@@ -154,7 +144,7 @@ async fn a_million_random_datagrams_are_dropped_and_counted_never_answered() {
     )
     .unwrap();
     let log = dir.join("server.log");
-    let _server = Process(
+    let _server = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_hotspot-radius"))
             .arg("--config")
             .arg(&file)
