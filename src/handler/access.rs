@@ -54,7 +54,9 @@ pub async fn handle<U: UserSource, A: AcctSink>(
             let Some(_miss) = client.begin_miss(ctx.max_misses_per_nas) else {
                 return Outcome::Drop(reason::MISS_BUDGET);
             };
-            ctx.users.user(username).await
+            // Boxed: the store's lookup future (PostgreSQL, Redis) is large, and a cached
+            // answer should not carry (and copy) its space in every request's future.
+            Box::pin(ctx.users.user(username)).await
         }
     };
     if found.is_ok() && LOOKUPS.recovered() {
@@ -92,11 +94,16 @@ pub async fn handle<U: UserSource, A: AcctSink>(
             let verdict = if accept_without_password {
                 Verdict::Accept(Vec::new())
             } else if let Some(credential) = credential {
-                match check_credentials(packet, client, credential).await {
-                    Ok(v) => v,
-                    // Too many slow hashes queued, or this one waited too long: no answer
-                    // (the NAS retries), never a false Access-Reject.
-                    Err(why) => return Outcome::Drop(why),
+                match credential {
+                    auth::Credential::Crypt(_) => {
+                        match Box::pin(check_slow_hash(packet, client, credential)).await {
+                            Ok(v) => v,
+                            // Too many slow hashes queued, or this one waited too long: no
+                            // answer (the NAS retries), never a false Access-Reject.
+                            Err(why) => return Outcome::Drop(why),
+                        }
+                    }
+                    _ => auth::check(packet, client.signer(), credential, rand::random()),
                 }
             } else {
                 Verdict::Reject(auth::RejectReason::Malformed, Vec::new())
@@ -105,9 +112,22 @@ pub async fn handle<U: UserSource, A: AcctSink>(
                 Verdict::Accept(extra) => {
                     let grant = match &ctx.sessions {
                         Some(rules) => {
-                            match session_check(rules, packet, username, simultaneous_use, &limits)
+                            let checked = if simultaneous_use.is_none() && !limits.needs_usage() {
+                                // Nothing here needs the store (at most a Login-Time
+                                // window: the clock decides).
+                                decide(&limits, &Usage::default(), unix_now(), rules.tz)
+                                    .map_err(refusal)
+                            } else {
+                                Box::pin(session_check(
+                                    rules,
+                                    packet,
+                                    username,
+                                    simultaneous_use,
+                                    &limits,
+                                ))
                                 .await
-                            {
+                            };
+                            match checked {
                                 Ok(grant) => grant,
                                 Err(refusal) => {
                                     tracing::debug!(nas = %client.name, user = username, reason = refusal.label, "refused by session rules");
@@ -156,19 +176,16 @@ static CRYPT_WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::Atomic
 /// up (RouterOS waits 1100 ms per try), so the answer would be useless (`crypt_timeout`).
 const CRYPT_WAIT: std::time::Duration = std::time::Duration::from_millis(2_000);
 
-/// Run the credential check. Crypt-Password hashes cost milliseconds (bcrypt cost 10 is
-/// ~100 ms), so they run on the blocking pool, a bounded number at a time, with a bounded
-/// queue and a bounded wait, instead of stalling the async workers that answer every
-/// other NAS. `Err` is a drop reason: the request gets no answer (the NAS retries).
-async fn check_credentials(
+/// Check a Crypt-Password. These hashes cost milliseconds (bcrypt cost 10 is ~100 ms), so
+/// they run on the blocking pool, a bounded number at a time, with a bounded queue and a
+/// bounded wait, instead of stalling the async workers that answer every other NAS. `Err`
+/// is a drop reason: the request gets no answer (the NAS retries). Every other credential
+/// is checked inline ([`auth::check`]).
+async fn check_slow_hash(
     packet: &Packet<'_>,
     client: &Client,
     credential: &auth::Credential,
 ) -> Result<Verdict, &'static str> {
-    let auth::Credential::Crypt(_) = credential else {
-        let salt: [u8; 4] = rand::random();
-        return Ok(auth::check(packet, client.signer(), credential, salt));
-    };
     if Method::detect(packet) != Method::Pap {
         return Ok(Verdict::Reject(
             auth::RejectReason::MethodUnsupported,
@@ -224,10 +241,6 @@ async fn session_check(
     simultaneous_use: Option<u32>,
     limits: &Limits<'_>,
 ) -> Result<Grant, Refusal> {
-    if simultaneous_use.is_none() && !limits.needs_usage() {
-        // Nothing here needs the store (at most a Login-Time window: the clock decides).
-        return decide(limits, &Usage::default(), unix_now(), rules.tz).map_err(refusal);
-    }
     let state = match rules.store.user_state(username).await {
         Ok(s) => {
             if SESSION_READS.recovered() {

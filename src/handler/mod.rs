@@ -91,8 +91,10 @@ pub async fn dispatch<U: UserSource, A: AcctSink>(
 ) -> Outcome {
     match (packet.code(), port) {
         (Code::AccessRequest, Port::Auth) => access::handle(ctx, client, source, packet).await,
+        // Boxed: an Access-Request answered from the cache should not carry (and copy)
+        // the accounting handler's much larger future in every request.
         (Code::AccountingRequest, Port::Acct) => {
-            accounting::handle(ctx, client, source, packet).await
+            Box::pin(accounting::handle(ctx, client, source, packet)).await
         }
         (Code::StatusServer, _) => status::handle(client, source.ip(), port, packet),
         _ => Outcome::Drop(crate::metrics::reason::WRONG_PORT),

@@ -13,6 +13,7 @@ pub mod dedup;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +34,7 @@ use crate::metrics::{self as m, DUPLICATES_TOTAL, REQUEST_DURATION_SECONDS, reas
 use radius_proto::protocol::{Code, MAX_PACKET_LEN, MIN_PACKET_LEN, Packet, ReplyVector};
 
 use dedup::{Begin, DedupCache, Key};
+use udp_batch::{BATCH, RawAddr, RecvBatch};
 
 /// Tuning for the receive path.
 #[derive(Debug, Clone)]
@@ -262,9 +265,9 @@ impl Drop for Inflight {
 /// guards as the panic unwinds.
 struct Guarded<F>(Pin<Box<F>>);
 
-impl<F: Future<Output = ()>> Guarded<F> {
-    /// Polls once; a panic is reported and turns into completion.
-    fn poll_guarded(&mut self, cx: &mut TaskContext<'_>) -> Poll<()> {
+impl<T, F: Future<Output = Option<T>>> Guarded<F> {
+    /// Polls once; a panic is reported and turns into completion without a reply.
+    fn poll_guarded(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<T>> {
         match std::panic::catch_unwind(AssertUnwindSafe(|| self.0.as_mut().poll(cx))) {
             Ok(p) => p,
             Err(panic) => {
@@ -275,16 +278,16 @@ impl<F: Future<Output = ()>> Guarded<F> {
                     .unwrap_or_else(|| "non-text panic".to_owned());
                 tracing::error!(panic = %what, "request handling panicked; request dropped (a bug: please report it)");
                 m::dropped(reason::INTERNAL_ERROR);
-                Poll::Ready(())
+                Poll::Ready(None)
             }
         }
     }
 }
 
-impl<F: Future<Output = ()>> Future for Guarded<F> {
-    type Output = ();
+impl<T, F: Future<Output = Option<T>>> Future for Guarded<F> {
+    type Output = Option<T>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<T>> {
         // `Guarded` is Unpin: it only holds a `Pin<Box<_>>`.
         self.get_mut().poll_guarded(cx)
     }
@@ -332,38 +335,96 @@ async fn receive_loop<U: UserSource, A: AcctSink>(
     tracker: TaskTracker,
     local: TaskTracker,
 ) {
-    // One byte more than the largest legal packet, to notice oversized datagrams.
-    let mut buf = vec![0u8; MAX_PACKET_LEN + 1];
+    let fd = socket.as_raw_fd();
+    // Up to `BATCH` datagrams per `recvmmsg`, each buffer one byte longer than the largest
+    // legal packet (to notice oversized datagrams); the replies the batch answers at once
+    // leave together in one `sendmmsg`.
+    let mut batch = RecvBatch::new();
+    let mut replies: Vec<(Arc<[u8]>, RawAddr)> = Vec::with_capacity(BATCH);
     loop {
-        let received = tokio::select! {
+        let ready = tokio::select! {
             biased;
             () = cancel.cancelled() => return,
-            r = socket.recv_from(&mut buf) => r,
+            r = socket.readable() => r,
         };
-        let (n, source) = match received {
-            Ok(r) => r,
-            Err(e) => {
-                // ICMP-induced errors and the like: keep receiving.
-                tracing::debug!(error = %e, "recv_from failed");
-                continue;
-            }
-        };
-        let Some(datagram) = buf.get(..n) else {
-            continue;
-        };
-        if !prefilter(datagram, port) {
-            m::dropped(reason::PREFILTER);
+        if let Err(e) = ready {
+            tracing::debug!(error = %e, "waiting for a datagram failed");
             continue;
         }
-        let datagram = datagram.to_vec();
-        let task_socket = Arc::clone(&socket);
-        let task_shared = Arc::clone(&shared);
-        let mut job = Guarded(Box::pin(tracker.track_future(async move {
-            let (socket, shared) = (task_socket, task_shared);
-            let inflight = Inflight::start();
-            let deferred = process(&shared, &socket, port, source, &datagram).await;
-            drop(inflight);
-            if let Some(d) = deferred {
+        loop {
+            let n = match socket.try_io(Interest::READABLE, || batch.try_recv(fd)) {
+                Ok(n) => n,
+                // Drained: readiness is cleared, wait for the next datagram.
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    // ICMP-induced errors and the like: keep receiving.
+                    tracing::debug!(error = %e, "recvmmsg failed");
+                    break;
+                }
+            };
+            // One clock reading per batch: the dedup entry's start and the reply-time
+            // histogram (which then includes the wait behind earlier datagrams).
+            let now = Instant::now();
+            for i in 0..n {
+                let Some((datagram, raw)) = batch.get(i) else {
+                    continue;
+                };
+                let Some(source) = raw.to_socket_addr() else {
+                    continue;
+                };
+                if !prefilter(datagram, port) {
+                    m::dropped(reason::PREFILTER);
+                    continue;
+                }
+                if let Some(bytes) = start(
+                    &socket, port, &shared, &tracker, &local, datagram, source, now,
+                ) {
+                    replies.push((bytes, raw));
+                }
+            }
+            flush(&socket, &mut replies).await;
+            if n < BATCH {
+                // The queue was empty when the kernel filled this batch; the next
+                // `recvmmsg` most likely says so (and clears readiness).
+                continue;
+            }
+            // A full batch: more is queued. Let this thread's waiting requests (misses,
+            // commits, delayed rejects) and the other port run before the next batch.
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Run one datagram through the hot path. It is polled here first: a cache hit finishes
+/// without ever becoming a task, and its reply is returned to leave with the batch. Only a
+/// request that has to wait (a cache miss, a slow password hash, an accounting commit, a
+/// reject delay) is spawned, and sends its own reply; its first poll as a task registers
+/// the task's own waker. Only waiting requests take a worker slot: a slow database or a
+/// burst of bcrypt logins fills the slots with waiters, and cached users, answered
+/// inline, are never dropped as "overload" because of them.
+#[allow(clippy::too_many_arguments)]
+fn start<U: UserSource, A: AcctSink>(
+    socket: &Arc<UdpSocket>,
+    port: Port,
+    shared: &Arc<Shared<U, A>>,
+    tracker: &TaskTracker,
+    local: &TaskTracker,
+    datagram: &[u8],
+    source: SocketAddr,
+    now: Instant,
+) -> Option<Arc<[u8]>> {
+    let datagram = datagram.to_vec();
+    let task_socket = Arc::clone(socket);
+    let task_shared = Arc::clone(shared);
+    let mut job = Guarded(Box::pin(tracker.track_future(async move {
+        let (socket, shared) = (task_socket, task_shared);
+        let inflight = Inflight::start();
+        let action = process(&shared, port, source, &datagram, now).await;
+        drop(inflight);
+        match action {
+            Action::Send(bytes) => Some(bytes),
+            Action::Nothing => None,
+            Action::Deferred(d) => {
                 // If this wait is dropped (over the budget, or shut down), the request is
                 // forgotten so the NAS's retransmission is processed afresh.
                 let mut unsent = Pending {
@@ -375,30 +436,74 @@ async fn receive_loop<U: UserSource, A: AcctSink>(
                 send(&socket, &d.bytes, source).await;
                 unsent.armed = false;
                 shared.dedup.complete(&d.key, Some(d.bytes), Instant::now());
+                None
             }
-        })));
-        // Run it here first: a cache hit finishes without ever becoming a task. Only a
-        // request that has to wait (a cache miss, a slow password hash, an accounting
-        // commit, a reject delay, a full send buffer) is spawned; its first poll as a task
-        // registers the task's own waker. Only waiting requests take a worker slot: a
-        // slow database or a burst of bcrypt logins fills the slots with waiters, and
-        // cached users, answered inline, are never dropped as "overload" because of them.
-        let first = std::future::poll_fn(|cx| Poll::Ready(job.poll_guarded(cx))).await;
-        if first.is_pending() {
-            let limit = &shared.limits[usize::from(port == Port::Acct)];
-            let Ok(permit) = Arc::clone(limit).try_acquire_owned() else {
-                // Dropping the job releases what it holds (its dedup entry is forgotten,
-                // so the NAS's retransmission is processed afresh).
-                drop(job);
-                m::dropped(reason::OVERLOAD);
-                continue;
-            };
-            local.spawn(async move {
-                job.await;
-                drop(permit);
-            });
+        }
+    })));
+    let waker = std::task::Waker::noop();
+    let mut cx = TaskContext::from_waker(waker);
+    match job.poll_guarded(&mut cx) {
+        Poll::Ready(reply) => return reply,
+        Poll::Pending => {}
+    }
+    let limit = &shared.limits[usize::from(port == Port::Acct)];
+    let Ok(permit) = Arc::clone(limit).try_acquire_owned() else {
+        // Dropping the job releases what it holds (its dedup entry is forgotten, so the
+        // NAS's retransmission is processed afresh).
+        drop(job);
+        m::dropped(reason::OVERLOAD);
+        return None;
+    };
+    let socket = Arc::clone(socket);
+    local.spawn(async move {
+        if let Some(bytes) = job.await {
+            send(&socket, &bytes, source).await;
+        }
+        drop(permit);
+    });
+    None
+}
+
+/// Send the replies a batch answered at once: one `sendmmsg` while the socket takes them,
+/// one awaited send each for what it did not (a full send buffer).
+async fn flush(socket: &UdpSocket, replies: &mut Vec<(Arc<[u8]>, RawAddr)>) {
+    if replies.is_empty() {
+        return;
+    }
+    let fd = socket.as_raw_fd();
+    let mut sent = 0;
+    while sent < replies.len() {
+        let mut chunk: [(&[u8], &RawAddr); BATCH] = [(&[], &replies[0].1); BATCH];
+        let end = replies.len().min(sent + BATCH);
+        for (slot, (bytes, addr)) in chunk.iter_mut().zip(&replies[sent..end]) {
+            *slot = (bytes, addr);
+        }
+        let count = end - sent;
+        match socket.try_io(Interest::WRITABLE, || {
+            udp_batch::send_many(fd, &chunk[..count], false).and_then(|k| {
+                if k == 0 {
+                    Err(std::io::ErrorKind::WouldBlock.into())
+                } else {
+                    Ok(k)
+                }
+            })
+        }) {
+            Ok(k) => sent += k,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => {
+                // Like a failed send_to: this reply is lost (the NAS retransmits and the
+                // dedup cache answers); go on with the next.
+                tracing::debug!(error = %e, "sendmmsg failed");
+                sent += 1;
+            }
         }
     }
+    for (bytes, addr) in replies.drain(..).skip(sent) {
+        if let Some(dest) = addr.to_socket_addr() {
+            send(socket, &bytes, dest).await;
+        }
+    }
+    replies.clear();
 }
 
 /// Cheap checks before any lookup: legal size, and a code this port answers.
@@ -413,6 +518,16 @@ fn prefilter(datagram: &[u8], port: Port) -> bool {
             | (Some(Code::AccountingRequest), Port::Acct)
             | (Some(Code::StatusServer), _)
     )
+}
+
+/// What a processed datagram asks for.
+enum Action {
+    /// No reply (dropped, or a duplicate still being answered).
+    Nothing,
+    /// Send these bytes to the source now (a fresh reply, or a duplicate's cached one).
+    Send(Arc<[u8]>),
+    /// Send later.
+    Deferred(Deferred),
 }
 
 /// A signed reply to send after a delay, outside the worker slot.
@@ -439,32 +554,30 @@ impl Drop for Pending<'_> {
 
 async fn process<U: UserSource, A: AcctSink>(
     shared: &Shared<U, A>,
-    socket: &UdpSocket,
     port: Port,
     source: SocketAddr,
     datagram: &[u8],
-) -> Option<Deferred> {
-    let started = Instant::now();
+    started: Instant,
+) -> Action {
     let Some(client) = shared.clients.lookup(source.ip()) else {
         let _ = advice::complain(source.ip(), reason::UNKNOWN_CLIENT, None);
         m::dropped(reason::UNKNOWN_CLIENT);
-        return None;
+        return Action::Nothing;
     };
     client.counters().request();
     let Some(key) = Key::of(source, datagram) else {
         m::dropped(reason::PREFILTER);
-        return None;
+        return Action::Nothing;
     };
     match shared.dedup.begin(key, started) {
         Begin::New => {}
         Begin::InProgress => {
             m::inc(DUPLICATES_TOTAL, &[("state", "in_progress")], 1);
-            return None;
+            return Action::Nothing;
         }
         Begin::Replay(bytes) => {
             m::inc(DUPLICATES_TOTAL, &[("state", "replayed")], 1);
-            send(socket, &bytes, source).await;
-            return None;
+            return Action::Send(bytes);
         }
     }
     let mut pending = Pending {
@@ -477,7 +590,7 @@ async fn process<U: UserSource, A: AcctSink>(
         Err(e) => {
             tracing::debug!(%source, reason = e.reason(), "undecodable datagram dropped");
             m::dropped(e.reason());
-            return None;
+            return Action::Nothing;
         }
     };
     let code = packet.code().name();
@@ -486,7 +599,7 @@ async fn process<U: UserSource, A: AcctSink>(
             let _ = advice::complain(source.ip(), why, Some(&client.name));
             m::dropped(why);
             m::request(code, "no_reply");
-            return None;
+            return Action::Nothing;
         }
         Outcome::Reply(reply) => reply,
     };
@@ -502,7 +615,7 @@ async fn process<U: UserSource, A: AcctSink>(
         Err(e) => {
             tracing::warn!(error = %e, "reply could not be encoded");
             m::dropped(reason::ENCODE_FAILED);
-            return None;
+            return Action::Nothing;
         }
     };
     pending.armed = false;
@@ -517,15 +630,18 @@ async fn process<U: UserSource, A: AcctSink>(
     );
     if !reply.delay.is_zero() {
         // Stays "in progress" in the dedup cache until sent.
-        return Some(Deferred {
+        return Action::Deferred(Deferred {
             key,
             bytes,
             delay: reply.delay,
         });
     }
-    send(socket, &bytes, source).await;
-    shared.dedup.complete(&key, Some(bytes), Instant::now());
-    None
+    // Completed before the send (which happens with the batch's other replies): a
+    // retransmission arriving in between is answered from the cache, never processed twice.
+    shared
+        .dedup
+        .complete(&key, Some(Arc::clone(&bytes)), started);
+    Action::Send(bytes)
 }
 
 async fn send(socket: &UdpSocket, bytes: &[u8], dest: SocketAddr) {

@@ -33,7 +33,7 @@ mod report_file;
 pub mod responder;
 mod rng;
 mod run;
-mod sys;
+use udp_batch as sys;
 mod timeline;
 
 pub use args::{RunArgs, TargetArgs};

@@ -1,10 +1,11 @@
-//! Batched UDP I/O for the load tools (Linux `sendmmsg` / `recvmmsg` / `ppoll`).
+//! Batched UDP I/O (Linux `sendmmsg` / `recvmmsg` / `ppoll`), for the server's receive
+//! threads and the load tools.
 //!
-//! At 150,000 requests a second on two cores, one system call per datagram is a large
+//! At 100,000+ requests a second on two cores, one system call per datagram is a large
 //! share of the budget; these wrappers move up to [`BATCH`] datagrams per call.
 //!
-//! This is the crate's only `unsafe` code (`lib.rs` denies `unsafe_code` everywhere else).
-//! Why it is sound, in one place:
+//! This is the workspace's system-call `unsafe` code, kept in one small crate (the server
+//! and the load tools deny `unsafe_code`). Why it is sound, in one place:
 //! - Zeroed values: `sockaddr_storage`, `iovec` and `mmsghdr` are C plain-old-data structs
 //!   of integers and raw pointers, for which all-zero bytes are a valid value (null
 //!   pointers, zero lengths).
@@ -26,13 +27,14 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 /// Most datagrams moved by one call.
-pub(crate) const BATCH: usize = 32;
-/// Receive buffer size per datagram (RADIUS maximum).
-pub(crate) const MAX_DATAGRAM: usize = 4096;
+pub const BATCH: usize = 32;
+/// Receive buffer size per datagram: one byte more than the largest RADIUS packet (4096),
+/// so an oversized datagram shows as longer than legal instead of silently truncated.
+pub const MAX_DATAGRAM: usize = 4097;
 
 /// A socket address in the kernel's form.
 #[derive(Clone, Copy)]
-pub(crate) struct RawAddr {
+pub struct RawAddr {
     storage: libc::sockaddr_storage,
     len: libc::socklen_t,
 }
@@ -45,7 +47,7 @@ impl std::fmt::Debug for RawAddr {
 
 impl RawAddr {
     /// Convert from a std address.
-    pub(crate) fn new(addr: SocketAddr) -> Self {
+    pub fn new(addr: SocketAddr) -> Self {
         // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
         let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
         let len = match addr {
@@ -84,7 +86,7 @@ impl RawAddr {
     }
 
     /// Convert back; `None` for families other than IPv4/IPv6.
-    pub(crate) fn to_socket_addr(self) -> Option<SocketAddr> {
+    pub fn to_socket_addr(self) -> Option<SocketAddr> {
         match i32::from(self.storage.ss_family) {
             libc::AF_INET => {
                 // SAFETY: family says the storage holds a sockaddr_in.
@@ -111,7 +113,7 @@ impl RawAddr {
     }
 
     /// Same address (family, port, IP)?
-    pub(crate) fn same(&self, other: &Self) -> bool {
+    pub fn same(&self, other: &Self) -> bool {
         self.to_socket_addr() == other.to_socket_addr()
     }
 }
@@ -119,11 +121,7 @@ impl RawAddr {
 /// Send each `(datagram, destination)` pair, `BATCH` per `sendmmsg` call. Returns how many
 /// were handed to the kernel; stops early on `EAGAIN` or an error after the first packet.
 /// On a `connected` socket the destinations are ignored (the kernel's cached route is used).
-pub(crate) fn send_many(
-    fd: RawFd,
-    pkts: &[(&[u8], &RawAddr)],
-    connected: bool,
-) -> io::Result<usize> {
+pub fn send_many(fd: RawFd, pkts: &[(&[u8], &RawAddr)], connected: bool) -> io::Result<usize> {
     let mut done = 0;
     while done < pkts.len() {
         let chunk = &pkts[done..pkts.len().min(done + BATCH)];
@@ -164,7 +162,7 @@ pub(crate) fn send_many(
 }
 
 /// Buffers for receiving up to [`BATCH`] datagrams per call.
-pub(crate) struct RecvBatch {
+pub struct RecvBatch {
     bufs: Box<[[u8; MAX_DATAGRAM]; BATCH]>,
     addrs: [libc::sockaddr_storage; BATCH],
     lens: [usize; BATCH],
@@ -173,7 +171,8 @@ pub(crate) struct RecvBatch {
 
 impl RecvBatch {
     /// Allocate the buffers (once per socket).
-    pub(crate) fn new() -> Self {
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
         Self {
             bufs: Box::new([[0u8; MAX_DATAGRAM]; BATCH]),
             // SAFETY: plain old data, all-zero is valid.
@@ -184,7 +183,21 @@ impl RecvBatch {
     }
 
     /// Receive what is queued without blocking. Returns the number received (0 when none).
-    pub(crate) fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        match self.try_recv(fd) {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.kind() == io::ErrorKind::Interrupted =>
+            {
+                Ok(0)
+            }
+            other => other,
+        }
+    }
+
+    /// Receive what is queued without blocking; nothing queued is `WouldBlock` (what an
+    /// async runtime's readiness tracking needs to hear). Never returns `Ok(0)`.
+    pub fn try_recv(&mut self, fd: RawFd) -> io::Result<usize> {
         // SAFETY: plain old data, all-zero is valid.
         let mut iov: [libc::iovec; BATCH] = unsafe { zeroed() };
         // SAFETY: as above.
@@ -213,12 +226,8 @@ impl RecvBatch {
             )
         };
         if n < 0 {
-            let err = io::Error::last_os_error();
             self.count = 0;
-            if err.kind() == io::ErrorKind::WouldBlock || err.kind() == io::ErrorKind::Interrupted {
-                return Ok(0);
-            }
-            return Err(err);
+            return Err(io::Error::last_os_error());
         }
         let n = n as usize;
         for (len, msg) in self.lens.iter_mut().zip(msgs.iter()).take(n) {
@@ -229,7 +238,7 @@ impl RecvBatch {
     }
 
     /// Datagram `i` of the last `recv` and its source address.
-    pub(crate) fn get(&self, i: usize) -> Option<(&[u8], RawAddr)> {
+    pub fn get(&self, i: usize) -> Option<(&[u8], RawAddr)> {
         if i >= self.count {
             return None;
         }
@@ -250,7 +259,7 @@ impl RecvBatch {
 }
 
 /// Wait until `fd` is readable or `timeout` passes. Returns true when readable.
-pub(crate) fn wait_readable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
+pub fn wait_readable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
     let mut pfd = libc::pollfd {
         fd,
         events: libc::POLLIN,
