@@ -84,6 +84,9 @@ pub struct NasRow {
     pub coa_port: i32,
     /// `require_message_authenticator` (our column): `require`, `auto` or `off`.
     pub require_message_authenticator: String,
+    /// `tenant` (our column, migration 0007): `None` is global.
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
 impl std::fmt::Debug for NasRow {
@@ -97,6 +100,7 @@ impl std::fmt::Debug for NasRow {
                 "require_message_authenticator",
                 &self.require_message_authenticator,
             )
+            .field("tenant", &self.tenant)
             .finish()
     }
 }
@@ -177,6 +181,10 @@ pub struct AcctRecord {
     pub class: Option<String>,
     /// Acct-Interim-Interval in force (seconds), if known.
     pub interim_interval: Option<i64>,
+    /// The tenant of the client entry the packet came from (`radacct.tenant`; `None`:
+    /// global). Absent in journals written before tenants existed (read as global).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// One open session, as the session store keeps it (from Start/Interim accounting).
@@ -212,6 +220,17 @@ pub struct Session {
     pub input_octets: i64,
     /// Output octets at the last update.
     pub output_octets: i64,
+    /// The tenant of the session's user (`None`: global).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+}
+
+impl Session {
+    /// The session store's name for its user: (tenant, username) as one string
+    /// ([`crate::tenants::scoped`]; a global user's is its username).
+    pub fn user_id(&self) -> std::borrow::Cow<'_, str> {
+        crate::tenants::scoped(self.tenant.as_deref(), &self.username)
+    }
 }
 
 /// What one user has used, as the session store counts it (open sessions included, from
@@ -257,6 +276,9 @@ pub struct PostAuthRecord {
     pub class: Option<String>,
     /// Unix seconds.
     pub auth_time: i64,
+    /// The tenant of the NAS (`radpostauth.tenant`; `None`: global).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// `AcctStatus` as its RFC 2866 number in serialised records.

@@ -254,6 +254,14 @@ impl Config {
             if nas.coa_port == 0 {
                 bad(format!("nas[{i}].coa_port"), "must not be 0".into());
             }
+            if let Some(t) = &nas.tenant
+                && !crate::tenants::valid_name(t)
+            {
+                bad(
+                    format!("nas[{i}].tenant"),
+                    format!("invalid value \"{t}\": {}", crate::tenants::NAME_RULE),
+                );
+            }
         }
     }
 }

@@ -408,6 +408,10 @@ pub struct NasConfig {
     /// Message-Authenticator policy: `require`, `auto` or `off`.
     #[serde(default)]
     pub require_message_authenticator: MessageAuthenticatorPolicy,
+    /// The tenant this NAS belongs to: its requests see that tenant's users and groups
+    /// (plus global ones). Unset: global (plain FreeRADIUS behaviour).
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
 fn default_coa_port() -> u16 {
@@ -423,6 +427,7 @@ impl Default for NasConfig {
             name: None,
             coa_port: default_coa_port(),
             require_message_authenticator: MessageAuthenticatorPolicy::default(),
+            tenant: None,
         }
     }
 }
