@@ -382,6 +382,10 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
             None
         }
     };
+    crate::tenants::configure_metrics(
+        config.admin.per_tenant_metrics,
+        config.admin.per_tenant_metrics_cap,
+    );
     let dict = Arc::new(dictionary(&config)?);
     let admin_token = admin_token(&config)?;
     let pg = database(&config)?;

@@ -9,6 +9,9 @@
 //! as a single string (the profile caches' key).
 
 use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// Longest tenant name.
 pub const MAX_NAME: usize = 64;
@@ -53,6 +56,64 @@ pub fn split(key: &str) -> (Option<&str>, &str) {
     }
 }
 
+/// `tenant` label of requests from NASes without a tenant (never a tenant name: those
+/// hold no parentheses).
+pub const GLOBAL_LABEL: &str = "(global)";
+/// `tenant` label shared by the tenants past the cap.
+pub const OTHER_LABEL: &str = "(other)";
+
+/// Per-tenant series are counted (`[admin] per_tenant_metrics`).
+static PER_TENANT: AtomicBool = AtomicBool::new(false);
+/// Most tenants with their own label.
+static CAP: AtomicUsize = AtomicUsize::new(100);
+/// The tenants that have their own label (the first `CAP` seen).
+static LABELLED: RwLock<Option<HashSet<Arc<str>>>> = RwLock::new(None);
+
+/// Turns the per-tenant breakdown of `/metrics` on (at server start, when configured), with
+/// at most `cap` tenant labels. The metrics recorder is process-wide, so is this setting;
+/// `false` leaves it as it is (a process runs one server; tests run several).
+pub fn configure_metrics(enabled: bool, cap: usize) {
+    if enabled {
+        CAP.store(cap.max(1), Ordering::Relaxed);
+        PER_TENANT.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The `tenant` label for `tenant`: its name while fewer than the cap have one, else
+/// [`OTHER_LABEL`]; [`GLOBAL_LABEL`] without a tenant. The label set stays bounded.
+pub fn metric_label(tenant: Option<&str>) -> Cow<'_, str> {
+    let Some(t) = tenant else {
+        return Cow::Borrowed(GLOBAL_LABEL);
+    };
+    let known = LABELLED
+        .read()
+        .is_ok_and(|set| set.as_ref().is_some_and(|s| s.contains(t)));
+    if known {
+        return Cow::Borrowed(t);
+    }
+    let Ok(mut set) = LABELLED.write() else {
+        return Cow::Borrowed(OTHER_LABEL);
+    };
+    let set = set.get_or_insert_with(HashSet::new);
+    if set.contains(t) || set.len() < CAP.load(Ordering::Relaxed) {
+        set.insert(Arc::from(t));
+        Cow::Borrowed(t)
+    } else {
+        Cow::Borrowed(OTHER_LABEL)
+    }
+}
+
+/// Counts one Access-Request of a NAS of `tenant` with its `outcome` (`accept`, `reject`,
+/// `dropped`...) when the per-tenant breakdown is on; nothing (one relaxed load) when off.
+pub fn count_access(tenant: Option<&str>, outcome: &'static str) {
+    if !PER_TENANT.load(Ordering::Relaxed) {
+        return;
+    }
+    let label = metric_label(tenant).into_owned();
+    metrics::counter!(crate::metrics::TENANT_ACCESS_TOTAL, "tenant" => label, "outcome" => outcome)
+        .increment(1);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +150,16 @@ mod tests {
             }
         }
         assert!(matches!(scoped(None, "bob"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn metric_labels_are_capped() {
+        CAP.store(2, Ordering::Relaxed);
+        assert_eq!(metric_label(None), GLOBAL_LABEL);
+        assert_eq!(metric_label(Some("t-one")), "t-one");
+        assert_eq!(metric_label(Some("t-two")), "t-two");
+        assert_eq!(metric_label(Some("t-three")), OTHER_LABEL);
+        assert_eq!(metric_label(Some("t-one")), "t-one");
+        assert!(!valid_name(GLOBAL_LABEL) && !valid_name(OTHER_LABEL));
     }
 }

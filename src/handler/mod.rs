@@ -90,7 +90,15 @@ pub async fn dispatch<U: UserSource, A: AcctSink>(
     packet: &Packet<'_>,
 ) -> Outcome {
     match (packet.code(), port) {
-        (Code::AccessRequest, Port::Auth) => access::handle(ctx, client, source, packet).await,
+        (Code::AccessRequest, Port::Auth) => {
+            let outcome = access::handle(ctx, client, source, packet).await;
+            let label = match &outcome {
+                Outcome::Reply(reply) => reply.outcome,
+                Outcome::Drop(_) => "dropped",
+            };
+            crate::tenants::count_access(client.tenant(), label);
+            outcome
+        }
         (Code::AccountingRequest, Port::Acct) => {
             accounting::handle(ctx, client, source, packet).await
         }

@@ -385,6 +385,61 @@ async fn two_tenants_with_the_same_names_side_by_side() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_tenant_metrics_are_capped() {
+    let (url, pool) = harness::fresh_db().await;
+    let redis = Redis::start();
+    exec(&pool, SEED).await;
+    let mut c = config(&url, &redis.url());
+    c.admin.enabled = true;
+    c.admin.addr = "127.0.0.1:0".parse().unwrap();
+    c.admin.per_tenant_metrics = true;
+    c.admin.per_tenant_metrics_cap = 1;
+    let server = app::start(c, None).await.expect("server starts");
+    let admin = server.admin_addr.expect("admin port");
+    let acme = Router::new(&server, "127.0.0.1", SECRET_ACME).await;
+    let bravo = Router::new(&server, "127.0.0.3", SECRET_BRAVO).await;
+    let global = Router::new(&server, "127.0.0.4", SECRET_GLOBAL).await;
+    assert_eq!(acme.code("onlyacme", "only-pw").await, Code::AccessAccept);
+    assert_eq!(bravo.code("onlyacme", "only-pw").await, Code::AccessReject);
+    assert_eq!(global.code("shared", "shared-pw").await, Code::AccessAccept);
+    let body = metrics(admin).await;
+    let series: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("radius_tenant_access_total{"))
+        .collect();
+    let label = |l: &str| {
+        l.split("tenant=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .map(str::to_owned)
+    };
+    let labels: std::collections::BTreeSet<String> =
+        series.iter().filter_map(|l| label(l)).collect();
+    assert!(labels.contains("(global)"), "{series:?}");
+    // Cap 1: one tenant has its own label (whichever was seen first in this process), the
+    // other counts as `(other)`.
+    assert!(labels.contains("(other)"), "{series:?}");
+    let named: Vec<&String> = labels.iter().filter(|l| !l.starts_with('(')).collect();
+    assert_eq!(named.len(), 1, "{series:?}");
+    server.stop().await;
+}
+
+/// The `/metrics` body.
+async fn metrics(admin: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut s = tokio::net::TcpStream::connect(admin).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(REPLY_WAIT, s.read_to_string(&mut out))
+        .await
+        .expect("metrics in time")
+        .unwrap();
+    out
+}
+
 /// radpostauth rows of `onlyacme` with this tenant and reply.
 async fn postauth(pool: &PgPool, tenant: &str, reply: &str) -> i64 {
     sqlx::query_scalar(
