@@ -297,7 +297,36 @@ mod status_number {
 
 #[cfg(test)]
 mod tests {
-    use super::RadRow;
+    use super::{AcctRecord, RadRow, Session};
+
+    /// A record as the accounting journal held it before tenants existed: read as global;
+    /// a global record is written without the field, a tenant's with it.
+    #[test]
+    fn journal_records_without_a_tenant_read_as_global() {
+        let old = r#"{"status":1,"event_time":1700000000,"session_id":"s1","unique_id":"u1",
+            "username":"bob","realm":null,"nas_ip":"10.0.0.1","client":"10.0.0.1/32",
+            "nas_identifier":null,"nas_port_id":null,"nas_port_type":null,"session_time":null,
+            "input_octets":null,"output_octets":null,"authentic":null,"called_station_id":null,
+            "calling_station_id":null,"terminate_cause":null,"service_type":null,
+            "framed_protocol":null,"framed_ip":null,"framed_ipv6":null,
+            "framed_ipv6_prefix":null,"delegated_ipv6_prefix":null,"class":null,
+            "interim_interval":null}"#;
+        let mut record: AcctRecord = serde_json::from_str(old).expect("an old record reads");
+        assert_eq!(record.tenant, None);
+        let written = serde_json::to_string(&record).unwrap();
+        assert!(!written.contains("tenant"), "{written}");
+        record.tenant = Some("acme".into());
+        let written = serde_json::to_string(&record).unwrap();
+        let back: AcctRecord = serde_json::from_str(&written).unwrap();
+        assert_eq!(back.tenant.as_deref(), Some("acme"));
+        let session = crate::sessions::session_of(&back);
+        assert_eq!(session.user_id(), "\0acme\0bob");
+        let global = Session {
+            tenant: None,
+            ..session
+        };
+        assert_eq!(global.user_id(), "bob");
+    }
 
     #[test]
     fn debug_never_shows_a_password() {

@@ -16,6 +16,7 @@ use radius_proto::protocol::attrs::{self, mikrotik};
 use radius_proto::protocol::{AcctStatus, Code, Packet, PacketBuilder, Signer};
 use sqlx::PgPool;
 
+use crate::fake_nas::{Behaviour, FakeNas};
 use crate::harness::{self, Redis};
 use crate::udp_access::{Method, Nas, REPLY_WAIT, Request, code_of};
 
@@ -354,6 +355,55 @@ async fn two_tenants_with_the_same_names_side_by_side() {
     // Without --tenant, --user names the global ABC123, who has no session.
     let (ok, out) = cli(&url, Some(&redis.url()), &["sessions", "--user", "ABC123"]).await;
     assert!(ok && out.contains("0 session(s) online"), "{out}");
+
+    // Disconnect per tenant: acme's ABC123 is disconnected through acme's NAS entry (a
+    // fake NAS on its CoA port); the global ABC123 has no session, bravo's is not touched.
+    let coa = FakeNas::start(SECRET_ACME.as_bytes(), Behaviour::Ack);
+    let dir = harness::fresh_dir("tenants-cli");
+    let cli_config = dir.join("tenants.toml");
+    std::fs::write(
+        &cli_config,
+        format!(
+            "[database]\nurl = \"{url}\"\n\n[redis]\nurl = \"{}\"\n\n\
+             [accounting]\njournal_dir = \"{}\"\n\n\
+             [sessions]\ndynauth_timeout_ms = 200\ndynauth_attempts = 1\n\n\
+             [[nas]]\naddress = \"127.0.0.1\"\nsecret = \"{SECRET_ACME}\"\ncoa_port = {}\ntenant = \"acme\"\n\n\
+             [[nas]]\naddress = \"127.0.0.3\"\nsecret = \"{SECRET_BRAVO}\"\ntenant = \"bravo\"\n",
+            redis.url(),
+            dir.join("journal").display(),
+            coa.addr().port()
+        ),
+    )
+    .expect("write the CLI config");
+    let cli_config = cli_config.display().to_string();
+    let (ok, out) = cli(
+        &url,
+        Some(&redis.url()),
+        &[
+            "--config",
+            &cli_config,
+            "disconnect",
+            "--tenant",
+            "acme",
+            "--user",
+            "ABC123",
+        ],
+    )
+    .await;
+    assert!(ok && out.contains("ACK"), "{out}");
+    let got = coa.wait_for(1, WAIT);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].code, Code::DisconnectRequest);
+    assert_eq!(got[0].user_name.as_deref(), Some("ABC123"));
+    assert_eq!(got[0].acct_session_id.as_deref(), Some("acme-1"));
+    let (ok, out) = cli(
+        &url,
+        Some(&redis.url()),
+        &["--config", &cli_config, "disconnect", "--user", "ABC123"],
+    )
+    .await;
+    assert!(!ok && out.contains("no open session matches"), "{out}");
+    assert_eq!(coa.requests().len(), 1, "nothing more was sent");
 
     // FreeRADIUS's radclient, from acme's address: a global user gets acme's package, and
     // bravo's password of ABC123 is wrong here (acme's ABC123 is online, so it is not the
