@@ -363,7 +363,7 @@ impl ClientTable {
             .chain(rows.iter().filter_map(|r| {
                 let c = Client::from_row(r);
                 if c.is_none() {
-                    tracing::warn!(nasname = %r.nasname, "nas row skipped: bad address or empty secret");
+                    tracing::warn!(nasname = %r.nasname, "nas row skipped: bad address, empty secret or invalid tenant");
                 }
                 c
             }));
