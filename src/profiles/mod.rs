@@ -404,13 +404,18 @@ impl Profiles {
             .unwrap_or_default()
     }
 
-    /// The cache keys a change to global `username` reaches: its own and, for every known
-    /// tenant, the tenant's view of it (which reads the global rows unless the tenant has
-    /// its own).
-    fn global_user_keys(&self, username: &str, tenants: &[Arc<str>], keys: &mut Vec<String>) {
+    /// The cache keys a change to global `username` reaches: its own (into `keys`) and,
+    /// for every known tenant, the tenant's view of it (into `fanout`: it reads the global
+    /// rows unless the tenant has its own).
+    fn global_user_keys(
+        username: &str,
+        tenants: &[Arc<str>],
+        keys: &mut Vec<String>,
+        fanout: &mut Vec<String>,
+    ) {
         keys.push(crate::tenants::scoped(None, username).into_owned());
         for t in tenants {
-            keys.push(crate::tenants::scoped(Some(t), username).into_owned());
+            fanout.push(crate::tenants::scoped(Some(t), username).into_owned());
         }
     }
 
@@ -549,21 +554,37 @@ impl Profiles {
     /// Drops users of `tenant` (`None`: global users, and every known tenant's view of
     /// them) from L1 and L2.
     pub async fn invalidate_users_in(&self, tenant: Option<&str>, usernames: &[String]) {
-        let keys = match tenant {
+        let mut keys = Vec::with_capacity(usernames.len());
+        let mut fanout = Vec::new();
+        match tenant {
             None => {
                 let tenants = self.known_tenants();
-                let mut keys = Vec::with_capacity(usernames.len() * (1 + tenants.len()));
                 for name in usernames {
-                    self.global_user_keys(name, &tenants, &mut keys);
+                    Self::global_user_keys(name, &tenants, &mut keys, &mut fanout);
                 }
-                keys
             }
-            Some(t) => usernames
-                .iter()
-                .map(|name| crate::tenants::scoped(Some(t), name).into_owned())
-                .collect(),
-        };
-        self.invalidate_keys(&keys, usernames.len() as u64).await;
+            Some(t) => keys.extend(
+                usernames
+                    .iter()
+                    .map(|name| crate::tenants::scoped(Some(t), name).into_owned()),
+            ),
+        }
+        let changes = self.snapshot(&keys, &fanout);
+        for key in keys.iter().chain(&fanout) {
+            self.inner.bucket(key).fetch_add(1, Ordering::AcqRel);
+            self.inner.l1.invalidate(key.as_str()).await;
+            self.inner.stale.invalidate(key.as_str());
+        }
+        m::inc(
+            CACHE_INVALIDATIONS_TOTAL,
+            &[("kind", "user")],
+            usernames.len() as u64,
+        );
+        if let Some(l2) = &self.inner.l2 {
+            keys.append(&mut fanout);
+            l2.delete(&keys).await;
+        }
+        self.announce(changes);
     }
 
     /// Announce every later pushed user change on the returned channel (at most
@@ -575,24 +596,31 @@ impl Profiles {
         rx
     }
 
-    /// The "before" half of a change announcement (empty when nobody watches). `keys` are
-    /// scoped keys; only the ones this server had loaded are announced for a tenant (a
-    /// tenant's view of a global user it never served has no sessions here to act on).
-    fn snapshot(&self, keys: &[String]) -> Vec<UserChange> {
+    /// The "before" half of a change announcement (empty when nobody watches), for
+    /// scoped keys: every one of `keys`, and of `fanout` (tenants' views of a changed
+    /// global user) only those this server had loaded (the others are most likely users
+    /// the tenant never had).
+    fn snapshot(&self, keys: &[String], fanout: &[String]) -> Vec<UserChange> {
         if self.inner.changes.get().is_none() {
             return Vec::new();
         }
-        keys.iter()
-            .filter_map(|key| {
-                let before = self.inner.stale.get(key.as_str());
-                let (tenant, username) = crate::tenants::split(key);
-                (tenant.is_none() || before.is_some()).then(|| UserChange {
-                    tenant: tenant.map(str::to_owned),
-                    username: username.to_owned(),
-                    before,
-                })
-            })
-            .collect()
+        let change = |key: &String, before: Option<Arc<Profile>>| {
+            let (tenant, username) = crate::tenants::split(key);
+            UserChange {
+                tenant: tenant.map(str::to_owned),
+                username: username.to_owned(),
+                before,
+            }
+        };
+        let mut changes: Vec<UserChange> = keys
+            .iter()
+            .map(|key| change(key, self.inner.stale.get(key.as_str())))
+            .collect();
+        changes.extend(fanout.iter().filter_map(|key| {
+            let before = self.inner.stale.get(key.as_str())?;
+            Some(change(key, Some(before)))
+        }));
+        changes
     }
 
     fn announce(&self, changes: Vec<UserChange>) {
@@ -617,22 +645,6 @@ impl Profiles {
         self.invalidate_users_in(None, usernames).await;
     }
 
-    /// Drops these scoped keys from L1, the fallback and L2; `users` is what the
-    /// invalidation metric counts.
-    async fn invalidate_keys(&self, keys: &[String], users: u64) {
-        let changes = self.snapshot(keys);
-        for key in keys {
-            self.inner.bucket(key).fetch_add(1, Ordering::AcqRel);
-            self.inner.l1.invalidate(key.as_str()).await;
-            self.inner.stale.invalidate(key.as_str());
-        }
-        m::inc(CACHE_INVALIDATIONS_TOTAL, &[("kind", "user")], users);
-        if let Some(l2) = &self.inner.l2 {
-            l2.delete(keys).await;
-        }
-        self.announce(changes);
-    }
-
     /// Drops every cache entry that read a global group from L1 and L2 (one query finds
     /// the members, of every tenant: a tenant without a group of that name reads the
     /// global one). If the members cannot be read, flushes L1 instead.
@@ -643,13 +655,14 @@ impl Profiles {
             Ok(members) => {
                 let tenants = self.known_tenants();
                 let mut keys = Vec::with_capacity(members.len());
+                let mut fanout = Vec::new();
                 for (tenant, name) in &members {
                     match tenant {
                         Some(t) => keys.push(crate::tenants::scoped(Some(t), name).into_owned()),
-                        None => self.global_user_keys(name, &tenants, &mut keys),
+                        None => Self::global_user_keys(name, &tenants, &mut keys, &mut fanout),
                     }
                 }
-                self.drop_keys(&keys).await;
+                self.drop_keys(keys, fanout).await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, group = %groupname, "cannot read group members; flushing L1");
@@ -670,7 +683,7 @@ impl Profiles {
                     .iter()
                     .map(|name| crate::tenants::scoped(Some(tenant), name).into_owned())
                     .collect();
-                self.drop_keys(&keys).await;
+                self.drop_keys(keys, Vec::new()).await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, %tenant, group = %groupname, "cannot read group members; flushing L1");
@@ -681,14 +694,15 @@ impl Profiles {
 
     /// A group change's part of an invalidation: L1, the fallback and L2 (the epoch bump
     /// already protects loads in flight).
-    async fn drop_keys(&self, keys: &[String]) {
-        let changes = self.snapshot(keys);
-        for key in keys {
+    async fn drop_keys(&self, mut keys: Vec<String>, mut fanout: Vec<String>) {
+        let changes = self.snapshot(&keys, &fanout);
+        keys.append(&mut fanout);
+        for key in &keys {
             self.inner.l1.invalidate(key.as_str()).await;
             self.inner.stale.invalidate(key.as_str());
         }
         if let Some(l2) = &self.inner.l2 {
-            l2.delete(keys).await;
+            l2.delete(&keys).await;
         }
         self.announce(changes);
     }
