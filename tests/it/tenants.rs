@@ -275,6 +275,26 @@ async fn two_tenants_with_the_same_names_side_by_side() {
     assert_eq!(bravo.code("ABC123", "acme-new").await, Code::AccessReject);
     assert_eq!(global.code("ABC123", "global-pw").await, Code::AccessAccept);
 
+    // The negative cache is per tenant too: bravo's cached "no such user" for `onlyacme`
+    // goes when bravo creates one, and acme's own `onlyacme` is untouched.
+    change(
+        &server,
+        &pool,
+        "INSERT INTO radcheck (username, attribute, op, value, tenant) \
+         VALUES ('onlyacme', 'Cleartext-Password', ':=', 'bravo-only', 'bravo')",
+    )
+    .await;
+    assert_eq!(
+        bravo.code("onlyacme", "bravo-only").await,
+        Code::AccessAccept
+    );
+    assert_eq!(bravo.code("onlyacme", "only-pw").await, Code::AccessReject);
+    assert_eq!(acme.code("onlyacme", "only-pw").await, Code::AccessAccept);
+    assert_eq!(
+        global.code("onlyacme", "bravo-only").await,
+        Code::AccessReject
+    );
+
     // A tenant's group change reaches that tenant's members only.
     change(
         &server,
