@@ -383,6 +383,17 @@ impl Profiles {
         Some(value)
     }
 
+    /// Remembers these tenants (those of the NAS table) as ones whose entries a change to
+    /// a global user or group may reach: their views of it in the shared L2 may have been
+    /// written by another instance.
+    pub fn note_tenants<'a>(&self, tenants: impl IntoIterator<Item = &'a str>) {
+        for t in tenants {
+            if crate::tenants::valid_name(t) {
+                self.note_tenant(t);
+            }
+        }
+    }
+
     /// Remembers `tenant` as one whose entries a global change may reach.
     fn note_tenant(&self, tenant: &str) {
         let known = self
