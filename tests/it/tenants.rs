@@ -495,6 +495,66 @@ async fn per_tenant_metrics_are_capped() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automatic_disconnect_reaches_the_tenants_own_session() {
+    let (url, pool) = harness::fresh_db().await;
+    let redis = Redis::start();
+    exec(&pool, SEED).await;
+    // Each tenant's router has its CoA port: a fake NAS on its own address.
+    let acme_coa = FakeNas::start_on("127.0.0.1", SECRET_ACME.as_bytes(), Behaviour::Ack);
+    let bravo_coa = FakeNas::start_on("127.0.0.3", SECRET_BRAVO.as_bytes(), Behaviour::Ack);
+    let mut c = config(&url, &redis.url());
+    c.sessions.automatic_actions = true;
+    c.sessions.dynauth_timeout_ms = 500;
+    c.sessions.dynauth_attempts = 2;
+    c.nas[0].coa_port = acme_coa.addr().port();
+    c.nas[1].coa_port = bravo_coa.addr().port();
+    let server = app::start(c, None).await.expect("server starts");
+    let acme = Router::new(&server, "127.0.0.1", SECRET_ACME).await;
+    let bravo = Router::new(&server, "127.0.0.3", SECRET_BRAVO).await;
+    let global = Router::new(&server, "127.0.0.4", SECRET_GLOBAL).await;
+    acme.start("ABC123", "acme-1").await;
+    bravo.start("ABC123", "bravo-1").await;
+    global.start("ABC123", "global-1").await;
+
+    // Disabling acme's ABC123 disconnects acme's session, through acme's router.
+    change(
+        &server,
+        &pool,
+        "INSERT INTO radcheck (username, attribute, op, value, tenant) \
+         VALUES ('ABC123', 'Auth-Type', ':=', 'Reject', 'acme')",
+    )
+    .await;
+    let got = acme_coa.wait_for(1, WAIT);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].code, Code::DisconnectRequest);
+    assert_eq!(got[0].acct_session_id.as_deref(), Some("acme-1"));
+
+    // Then bravo's: bravo's session, through bravo's router.
+    change(
+        &server,
+        &pool,
+        "INSERT INTO radcheck (username, attribute, op, value, tenant) \
+         VALUES ('ABC123', 'Auth-Type', ':=', 'Reject', 'bravo')",
+    )
+    .await;
+    let got = bravo_coa.wait_for(1, WAIT);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].acct_session_id.as_deref(), Some("bravo-1"));
+    // Neither change touched another tenant's or the global user's session.
+    let sent: Vec<Option<String>> = acme_coa
+        .requests()
+        .into_iter()
+        .chain(bravo_coa.requests())
+        .map(|r| r.acct_session_id)
+        .collect();
+    assert_eq!(
+        sent,
+        [Some("acme-1".to_owned()), Some("bravo-1".to_owned())]
+    );
+    server.stop().await;
+}
+
 /// The `/metrics` body.
 async fn metrics(admin: SocketAddr) -> String {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
