@@ -648,6 +648,33 @@ mod tests {
     }
 
     #[test]
+    fn tenants_come_from_both_sources_and_a_bad_one_skips_the_row() {
+        let config = [NasConfig {
+            tenant: Some("acme".into()),
+            ..nas("127.0.0.1", "a", "cfg")
+        }];
+        let rows = [
+            NasRow {
+                tenant: Some("bravo".into()),
+                ..row("127.0.0.3", "b", "db")
+            },
+            row("127.0.0.4", "g", "global"),
+            NasRow {
+                tenant: Some("not valid".into()),
+                ..row("127.0.0.5", "x", "bad-tenant")
+            },
+        ];
+        let t = ClientTable::build(&config, &rows, None);
+        assert_eq!(t.lookup(ip("127.0.0.1")).unwrap().tenant(), Some("acme"));
+        assert_eq!(t.lookup(ip("127.0.0.3")).unwrap().tenant(), Some("bravo"));
+        assert_eq!(t.lookup(ip("127.0.0.4")).unwrap().tenant(), None);
+        assert!(
+            t.lookup(ip("127.0.0.5")).is_none(),
+            "never served as global"
+        );
+    }
+
+    #[test]
     fn exact_tie_config_wins() {
         let t = ClientTable::build(
             &[nas("127.0.0.1", "cfg", "c")],
