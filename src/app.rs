@@ -263,6 +263,9 @@ struct Reloader {
     config_path: Option<PathBuf>,
     /// Held while the table is rebuilt.
     rebuilding: Mutex<()>,
+    /// Told the tenants of the NAS table, so a change to a global user also reaches their
+    /// cached views of it.
+    profiles: Profiles,
     /// A `nas` NOTIFY arrived: the reload task reloads (a burst coalesces into one or two
     /// reloads, run one after the other).
     nas_changed: tokio::sync::Notify,
@@ -283,6 +286,12 @@ impl Reloader {
         let rows = self.rows.lock().map(|g| g.clone()).unwrap_or_default();
         let n = self.clients.rebuild_latched(&config_nas, &rows, latched);
         m::gauge_set(CLIENTS, n as f64);
+        let tenants = config_nas.iter().map(|n| n.tenant.as_deref());
+        self.profiles.note_tenants(
+            tenants
+                .chain(rows.iter().map(|r| r.tenant.as_deref()))
+                .flatten(),
+        );
     }
 
     /// The recorded Message-Authenticator latches; `None` (logged) when they cannot be read.
@@ -382,6 +391,10 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
             None
         }
     };
+    crate::tenants::configure_metrics(
+        config.admin.per_tenant_metrics,
+        config.admin.per_tenant_metrics_cap,
+    );
     let dict = Arc::new(dictionary(&config)?);
     let admin_token = admin_token(&config)?;
     let pg = database(&config)?;
@@ -420,6 +433,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         config_path,
         rebuilding: Mutex::new(()),
         nas_changed: tokio::sync::Notify::new(),
+        profiles: profiles.clone(),
     });
     // LISTEN first, then read the NAS table: a change made after the read is then always
     // notified (a NOTIFY racing the read only causes one extra reload).

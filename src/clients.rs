@@ -134,6 +134,10 @@ pub struct Client {
     pub policy: MessageAuthenticatorPolicy,
     /// Where this definition came from.
     pub source: ClientSource,
+    /// The tenant of this NAS (`None`: global): its requests see that tenant's users and
+    /// groups, and its sessions and accounting rows are the tenant's. Shared, so the packet
+    /// path never copies it.
+    pub tenant: Option<Arc<str>>,
     /// `auto` policy: a Message-Authenticator has been seen from this client.
     ma_seen: AtomicBool,
     /// `auto` policy on a network entry: the source addresses that sent one. The latch is
@@ -163,11 +167,24 @@ impl Client {
             coa_port,
             policy,
             source,
+            tenant: None,
             ma_seen: AtomicBool::new(false),
             ma_seen_from: RwLock::new(HashSet::new()),
             counters: Arc::new(NasCounters::new()),
             latch_log: None,
         }
+    }
+
+    /// This entry, of `tenant` (`None`: global).
+    #[must_use]
+    pub fn with_tenant(mut self, tenant: Option<&str>) -> Self {
+        self.tenant = tenant.map(Arc::from);
+        self
+    }
+
+    /// The tenant of this NAS, if any.
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
     }
 
     /// Traffic seen from this entry.
@@ -264,19 +281,31 @@ impl Client {
 
     fn from_config(nas: &NasConfig) -> Option<Self> {
         let network = nas.network()?;
-        Some(Self::new(
-            network,
-            nas.name.clone().unwrap_or_else(|| nas.address.clone()),
-            Secret::from(nas.secret.as_str()),
-            nas.coa_port,
-            nas.require_message_authenticator,
-            ClientSource::Config,
-        ))
+        Some(
+            Self::new(
+                network,
+                nas.name.clone().unwrap_or_else(|| nas.address.clone()),
+                Secret::from(nas.secret.as_str()),
+                nas.coa_port,
+                nas.require_message_authenticator,
+                ClientSource::Config,
+            )
+            .with_tenant(nas.tenant.as_deref()),
+        )
     }
 
     fn from_row(row: &NasRow) -> Option<Self> {
         let network = parse_network(&row.nasname)?;
         if row.secret.is_empty() {
+            return None;
+        }
+        // Never read a tenant's NAS as a global one (the column's check constraint makes
+        // this unreachable for rows written since migration 0007).
+        if row
+            .tenant
+            .as_deref()
+            .is_some_and(|t| !crate::tenants::valid_name(t))
+        {
             return None;
         }
         let policy = MessageAuthenticatorPolicy::parse(&row.require_message_authenticator)
@@ -285,17 +314,20 @@ impl Client {
             .ok()
             .filter(|p| *p != 0)
             .unwrap_or(3799);
-        Some(Self::new(
-            network,
-            row.shortname
-                .clone()
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| row.nasname.clone()),
-            Secret::from(row.secret.as_str()),
-            coa_port,
-            policy,
-            ClientSource::Database,
-        ))
+        Some(
+            Self::new(
+                network,
+                row.shortname
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| row.nasname.clone()),
+                Secret::from(row.secret.as_str()),
+                coa_port,
+                policy,
+                ClientSource::Database,
+            )
+            .with_tenant(row.tenant.as_deref()),
+        )
     }
 }
 
@@ -331,7 +363,7 @@ impl ClientTable {
             .chain(rows.iter().filter_map(|r| {
                 let c = Client::from_row(r);
                 if c.is_none() {
-                    tracing::warn!(nasname = %r.nasname, "nas row skipped: bad address or empty secret");
+                    tracing::warn!(nasname = %r.nasname, "nas row skipped: bad address, empty secret or invalid tenant");
                 }
                 c
             }));
@@ -579,6 +611,7 @@ mod tests {
 
     fn row(nasname: &str, secret: &str, name: &str) -> NasRow {
         NasRow {
+            tenant: None,
             nasname: nasname.into(),
             shortname: Some(name.into()),
             secret: secret.into(),
@@ -612,6 +645,33 @@ mod tests {
         assert_eq!(t.len(), 4);
         // IPv4-mapped IPv6 sources resolve like IPv4.
         assert_eq!(t.lookup(ip("::ffff:10.1.2.3")).unwrap().name, "db32");
+    }
+
+    #[test]
+    fn tenants_come_from_both_sources_and_a_bad_one_skips_the_row() {
+        let config = [NasConfig {
+            tenant: Some("acme".into()),
+            ..nas("127.0.0.1", "a", "cfg")
+        }];
+        let rows = [
+            NasRow {
+                tenant: Some("bravo".into()),
+                ..row("127.0.0.3", "b", "db")
+            },
+            row("127.0.0.4", "g", "global"),
+            NasRow {
+                tenant: Some("not valid".into()),
+                ..row("127.0.0.5", "x", "bad-tenant")
+            },
+        ];
+        let t = ClientTable::build(&config, &rows, None);
+        assert_eq!(t.lookup(ip("127.0.0.1")).unwrap().tenant(), Some("acme"));
+        assert_eq!(t.lookup(ip("127.0.0.3")).unwrap().tenant(), Some("bravo"));
+        assert_eq!(t.lookup(ip("127.0.0.4")).unwrap().tenant(), None);
+        assert!(
+            t.lookup(ip("127.0.0.5")).is_none(),
+            "never served as global"
+        );
     }
 
     #[test]

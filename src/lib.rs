@@ -36,3 +36,4 @@ pub mod profiles; // the compiled-profile cache (L1) and its NOTIFY invalidation
 pub mod server; // the UDP sockets, receive threads and duplicate cache
 pub mod sessions; // who is online and what each user used: Simultaneous-Use, quotas, stale sessions
 pub mod store; // PostgreSQL and Redis: rows in, rows out
+pub mod tenants; // tenant names and the (tenant, username) key

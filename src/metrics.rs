@@ -27,6 +27,9 @@ pub const DUPLICATES_TOTAL: &str = "radius_duplicates_total";
 pub const INFLIGHT: &str = "radius_inflight";
 /// Access-Requests by authentication `method` and `result` (accept / reject reason).
 pub const AUTH_TOTAL: &str = "radius_auth_total";
+/// Access-Requests per tenant of the NAS and outcome; only with `[admin]
+/// per_tenant_metrics` (labels capped, see `tenants::metric_label`).
+pub const TENANT_ACCESS_TOTAL: &str = "radius_tenant_access_total";
 /// Requests that got no reply because a backend was unavailable, by `backend`.
 pub const BACKEND_UNAVAILABLE_TOTAL: &str = "radius_backend_unavailable_total";
 /// Accounting records written, by `status` (start, stop, interim, on, off, other).
@@ -215,6 +218,10 @@ pub fn describe() {
     );
     describe_gauge!(INFLIGHT, "Requests being processed");
     describe_counter!(AUTH_TOTAL, "Access-Requests by method and result");
+    describe_counter!(
+        TENANT_ACCESS_TOTAL,
+        "Access-Requests by the NAS's tenant and outcome (with [admin] per_tenant_metrics)"
+    );
     describe_counter!(
         BACKEND_UNAVAILABLE_TOTAL,
         "Requests left unanswered because a backend was unavailable"

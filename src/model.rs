@@ -84,6 +84,9 @@ pub struct NasRow {
     pub coa_port: i32,
     /// `require_message_authenticator` (our column): `require`, `auto` or `off`.
     pub require_message_authenticator: String,
+    /// `tenant` (our column, migration 0007): `None` is global.
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
 impl std::fmt::Debug for NasRow {
@@ -97,6 +100,7 @@ impl std::fmt::Debug for NasRow {
                 "require_message_authenticator",
                 &self.require_message_authenticator,
             )
+            .field("tenant", &self.tenant)
             .finish()
     }
 }
@@ -177,6 +181,10 @@ pub struct AcctRecord {
     pub class: Option<String>,
     /// Acct-Interim-Interval in force (seconds), if known.
     pub interim_interval: Option<i64>,
+    /// The tenant of the client entry the packet came from (`radacct.tenant`; `None`:
+    /// global). Absent in journals written before tenants existed (read as global).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// One open session, as the session store keeps it (from Start/Interim accounting).
@@ -212,6 +220,17 @@ pub struct Session {
     pub input_octets: i64,
     /// Output octets at the last update.
     pub output_octets: i64,
+    /// The tenant of the session's user (`None`: global).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+}
+
+impl Session {
+    /// The session store's name for its user: (tenant, username) as one string
+    /// ([`crate::tenants::scoped`]; a global user's is its username).
+    pub fn user_id(&self) -> std::borrow::Cow<'_, str> {
+        crate::tenants::scoped(self.tenant.as_deref(), &self.username)
+    }
 }
 
 /// What one user has used, as the session store counts it (open sessions included, from
@@ -257,6 +276,9 @@ pub struct PostAuthRecord {
     pub class: Option<String>,
     /// Unix seconds.
     pub auth_time: i64,
+    /// The tenant of the NAS (`radpostauth.tenant`; `None`: global).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// `AcctStatus` as its RFC 2866 number in serialised records.
@@ -275,7 +297,36 @@ mod status_number {
 
 #[cfg(test)]
 mod tests {
-    use super::RadRow;
+    use super::{AcctRecord, RadRow, Session};
+
+    /// A record as the accounting journal held it before tenants existed: read as global;
+    /// a global record is written without the field, a tenant's with it.
+    #[test]
+    fn journal_records_without_a_tenant_read_as_global() {
+        let old = r#"{"status":1,"event_time":1700000000,"session_id":"s1","unique_id":"u1",
+            "username":"bob","realm":null,"nas_ip":"10.0.0.1","client":"10.0.0.1/32",
+            "nas_identifier":null,"nas_port_id":null,"nas_port_type":null,"session_time":null,
+            "input_octets":null,"output_octets":null,"authentic":null,"called_station_id":null,
+            "calling_station_id":null,"terminate_cause":null,"service_type":null,
+            "framed_protocol":null,"framed_ip":null,"framed_ipv6":null,
+            "framed_ipv6_prefix":null,"delegated_ipv6_prefix":null,"class":null,
+            "interim_interval":null}"#;
+        let mut record: AcctRecord = serde_json::from_str(old).expect("an old record reads");
+        assert_eq!(record.tenant, None);
+        let written = serde_json::to_string(&record).unwrap();
+        assert!(!written.contains("tenant"), "{written}");
+        record.tenant = Some("acme".into());
+        let written = serde_json::to_string(&record).unwrap();
+        let back: AcctRecord = serde_json::from_str(&written).unwrap();
+        assert_eq!(back.tenant.as_deref(), Some("acme"));
+        let session = crate::sessions::session_of(&back);
+        assert_eq!(session.user_id(), "\0acme\0bob");
+        let global = Session {
+            tenant: None,
+            ..session
+        };
+        assert_eq!(global.user_id(), "bob");
+    }
 
     #[test]
     fn debug_never_shows_a_password() {

@@ -99,6 +99,7 @@ pub fn from_packet(
         session_id,
         unique_id,
         username,
+        tenant: None,
         realm: None,
         nas_ip: nas_ip_attr
             .or(nas_ipv6_attr)

@@ -97,6 +97,31 @@ pub(crate) struct ConfigArgs {
     pub(crate) print_default: bool,
 }
 
+/// `--tenant`: which tenant's rows a command works on (multi-tenant platforms; see the
+/// README). Absent: the global rows (tenant NULL), the plain FreeRADIUS schema.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct TenantArg {
+    /// The tenant (1 to 64 letters, digits, `.`, `_`, `-`); absent: global rows.
+    #[arg(long, value_name = "TENANT")]
+    pub(crate) tenant: Option<String>,
+}
+
+impl TenantArg {
+    /// The tenant, checked against the name rule.
+    pub(crate) fn get(&self) -> anyhow::Result<Option<&str>> {
+        match self.tenant.as_deref() {
+            Some(t) if !hotspot_radius::tenants::valid_name(t) => {
+                anyhow::bail!(
+                    "--tenant `{}`: {}",
+                    t.escape_debug(),
+                    hotspot_radius::tenants::NAME_RULE
+                )
+            }
+            other => Ok(other),
+        }
+    }
+}
+
 /// `check-config`: print every problem; exit code 0 when valid, 1 otherwise.
 fn check_config(file: &std::path::Path) -> i32 {
     match Config::load(file) {

@@ -17,7 +17,7 @@ pub(crate) enum NasCommand {
     /// Add (or replace) a NAS row.
     Add(NasAddArgs),
     /// List NAS rows (secrets masked).
-    List,
+    List(crate::cli::TenantArg),
     /// Remove a NAS row by address (and forget the Message-Authenticator latches of its
     /// addresses).
     Remove {
@@ -52,6 +52,9 @@ pub(crate) struct NasAddArgs {
     /// Message-Authenticator policy: require, auto or off.
     #[arg(long, default_value = "auto")]
     require_message_authenticator: String,
+    /// The tenant the NAS belongs to (its requests see that tenant's users); absent: global.
+    #[command(flatten)]
+    tenant: crate::cli::TenantArg,
 }
 
 impl std::fmt::Debug for NasAddArgs {
@@ -65,6 +68,7 @@ impl std::fmt::Debug for NasAddArgs {
                 "require_message_authenticator",
                 &self.require_message_authenticator,
             )
+            .field("tenant", &self.tenant)
             .finish()
     }
 }
@@ -74,7 +78,10 @@ pub(crate) async fn run(config: &Config, cmd: NasCommand) -> anyhow::Result<()> 
     let pg = app::database(config)?;
     let result = match cmd {
         NasCommand::Add(a) => add(&pg, a).await,
-        NasCommand::List => list(&pg).await,
+        NasCommand::List(tenant) => match tenant.get() {
+            Ok(tenant) => list(&pg, tenant).await,
+            Err(e) => Err(e),
+        },
         NasCommand::Remove { address } => remove(&pg, &address).await,
         NasCommand::Unlatch { address } => unlatch(&pg, &address).await,
     };
@@ -89,6 +96,7 @@ async fn add(pg: &hotspot_radius::store::PgStore, a: NasAddArgs) -> anyhow::Resu
     let Some(policy) = MessageAuthenticatorPolicy::parse(&a.require_message_authenticator) else {
         bail!("--require-message-authenticator must be require, auto or off");
     };
+    let tenant = a.tenant.get()?;
     let secret = super::secret_value(&a.secret)?;
     if secret.is_empty() {
         bail!("--secret must not be empty");
@@ -99,10 +107,12 @@ async fn add(pg: &hotspot_radius::store::PgStore, a: NasAddArgs) -> anyhow::Resu
         secret,
         coa_port: i32::from(a.coa_port),
         require_message_authenticator: policy.as_str().to_owned(),
+        tenant: tenant.map(str::to_owned),
     };
+    let of = tenant.map(|t| format!(" (tenant {t})")).unwrap_or_default();
     match pg.add_nas(&row).await.context("adding the nas row")? {
-        NasWrite::Added { .. } => println!("added NAS {}", a.address),
-        NasWrite::Replaced { rows: 1, .. } => println!("replaced NAS {}", a.address),
+        NasWrite::Added { .. } => println!("added NAS {}{of}", a.address),
+        NasWrite::Replaced { rows: 1, .. } => println!("replaced NAS {}{of}", a.address),
         NasWrite::Replaced { rows, .. } => println!(
             "replaced NAS {} ({rows} rows had that address; all now carry the new secret)",
             a.address
@@ -111,27 +121,32 @@ async fn add(pg: &hotspot_radius::store::PgStore, a: NasAddArgs) -> anyhow::Resu
     Ok(())
 }
 
-async fn list(pg: &hotspot_radius::store::PgStore) -> anyhow::Result<()> {
+/// The rows (all, or only those of `tenant`), with a TENANT column (`-`: global).
+async fn list(pg: &hotspot_radius::store::PgStore, tenant: Option<&str>) -> anyhow::Result<()> {
     let rows = pg.list_nas().await.context("listing nas rows")?;
     let latched = pg
         .load_ma_latches()
         .await
         .context("reading the Message-Authenticator latches")?;
     println!(
-        "{:<24} {:<20} {:<10} {:<8} {:<13} LATCHED",
-        "ADDRESS", "NAME", "SECRET", "COA", "MESSAGE-AUTH"
+        "{:<24} {:<20} {:<10} {:<8} {:<13} {:<16} LATCHED",
+        "ADDRESS", "NAME", "SECRET", "COA", "MESSAGE-AUTH", "TENANT"
     );
     let mut covered = 0;
     for r in rows.into_iter().map(|e| e.nas) {
         let mine = latched_in(&r.nasname, &latched);
         covered += mine;
+        if tenant.is_some() && r.tenant.as_deref() != tenant {
+            continue;
+        }
         println!(
-            "{:<24} {:<20} {:<10} {:<8} {:<13} {}",
+            "{:<24} {:<20} {:<10} {:<8} {:<13} {:<16} {}",
             r.nasname,
             r.shortname.as_deref().unwrap_or("-"),
             mask(&r.secret),
             r.coa_port,
             r.require_message_authenticator,
+            r.tenant.as_deref().unwrap_or("-"),
             latch_label(&r.nasname, mine)
         );
     }

@@ -29,6 +29,10 @@ pub(crate) struct SessionsArgs {
     /// Only sessions on this NAS (its name or NAS-IP).
     #[arg(long)]
     nas: Option<String>,
+    /// Only this tenant's sessions (with `--user`: that tenant's user). Without it,
+    /// `--user` names a global user, and the list shows every tenant's sessions.
+    #[command(flatten)]
+    tenant: crate::cli::TenantArg,
 }
 
 /// `disconnect` arguments.
@@ -41,6 +45,10 @@ pub(crate) struct DisconnectArgs {
     /// Disconnect the session with this Acct-Session-Id (or unique id).
     #[arg(long)]
     session: Option<String>,
+    /// The tenant of `--user` (absent: a global user); with `--session`, only a session
+    /// of this tenant.
+    #[command(flatten)]
+    tenant: crate::cli::TenantArg,
 }
 
 /// `coa` arguments.
@@ -52,6 +60,21 @@ pub(crate) struct CoaArgs {
     /// Attributes to send, `NAME=VALUE` (e.g. `Mikrotik-Rate-Limit=2M/4M`).
     #[arg(required = true, value_name = "ATTR=VALUE")]
     attrs: Vec<String>,
+    /// The tenant of `--user` (absent: a global user).
+    #[command(flatten)]
+    tenant: crate::cli::TenantArg,
+}
+
+/// The session-store name of `user` of `tenant` (see `Session::user_id`).
+fn user_id(tenant: Option<&str>, user: Option<&String>) -> Option<String> {
+    user.map(|u| hotspot_radius::tenants::scoped(tenant, u).into_owned())
+}
+
+/// Keeps only `tenant`'s sessions when one is given.
+fn of_tenant(sessions: &mut Vec<Session>, tenant: Option<&str>) {
+    if tenant.is_some() {
+        sessions.retain(|s| s.tenant.as_deref() == tenant);
+    }
 }
 
 /// Open sessions passing `filter`, from Redis or `radacct`.
@@ -110,15 +133,17 @@ fn bytes(n: i64) -> String {
 /// `sessions`: print who is online.
 pub(crate) async fn list(config: &Config, args: &SessionsArgs) -> anyhow::Result<()> {
     let table = nas_table(config).await?;
+    let tenant = args.tenant.get()?;
     let filter = Filter {
-        user: args.user.clone(),
+        user: user_id(tenant, args.user.as_ref()),
         nas: args.nas.as_deref().map(|n| nas_ip(&table, n)).transpose()?,
     };
-    let sessions = open_sessions(config, &filter).await?;
+    let mut sessions = open_sessions(config, &filter).await?;
+    of_tenant(&mut sessions, tenant);
     let now = chrono::Utc::now().timestamp();
     println!(
-        "{:<20} {:<17} {:<15} {:<16} {:<20} {:>9} {:>9} {:>9}  SESSION",
-        "USER", "MAC", "IP", "NAS", "START (UTC)", "DURATION", "IN", "OUT"
+        "{:<20} {:<16} {:<17} {:<15} {:<16} {:<20} {:>9} {:>9} {:>9}  SESSION",
+        "USER", "TENANT", "MAC", "IP", "NAS", "START (UTC)", "DURATION", "IN", "OUT"
     );
     for s in &sessions {
         let nas = table
@@ -128,8 +153,9 @@ pub(crate) async fn list(config: &Config, args: &SessionsArgs) -> anyhow::Result
             .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
             .unwrap_or_default();
         println!(
-            "{:<20} {:<17} {:<15} {:<16} {:<20} {:>9} {:>9} {:>9}  {}",
+            "{:<20} {:<16} {:<17} {:<15} {:<16} {:<20} {:>9} {:>9} {:>9}  {}",
             s.username,
+            s.tenant.as_deref().unwrap_or("-"),
             s.mac.as_deref().unwrap_or("-"),
             s.framed_ip.map_or_else(|| "-".into(), |i| i.to_string()),
             nas,
@@ -192,11 +218,13 @@ async fn send_all(
 
 /// `disconnect`.
 pub(crate) async fn disconnect(config: &Config, args: &DisconnectArgs) -> anyhow::Result<i32> {
+    let tenant = args.tenant.get()?;
     let filter = Filter {
-        user: args.user.clone(),
+        user: user_id(tenant, args.user.as_ref()),
         nas: None,
     };
     let mut sessions = open_sessions(config, &filter).await?;
+    of_tenant(&mut sessions, tenant);
     if let Some(id) = &args.session {
         sessions.retain(|s| s.session_id == *id || s.unique_id == *id);
     }
@@ -206,8 +234,9 @@ pub(crate) async fn disconnect(config: &Config, args: &DisconnectArgs) -> anyhow
 /// `coa`.
 pub(crate) async fn coa(config: &Config, dict: &Dictionary, args: &CoaArgs) -> anyhow::Result<i32> {
     let attrs = parse_assignments(dict, &args.attrs).map_err(anyhow::Error::msg)?;
+    let tenant = args.tenant.get()?;
     let filter = Filter {
-        user: Some(args.user.clone()),
+        user: user_id(tenant, Some(&args.user)),
         nas: None,
     };
     let sessions = open_sessions(config, &filter).await?;

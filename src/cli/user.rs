@@ -33,11 +33,15 @@ pub(crate) enum UserCommand {
     Disable {
         /// User-Name.
         name: String,
+        #[command(flatten)]
+        tenant: crate::cli::TenantArg,
     },
     /// Undo `disable` (deletes the user's radcheck `Auth-Type` `Reject` rows).
     Enable {
         /// User-Name.
         name: String,
+        #[command(flatten)]
+        tenant: crate::cli::TenantArg,
     },
     /// Put the user in one package, replacing their radusergroup rows.
     SetPackage(SetPackageArgs),
@@ -95,6 +99,8 @@ pub(crate) struct AddArgs {
     /// Replace every radcheck, radreply and radusergroup row of an existing user.
     #[arg(long)]
     replace: bool,
+    #[command(flatten)]
+    pub(crate) tenant: crate::cli::TenantArg,
 }
 
 impl std::fmt::Debug for AddArgs {
@@ -108,6 +114,7 @@ impl std::fmt::Debug for AddArgs {
             .field("attr", &self.attr)
             .field("reply", &self.reply)
             .field("replace", &self.replace)
+            .field("tenant", &self.tenant)
             .finish_non_exhaustive()
     }
 }
@@ -122,6 +129,8 @@ pub(crate) struct SetPackageArgs {
     /// radusergroup priority.
     #[arg(long, default_value_t = 1)]
     priority: i32,
+    #[command(flatten)]
+    pub(crate) tenant: crate::cli::TenantArg,
 }
 
 /// `user show` arguments.
@@ -132,6 +141,8 @@ pub(crate) struct ShowArgs {
     /// Show password values instead of `********`.
     #[arg(long)]
     show_secrets: bool,
+    #[command(flatten)]
+    pub(crate) tenant: crate::cli::TenantArg,
 }
 
 /// `user list` arguments.
@@ -140,6 +151,8 @@ pub(crate) struct ListArgs {
     /// Only members of this package.
     #[arg(long, value_name = "GROUP")]
     package: Option<String>,
+    #[command(flatten)]
+    pub(crate) tenant: crate::cli::TenantArg,
 }
 
 /// Run one `user` subcommand against the configured database.
@@ -151,8 +164,12 @@ pub(crate) async fn run(
     let pg = app::database(config)?;
     let result = match cmd {
         UserCommand::Add(a) => add(&pg, config, dict, a).await,
-        UserCommand::Disable { name } => set_disabled(&pg, config, dict, &name, true).await,
-        UserCommand::Enable { name } => set_disabled(&pg, config, dict, &name, false).await,
+        UserCommand::Disable { name, tenant } => {
+            set_disabled(&pg, config, dict, tenant.get()?, &name, true).await
+        }
+        UserCommand::Enable { name, tenant } => {
+            set_disabled(&pg, config, dict, tenant.get()?, &name, false).await
+        }
         UserCommand::SetPackage(a) => set_package(&pg, &a).await,
         UserCommand::Show(a) => show::show(&pg, config, dict, &a).await,
         UserCommand::List(a) => list(&pg, &a).await,
@@ -198,6 +215,11 @@ fn parse_item(text: &str) -> anyhow::Result<RadRow> {
 
 /// A User-Name we will write: not empty, at most 253 bytes (RFC 2865 §5.1), no control
 /// characters or surrounding spaces (they would never match a request).
+/// ` (tenant T)` for messages about a tenant's user; empty for a global one.
+fn of_tenant(tenant: Option<&str>) -> String {
+    tenant.map(|t| format!(" (tenant {t})")).unwrap_or_default()
+}
+
 fn check_name(name: &str) -> anyhow::Result<()> {
     if name.is_empty() || name.len() > 253 {
         bail!("a user name has 1 to 253 bytes");
@@ -298,9 +320,13 @@ fn memberships(groups: &[String], first_priority: i32) -> Vec<Membership> {
 }
 
 /// Warns about packages without a radgroupcheck or radgroupreply row (usually a typo).
-async fn warn_empty_packages(pg: &PgStore, groups: &[Membership]) -> anyhow::Result<()> {
+async fn warn_empty_packages(
+    pg: &PgStore,
+    tenant: Option<&str>,
+    groups: &[Membership],
+) -> anyhow::Result<()> {
     for m in groups {
-        if !pg.group_has_rows(&m.group).await? {
+        if !pg.group_has_rows(tenant, &m.group).await? {
             eprintln!(
                 "warning: package `{}` has no radgroupcheck or radgroupreply rows yet",
                 m.group
@@ -312,6 +338,7 @@ async fn warn_empty_packages(pg: &PgStore, groups: &[Membership]) -> anyhow::Res
 
 async fn add(pg: &PgStore, config: &Config, dict: &Dictionary, a: AddArgs) -> anyhow::Result<()> {
     check_name(&a.name)?;
+    let tenant = a.tenant.get()?;
     let mut check = Vec::new();
     if let Some(password) = password(&a)? {
         if password.is_empty() {
@@ -354,7 +381,7 @@ async fn add(pg: &PgStore, config: &Config, dict: &Dictionary, a: AddArgs) -> an
     }
     let groups = memberships(&a.package, a.priority);
     let what = match pg
-        .add_user(&a.name, &check, &reply, &groups, a.replace)
+        .add_user(tenant, &a.name, &check, &reply, &groups, a.replace)
         .await
         .context("writing the user's rows")?
     {
@@ -364,7 +391,7 @@ async fn add(pg: &PgStore, config: &Config, dict: &Dictionary, a: AddArgs) -> an
         UserWrite::Added => "added",
         UserWrite::Replaced => "replaced",
     };
-    let mut line = format!("{what} user {}", a.name);
+    let mut line = format!("{what} user {}{}", a.name, of_tenant(tenant));
     if let Some(credential) = standing.credential {
         let (attribute, methods) = methods(credential);
         line.push_str(&format!(" ({attribute}: {methods})"));
@@ -373,22 +400,23 @@ async fn add(pg: &PgStore, config: &Config, dict: &Dictionary, a: AddArgs) -> an
         line.push_str(&format!(" in package {}", a.package.join(", ")));
     }
     println!("{line}");
-    warn_empty_packages(pg, &groups).await
+    warn_empty_packages(pg, tenant, &groups).await
 }
 
 async fn set_disabled(
     pg: &PgStore,
     config: &Config,
     dict: &Dictionary,
+    tenant: Option<&str>,
     name: &str,
     disable: bool,
 ) -> anyhow::Result<()> {
     let Some(changed) = pg
-        .set_user_disabled(name, disable)
+        .set_user_disabled(tenant, name, disable)
         .await
         .context("writing radcheck")?
     else {
-        bail!("no user named `{name}`");
+        bail!("no user named `{name}`{}", of_tenant(tenant));
     };
     let verb = if disable { "disabled" } else { "enabled" };
     if changed {
@@ -397,7 +425,7 @@ async fn set_disabled(
         println!("user {name} was already {verb}");
     }
     // What the server now makes of it: a package may say otherwise.
-    let Some(rows) = pg.load_user(name).await? else {
+    let Some(rows) = pg.load_user_in(tenant, name).await? else {
         return Ok(());
     };
     let profile = compile(&rows, config, dict);
@@ -417,16 +445,17 @@ async fn set_disabled(
 
 async fn set_package(pg: &PgStore, a: &SetPackageArgs) -> anyhow::Result<()> {
     check_name(&a.name)?;
+    let tenant = a.tenant.get()?;
     if a.group.is_empty() {
         bail!("the package name is empty");
     }
     let groups = memberships(std::slice::from_ref(&a.group), a.priority);
     let Some(removed) = pg
-        .set_user_groups(&a.name, &groups)
+        .set_user_groups(tenant, &a.name, &groups)
         .await
         .context("writing radusergroup")?
     else {
-        bail!("no user named `{}`", a.name);
+        bail!("no user named `{}`{}", a.name, of_tenant(tenant));
     };
     println!(
         "user {} is in package {} (priority {}; {removed} earlier membership row{} removed)",
@@ -435,12 +464,12 @@ async fn set_package(pg: &PgStore, a: &SetPackageArgs) -> anyhow::Result<()> {
         a.priority,
         if removed == 1 { "" } else { "s" }
     );
-    warn_empty_packages(pg, &groups).await
+    warn_empty_packages(pg, tenant, &groups).await
 }
 
 async fn list(pg: &PgStore, a: &ListArgs) -> anyhow::Result<()> {
     let users = pg
-        .list_users(a.package.as_deref())
+        .list_users(a.tenant.get()?, a.package.as_deref())
         .await
         .context("listing users")?;
     println!("{:<32} {:<9} PACKAGES", "USER", "STATE");

@@ -87,6 +87,12 @@ impl Config {
         if s.max_inflight == 0 {
             bad("server.max_inflight".into(), "must be at least 1".into());
         }
+        if !(1..=10_000).contains(&self.admin.per_tenant_metrics_cap) {
+            bad(
+                "admin.per_tenant_metrics_cap".into(),
+                "must be 1 to 10000".into(),
+            );
+        }
         if s.max_misses_per_nas == 0 {
             bad(
                 "server.max_misses_per_nas".into(),
@@ -253,6 +259,14 @@ impl Config {
             }
             if nas.coa_port == 0 {
                 bad(format!("nas[{i}].coa_port"), "must not be 0".into());
+            }
+            if let Some(t) = &nas.tenant
+                && !crate::tenants::valid_name(t)
+            {
+                bad(
+                    format!("nas[{i}].tenant"),
+                    format!("invalid value \"{t}\": {}", crate::tenants::NAME_RULE),
+                );
             }
         }
     }

@@ -79,6 +79,18 @@ fn addresses_say_ip_port() {
 }
 
 #[test]
+fn tenants_say_the_name_rule() {
+    let text = "[[nas]]\naddress = \"10.0.0.1\"\nsecret = \"s\"\ntenant = \"a:b\"\n";
+    let m = problem(text, "nas[0].tenant");
+    assert!(m.contains("\"a:b\"") && m.contains("tenant name"), "{m}");
+    let ok = "[[nas]]\naddress = \"10.0.0.1\"\nsecret = \"s\"\ntenant = \"isp-2.east_1\"\n";
+    let config = Config::from_str_named("t.toml", ok).expect("a valid tenant loads");
+    assert_eq!(config.nas[0].tenant.as_deref(), Some("isp-2.east_1"));
+    let cap = "[admin]\nper_tenant_metrics_cap = 0\n";
+    assert!(problem(cap, "admin.per_tenant_metrics_cap").contains("1 to 10000"));
+}
+
+#[test]
 fn networks_say_ip_or_cidr() {
     let text = "[[nas]]\naddress = \"10.0.0.0/33\"\nsecret = \"s\"\n";
     let m = problem(text, "nas[0].address");

@@ -167,6 +167,13 @@ pub struct AdminConfig {
     /// keep it out of the config file. Not together with `token`.
     #[serde(default)]
     pub token_file: Option<PathBuf>,
+    /// Multi-tenant platforms: count Access-Requests per tenant on `/metrics`
+    /// (`radius_tenant_access_total`). Off: no per-tenant series at all.
+    #[serde(default)]
+    pub per_tenant_metrics: bool,
+    /// At most this many tenants get their own `tenant` label; the rest share `(other)`.
+    #[serde(default = "default_per_tenant_metrics_cap")]
+    pub per_tenant_metrics_cap: usize,
 }
 
 impl AdminConfig {
@@ -184,6 +191,8 @@ impl std::fmt::Debug for AdminConfig {
             .field("ready_db_max_age_secs", &self.ready_db_max_age_secs)
             .field("token", &self.token().map(|_| "***"))
             .field("token_file", &self.token_file)
+            .field("per_tenant_metrics", &self.per_tenant_metrics)
+            .field("per_tenant_metrics_cap", &self.per_tenant_metrics_cap)
             .finish()
     }
 }
@@ -197,6 +206,9 @@ fn default_admin_enabled() -> bool {
 fn default_ready_db_max_age_secs() -> u64 {
     15
 }
+fn default_per_tenant_metrics_cap() -> usize {
+    100
+}
 
 impl Default for AdminConfig {
     fn default() -> Self {
@@ -206,6 +218,8 @@ impl Default for AdminConfig {
             ready_db_max_age_secs: default_ready_db_max_age_secs(),
             token: None,
             token_file: None,
+            per_tenant_metrics: false,
+            per_tenant_metrics_cap: default_per_tenant_metrics_cap(),
         }
     }
 }
@@ -408,6 +422,10 @@ pub struct NasConfig {
     /// Message-Authenticator policy: `require`, `auto` or `off`.
     #[serde(default)]
     pub require_message_authenticator: MessageAuthenticatorPolicy,
+    /// The tenant this NAS belongs to: its requests see that tenant's users and groups
+    /// (plus global ones). Unset: global (plain FreeRADIUS behaviour).
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
 fn default_coa_port() -> u16 {
@@ -423,6 +441,7 @@ impl Default for NasConfig {
             name: None,
             coa_port: default_coa_port(),
             require_message_authenticator: MessageAuthenticatorPolicy::default(),
+            tenant: None,
         }
     }
 }

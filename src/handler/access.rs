@@ -45,7 +45,9 @@ pub async fn handle<U: UserSource, A: AcctSink>(
         tracing::debug!(nas = %client.name, "Access-Request without User-Name");
         return reject(ctx, packet, Vec::new(), method, "no_user_name");
     };
-    let found = match ctx.users.cached(username).await {
+    // Users are looked up within the NAS's tenant (`None`: global, the plain schema).
+    let tenant = client.tenant();
+    let found = match ctx.users.cached_in(tenant, username).await {
         Some(hit) => Ok(hit),
         None => {
             // Past the cache: one of this NAS's bounded miss slots, held for the lookup. A
@@ -56,7 +58,7 @@ pub async fn handle<U: UserSource, A: AcctSink>(
             };
             // Boxed: the store's lookup future (PostgreSQL, Redis) is large, and a cached
             // answer should not carry (and copy) its space in every request's future.
-            Box::pin(ctx.users.user(username)).await
+            Box::pin(ctx.users.user_in(tenant, username)).await
         }
     };
     if found.is_ok() && LOOKUPS.recovered() {
@@ -66,7 +68,7 @@ pub async fn handle<U: UserSource, A: AcctSink>(
         Ok(Some(p)) => p,
         Ok(None) => {
             tracing::debug!(nas = %client.name, user = username, "unknown user");
-            post_auth(ctx, packet, source, username, Code::AccessReject);
+            post_auth(ctx, client, packet, source, username, Code::AccessReject);
             return reject(ctx, packet, Vec::new(), method, "unknown_user");
         }
         Err(e) => {
@@ -80,7 +82,7 @@ pub async fn handle<U: UserSource, A: AcctSink>(
     let verdict = match profile.authorize(packet, unix_now()) {
         Authorization::Deny(why) => {
             tracing::debug!(nas = %client.name, user = username, reason = why.name(), "denied");
-            post_auth(ctx, packet, source, username, Code::AccessReject);
+            post_auth(ctx, client, packet, source, username, Code::AccessReject);
             return reject(ctx, packet, Vec::new(), method, why.name());
         }
         Authorization::Proceed {
@@ -118,10 +120,11 @@ pub async fn handle<U: UserSource, A: AcctSink>(
                                 decide(&limits, &Usage::default(), unix_now(), rules.tz)
                                     .map_err(refusal)
                             } else {
+                                let user_id = crate::tenants::scoped(tenant, username);
                                 Box::pin(session_check(
                                     rules,
                                     packet,
-                                    username,
+                                    &user_id,
                                     simultaneous_use,
                                     &limits,
                                 ))
@@ -131,7 +134,14 @@ pub async fn handle<U: UserSource, A: AcctSink>(
                                 Ok(grant) => grant,
                                 Err(refusal) => {
                                     tracing::debug!(nas = %client.name, user = username, reason = refusal.label, "refused by session rules");
-                                    post_auth(ctx, packet, source, username, Code::AccessReject);
+                                    post_auth(
+                                        ctx,
+                                        client,
+                                        packet,
+                                        source,
+                                        username,
+                                        Code::AccessReject,
+                                    );
                                     return reject_with_message(
                                         ctx,
                                         packet,
@@ -144,7 +154,7 @@ pub async fn handle<U: UserSource, A: AcctSink>(
                         }
                         None => Grant::default(),
                     };
-                    post_auth(ctx, packet, source, username, Code::AccessAccept);
+                    post_auth(ctx, client, packet, source, username, Code::AccessAccept);
                     let terms = Terms {
                         session_timeout: min_opt(
                             min_opt(session_timeout, grant.session_timeout),
@@ -161,7 +171,7 @@ pub async fn handle<U: UserSource, A: AcctSink>(
     };
     let (why, extra) = verdict;
     tracing::debug!(nas = %client.name, user = username, reason = why.name(), "rejected");
-    post_auth(ctx, packet, source, username, Code::AccessReject);
+    post_auth(ctx, client, packet, source, username, Code::AccessReject);
     reject(ctx, packet, extra, method, why.name())
 }
 
@@ -233,7 +243,8 @@ fn min_opt(a: Option<u32>, b: Option<u32>) -> Option<u32> {
 
 /// Simultaneous-Use and the quotas, from the session store (no SQL). A store that cannot
 /// answer lets the login through (counted, logged once): an outage must never turn into
-/// a false Access-Reject.
+/// a false Access-Reject. `username` is the session store's user id (tenant, username;
+/// see `Session::user_id`).
 async fn session_check(
     rules: &SessionRules,
     packet: &Packet<'_>,
@@ -428,6 +439,7 @@ fn add_reply_attrs(
 
 fn post_auth<U, A: AcctSink>(
     ctx: &Context<U, A>,
+    client: &Client,
     packet: &Packet<'_>,
     source: SocketAddr,
     username: &str,
@@ -439,6 +451,7 @@ fn post_auth<U, A: AcctSink>(
         .map(IpAddr::from)
         .unwrap_or_else(|| source.ip().to_canonical());
     let record = PostAuthRecord {
+        tenant: client.tenant().map(str::to_owned),
         username: username.to_owned(),
         reply: code.name().to_owned(),
         called_station_id: packet.attr_str(attrs::CALLED_STATION_ID).map(str::to_owned),

@@ -47,7 +47,7 @@ pub async fn handle<U: UserSource, A: AcctSink>(
     if let Err(why) = check_message_authenticator(client, source.ip(), packet, MaRule::Never) {
         return Outcome::Drop(why);
     }
-    let Some((record, repairs)) = record::from_packet(
+    let Some((mut record, repairs)) = record::from_packet(
         packet,
         client.network,
         source.ip(),
@@ -57,6 +57,8 @@ pub async fn handle<U: UserSource, A: AcctSink>(
         tracing::debug!(nas = %client.name, "Accounting-Request without Acct-Status-Type");
         return Outcome::Drop(reason::MALFORMED_REQUEST);
     };
+    // The session, its usage and its radacct row are the NAS's tenant's.
+    record.tenant = client.tenant().map(str::to_owned);
     if repairs.saturated > 0 {
         m::inc(
             ACCT_REPAIRED_TOTAL,
@@ -116,7 +118,11 @@ async fn track_session<U: UserSource, A: AcctSink>(
 ) {
     let opens = matches!(record.status, AcctStatus::Start | AcctStatus::InterimUpdate);
     let profile = if opens {
-        ctx.users.user(&record.username).await.ok().flatten()
+        ctx.users
+            .user_in(record.tenant.as_deref(), &record.username)
+            .await
+            .ok()
+            .flatten()
     } else {
         None
     };

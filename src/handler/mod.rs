@@ -90,7 +90,15 @@ pub async fn dispatch<U: UserSource, A: AcctSink>(
     packet: &Packet<'_>,
 ) -> Outcome {
     match (packet.code(), port) {
-        (Code::AccessRequest, Port::Auth) => access::handle(ctx, client, source, packet).await,
+        (Code::AccessRequest, Port::Auth) => {
+            let outcome = access::handle(ctx, client, source, packet).await;
+            let label = match &outcome {
+                Outcome::Reply(reply) => reply.outcome,
+                Outcome::Drop(_) => "dropped",
+            };
+            crate::tenants::count_access(client.tenant(), label);
+            outcome
+        }
         // Boxed: an Access-Request answered from the cache should not carry (and copy)
         // the accounting handler's much larger future in every request.
         (Code::AccountingRequest, Port::Acct) => {

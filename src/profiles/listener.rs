@@ -32,7 +32,8 @@ const MAX_BATCH: usize = 5_000;
 const PROBE_DEADLINE_MAX: Duration = Duration::from_secs(5);
 
 impl Profiles {
-    /// Spawns the invalidation listener. `user:<name>` and `group:<name>` payloads
+    /// Spawns the invalidation listener. `user:<name>` and `group:<name>` payloads (and
+    /// their tenant forms `tenant-user:<tenant>:<name>`, `tenant-group:<tenant>:<name>`)
     /// invalidate; `nas` calls `on_nas_change`; `flush` drops all L1 and L2 entries. After
     /// a lost connection (notifications were lost), it flushes L1 and calls
     /// `on_nas_change`. Ends when `cancel` fires.
@@ -203,26 +204,32 @@ impl Profiles {
     }
 
     /// Acts on a batch of notifications: user invalidations are de-duplicated and applied
-    /// together; everything else in arrival order.
+    /// together (per tenant); everything else in arrival order.
     async fn apply_batch(&self, batch: &[PgNotification], on_nas_change: &impl Fn()) {
-        let mut users: Vec<String> = Vec::new();
+        let mut users: Vec<(Option<&str>, &str)> = Vec::new();
         for n in batch {
-            match n.payload().strip_prefix("user:") {
-                Some(user) => users.push(user.to_owned()),
+            match parse_user(n.payload()) {
+                Some(user) => users.push(user),
                 None => self.apply(n.payload(), on_nas_change).await,
             }
         }
         users.sort_unstable();
         users.dedup();
-        if !users.is_empty() {
-            self.invalidate_users(&users).await;
+        for chunk in users.chunk_by(|a, b| a.0 == b.0) {
+            let names: Vec<String> = chunk.iter().map(|(_, u)| (*u).to_owned()).collect();
+            self.invalidate_users_in(chunk[0].0, &names).await;
         }
     }
 
-    /// Acts on one notification payload other than `user:` (those are batched).
+    /// Acts on one notification payload other than a user's (those are batched).
     async fn apply(&self, payload: &str, on_nas_change: &impl Fn()) {
         if let Some(group) = payload.strip_prefix("group:") {
             self.invalidate_group(group).await;
+        } else if let Some((tenant, group)) = payload
+            .strip_prefix("tenant-group:")
+            .and_then(|rest| rest.split_once(':'))
+        {
+            self.invalidate_tenant_group(tenant, group).await;
         } else if payload == "nas" {
             on_nas_change();
         } else if payload == "flush" {
@@ -230,5 +237,33 @@ impl Profiles {
         } else {
             tracing::debug!(payload, "ignoring unknown notification");
         }
+    }
+}
+
+/// `user:<name>` (a global user) or `tenant-user:<tenant>:<name>` (migration 0007; a
+/// tenant name holds no `:`) as (tenant, username).
+fn parse_user(payload: &str) -> Option<(Option<&str>, &str)> {
+    if let Some(user) = payload.strip_prefix("user:") {
+        return Some((None, user));
+    }
+    let (tenant, user) = payload.strip_prefix("tenant-user:")?.split_once(':')?;
+    Some((Some(tenant), user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_user;
+
+    #[test]
+    fn user_payloads() {
+        assert_eq!(parse_user("user:bob"), Some((None, "bob")));
+        assert_eq!(parse_user("user:a:b"), Some((None, "a:b")));
+        assert_eq!(
+            parse_user("tenant-user:acme:ABC:123"),
+            Some((Some("acme"), "ABC:123"))
+        );
+        assert_eq!(parse_user("tenant-user:acme"), None);
+        assert_eq!(parse_user("group:x"), None);
+        assert_eq!(parse_user("nas"), None);
     }
 }

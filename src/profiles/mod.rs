@@ -72,6 +72,30 @@ pub trait UserSource: Send + Sync + 'static {
     fn cached(&self, _username: &str) -> impl Future<Output = Option<Option<Arc<Profile>>>> + Send {
         std::future::ready(None)
     }
+
+    /// The compiled profile of `username` as seen by a NAS of `tenant` (`None`: global).
+    /// The default serves global users only: a source without tenants knows no user of a
+    /// tenant.
+    fn user_in(
+        &self,
+        tenant: Option<&str>,
+        username: &str,
+    ) -> impl Future<Output = Result<Option<Arc<Profile>>, LookupError>> + Send {
+        let global = tenant.is_none();
+        let lookup = self.user(username);
+        async move { if global { lookup.await } else { Ok(None) } }
+    }
+
+    /// [`UserSource::cached`] for a NAS of `tenant`.
+    fn cached_in(
+        &self,
+        tenant: Option<&str>,
+        username: &str,
+    ) -> impl Future<Output = Option<Option<Arc<Profile>>>> + Send {
+        let global = tenant.is_none();
+        let lookup = self.cached(username);
+        async move { if global { lookup.await } else { Some(None) } }
+    }
 }
 
 /// L1 settings.
@@ -196,12 +220,18 @@ struct Inner {
     listener_up: Arc<AtomicBool>,
     /// Notifications the listener has acted on (see [`Profiles::notifications_applied`]).
     applied: tokio::sync::watch::Sender<u64>,
+    /// Every tenant a profile was loaded for (before its load began): a change to a global
+    /// user or group also reaches these tenants' cache entries, which may have read the
+    /// global rows. Written on cache misses only.
+    tenants: std::sync::RwLock<std::collections::BTreeSet<Arc<str>>>,
 }
 
 /// A user whose rows changed (a NOTIFY for the user or one of their groups), with the
 /// profile this server held before the change (`None`: it held none).
 #[derive(Debug, Clone)]
 pub struct UserChange {
+    /// The user's tenant (`None`: global).
+    pub tenant: Option<String>,
     /// The user.
     pub username: String,
     /// The compiled profile before the change, if it was loaded here.
@@ -279,6 +309,7 @@ impl Profiles {
                 listener_probe: opts.listener_probe,
                 listener_up: Arc::new(AtomicBool::new(false)),
                 applied: tokio::sync::watch::Sender::new(0),
+                tenants: std::sync::RwLock::default(),
             }),
         }
     }
@@ -297,36 +328,115 @@ impl Profiles {
         self.inner.applied.subscribe()
     }
 
-    /// A user's compiled profile: `Ok(None)` if the user does not exist; `Err` only when it
-    /// is not cached and PostgreSQL cannot be read.
+    /// A global user's compiled profile: `Ok(None)` if the user does not exist; `Err` only
+    /// when it is not cached and PostgreSQL cannot be read.
     pub async fn user(&self, username: &str) -> Result<Option<Arc<Profile>>, LookupError> {
+        self.user_in(None, username).await
+    }
+
+    /// The compiled profile of `username` seen from a NAS of `tenant` (`None`: global;
+    /// the precedence rule is [`PgStore::load_user_in`]'s). Everything cached is keyed by
+    /// the pair ([`crate::tenants::scoped`]).
+    pub async fn user_in(
+        &self,
+        tenant: Option<&str>,
+        username: &str,
+    ) -> Result<Option<Arc<Profile>>, LookupError> {
+        let key = crate::tenants::scoped(tenant, username);
         // Fast path: an L1 hit needs neither an owned key nor the loader machinery.
-        if let Some(value) = self.cached(username).await {
+        if let Some(value) = self.cached_key(&key).await {
             return Ok(value);
         }
         match &self.inner.home {
             Some(home) => {
                 let store = self.clone();
-                let name = username.to_owned();
-                home.spawn(async move { store.user_load(&name).await })
+                let key = key.into_owned();
+                home.spawn(async move { store.user_load(&key).await })
                     .await
                     .unwrap_or_else(|e| Err(LookupError::Task(e.to_string())))
             }
-            None => self.user_load(username).await,
+            None => self.user_load(&key).await,
         }
     }
 
-    /// The L1 entry of `username`, if any (a hit, counted as one); no I/O, no allocation.
+    /// The L1 entry of global `username`, if any (a hit, counted as one); no I/O, no
+    /// allocation.
     pub async fn cached(&self, username: &str) -> Option<Option<Arc<Profile>>> {
-        let value = self.inner.l1.get(username).await?;
+        self.cached_in(None, username).await
+    }
+
+    /// The L1 entry of `username` of `tenant`, if any; no I/O (and no allocation for a
+    /// global user).
+    pub async fn cached_in(
+        &self,
+        tenant: Option<&str>,
+        username: &str,
+    ) -> Option<Option<Arc<Profile>>> {
+        self.cached_key(&crate::tenants::scoped(tenant, username))
+            .await
+    }
+
+    async fn cached_key(&self, key: &str) -> Option<Option<Arc<Profile>>> {
+        let value = self.inner.l1.get(key).await?;
         m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "l1"), ("result", "hit")], 1);
         self.inner.tiers.l1_hits.fetch_add(1, Ordering::Relaxed);
         Some(value)
     }
 
-    /// The L1 lookup that loads on a miss (concurrent misses of one user share one load).
+    /// Remembers these tenants (those of the NAS table) as ones whose entries a change to
+    /// a global user or group may reach: their views of it in the shared L2 may have been
+    /// written by another instance.
+    pub fn note_tenants<'a>(&self, tenants: impl IntoIterator<Item = &'a str>) {
+        for t in tenants {
+            if crate::tenants::valid_name(t) {
+                self.note_tenant(t);
+            }
+        }
+    }
+
+    /// Remembers `tenant` as one whose entries a global change may reach.
+    fn note_tenant(&self, tenant: &str) {
+        let known = self
+            .inner
+            .tenants
+            .read()
+            .is_ok_and(|set| set.contains(tenant));
+        if !known && let Ok(mut set) = self.inner.tenants.write() {
+            set.insert(Arc::from(tenant));
+        }
+    }
+
+    /// Tenants a global change must also reach (see `Inner::tenants`).
+    fn known_tenants(&self) -> Vec<Arc<str>> {
+        self.inner
+            .tenants
+            .read()
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The cache keys a change to global `username` reaches: its own (into `keys`) and,
+    /// for every known tenant, the tenant's view of it (into `fanout`: it reads the global
+    /// rows unless the tenant has its own).
+    fn global_user_keys(
+        username: &str,
+        tenants: &[Arc<str>],
+        keys: &mut Vec<String>,
+        fanout: &mut Vec<String>,
+    ) {
+        keys.push(crate::tenants::scoped(None, username).into_owned());
+        for t in tenants {
+            fanout.push(crate::tenants::scoped(Some(t), username).into_owned());
+        }
+    }
+
+    /// The L1 lookup that loads on a miss (concurrent misses of one key share one load).
+    /// `username` is a [`crate::tenants::scoped`] key.
     async fn user_load(&self, username: &str) -> Result<Option<Arc<Profile>>, LookupError> {
         let inner = &self.inner;
+        if let (Some(tenant), _) = crate::tenants::split(username) {
+            self.note_tenant(tenant);
+        }
         let generation = inner.generation(username);
         let loaded_here = AtomicBool::new(false);
         let result = inner
@@ -407,7 +517,8 @@ impl Profiles {
                 }
             }
         }
-        let rows = inner.pg.load_user(username).await?;
+        let (tenant, name) = crate::tenants::split(username);
+        let rows = inner.pg.load_user_in(tenant, name).await?;
         let label = if rows.is_some() { "hit" } else { "miss" };
         m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "db"), ("result", label)], 1);
         if let (Some(l2), Some(seen)) = (&inner.l2, l2_generation)
@@ -446,9 +557,45 @@ impl Profiles {
         self.inner.l2.is_some()
     }
 
-    /// Drops one user from L1 and L2.
+    /// Drops one global user from L1 and L2 (and every tenant's view of it).
     pub async fn invalidate_user(&self, username: &str) {
         self.invalidate_users(&[username.to_owned()]).await;
+    }
+
+    /// Drops users of `tenant` (`None`: global users, and every known tenant's view of
+    /// them) from L1 and L2.
+    pub async fn invalidate_users_in(&self, tenant: Option<&str>, usernames: &[String]) {
+        let mut keys = Vec::with_capacity(usernames.len());
+        let mut fanout = Vec::new();
+        match tenant {
+            None => {
+                let tenants = self.known_tenants();
+                for name in usernames {
+                    Self::global_user_keys(name, &tenants, &mut keys, &mut fanout);
+                }
+            }
+            Some(t) => keys.extend(
+                usernames
+                    .iter()
+                    .map(|name| crate::tenants::scoped(Some(t), name).into_owned()),
+            ),
+        }
+        let changes = self.snapshot(&keys, &fanout);
+        for key in keys.iter().chain(&fanout) {
+            self.inner.bucket(key).fetch_add(1, Ordering::AcqRel);
+            self.inner.l1.invalidate(key.as_str()).await;
+            self.inner.stale.invalidate(key.as_str());
+        }
+        m::inc(
+            CACHE_INVALIDATIONS_TOTAL,
+            &[("kind", "user")],
+            usernames.len() as u64,
+        );
+        if let Some(l2) = &self.inner.l2 {
+            keys.append(&mut fanout);
+            l2.delete(&keys).await;
+        }
+        self.announce(changes);
     }
 
     /// Announce every later pushed user change on the returned channel (at most
@@ -460,18 +607,31 @@ impl Profiles {
         rx
     }
 
-    /// The "before" half of a change announcement (empty when nobody watches).
-    fn snapshot(&self, usernames: &[String]) -> Vec<UserChange> {
+    /// The "before" half of a change announcement (empty when nobody watches), for
+    /// scoped keys: every one of `keys`, and of `fanout` (tenants' views of a changed
+    /// global user) only those this server had loaded (the others are most likely users
+    /// the tenant never had).
+    fn snapshot(&self, keys: &[String], fanout: &[String]) -> Vec<UserChange> {
         if self.inner.changes.get().is_none() {
             return Vec::new();
         }
-        usernames
+        let change = |key: &String, before: Option<Arc<Profile>>| {
+            let (tenant, username) = crate::tenants::split(key);
+            UserChange {
+                tenant: tenant.map(str::to_owned),
+                username: username.to_owned(),
+                before,
+            }
+        };
+        let mut changes: Vec<UserChange> = keys
             .iter()
-            .map(|name| UserChange {
-                username: name.clone(),
-                before: self.inner.stale.get(name.as_str()),
-            })
-            .collect()
+            .map(|key| change(key, self.inner.stale.get(key.as_str())))
+            .collect();
+        changes.extend(fanout.iter().filter_map(|key| {
+            let before = self.inner.stale.get(key.as_str())?;
+            Some(change(key, Some(before)))
+        }));
+        changes
     }
 
     fn announce(&self, changes: Vec<UserChange>) {
@@ -489,48 +649,73 @@ impl Profiles {
         }
     }
 
-    /// Drops these users from L1, then from L2 with one DEL per 500 keys (the listener
-    /// batches a burst of notifications into one call).
+    /// Drops these global users (and every known tenant's view of them) from L1, then
+    /// from L2 with one DEL per 500 keys (the listener batches a burst of notifications
+    /// into one call).
     pub async fn invalidate_users(&self, usernames: &[String]) {
-        let changes = self.snapshot(usernames);
-        for name in usernames {
-            self.inner.bucket(name).fetch_add(1, Ordering::AcqRel);
-            self.inner.l1.invalidate(name.as_str()).await;
-            self.inner.stale.invalidate(name.as_str());
-        }
-        m::inc(
-            CACHE_INVALIDATIONS_TOTAL,
-            &[("kind", "user")],
-            usernames.len() as u64,
-        );
-        if let Some(l2) = &self.inner.l2 {
-            l2.delete(usernames).await;
-        }
-        self.announce(changes);
+        self.invalidate_users_in(None, usernames).await;
     }
 
-    /// Drops every member of a group from L1 and L2 (one query finds them). If the members
-    /// cannot be read, flushes L1 instead.
+    /// Drops every cache entry that read a global group from L1 and L2 (one query finds
+    /// the members, of every tenant: a tenant without a group of that name reads the
+    /// global one). If the members cannot be read, flushes L1 instead.
     pub async fn invalidate_group(&self, groupname: &str) {
         self.bump();
         m::inc(CACHE_INVALIDATIONS_TOTAL, &[("kind", "group")], 1);
-        match self.inner.pg.group_members(groupname).await {
+        match self.inner.pg.group_members_any_tenant(groupname).await {
             Ok(members) => {
-                let changes = self.snapshot(&members);
-                for name in &members {
-                    self.inner.l1.invalidate(name.as_str()).await;
-                    self.inner.stale.invalidate(name.as_str());
+                let tenants = self.known_tenants();
+                let mut keys = Vec::with_capacity(members.len());
+                let mut fanout = Vec::new();
+                for (tenant, name) in &members {
+                    match tenant {
+                        Some(t) => keys.push(crate::tenants::scoped(Some(t), name).into_owned()),
+                        None => Self::global_user_keys(name, &tenants, &mut keys, &mut fanout),
+                    }
                 }
-                if let Some(l2) = &self.inner.l2 {
-                    l2.delete(&members).await;
-                }
-                self.announce(changes);
+                self.drop_keys(keys, fanout).await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, group = %groupname, "cannot read group members; flushing L1");
                 self.flush_l1();
             }
         }
+    }
+
+    /// Drops every cache entry that read `tenant`'s group `groupname`: the tenant's view of
+    /// each member (its own users and the global users in that group). If the members
+    /// cannot be read, flushes L1 instead.
+    pub async fn invalidate_tenant_group(&self, tenant: &str, groupname: &str) {
+        self.bump();
+        m::inc(CACHE_INVALIDATIONS_TOTAL, &[("kind", "group")], 1);
+        match self.inner.pg.tenant_group_members(tenant, groupname).await {
+            Ok(members) => {
+                let keys: Vec<String> = members
+                    .iter()
+                    .map(|name| crate::tenants::scoped(Some(tenant), name).into_owned())
+                    .collect();
+                self.drop_keys(keys, Vec::new()).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %tenant, group = %groupname, "cannot read group members; flushing L1");
+                self.flush_l1();
+            }
+        }
+    }
+
+    /// A group change's part of an invalidation: L1, the fallback and L2 (the epoch bump
+    /// already protects loads in flight).
+    async fn drop_keys(&self, mut keys: Vec<String>, mut fanout: Vec<String>) {
+        let changes = self.snapshot(&keys, &fanout);
+        keys.append(&mut fanout);
+        for key in &keys {
+            self.inner.l1.invalidate(key.as_str()).await;
+            self.inner.stale.invalidate(key.as_str());
+        }
+        if let Some(l2) = &self.inner.l2 {
+            l2.delete(&keys).await;
+        }
+        self.announce(changes);
     }
 
     /// Drops every L1 entry.
@@ -577,5 +762,21 @@ impl UserSource for Profiles {
 
     async fn cached(&self, username: &str) -> Option<Option<Arc<Profile>>> {
         Self::cached(self, username).await
+    }
+
+    async fn user_in(
+        &self,
+        tenant: Option<&str>,
+        username: &str,
+    ) -> Result<Option<Arc<Profile>>, LookupError> {
+        Self::user_in(self, tenant, username).await
+    }
+
+    async fn cached_in(
+        &self,
+        tenant: Option<&str>,
+        username: &str,
+    ) -> Option<Option<Arc<Profile>>> {
+        Self::cached_in(self, tenant, username).await
     }
 }

@@ -52,6 +52,10 @@ pub enum ActionError {
     /// No client entry covers the session's NAS any more.
     #[error("no NAS client entry for {0}")]
     UnknownNas(IpAddr),
+    /// The client entry now covering the session's NAS belongs to another tenant than the
+    /// session: a request for one tenant's user is never sent to another tenant's router.
+    #[error("the NAS client entry for {0} belongs to another tenant than the session")]
+    OtherTenant(IpAddr),
     /// Sending failed, or the NAS did not answer.
     #[error(transparent)]
     Client(#[from] crate::client::ClientError),
@@ -149,6 +153,9 @@ impl Dynauth {
             .clients
             .lookup(target)
             .ok_or(ActionError::UnknownNas(target))?;
+        if client.tenant() != session.tenant.as_deref() {
+            return Err(ActionError::OtherTenant(target));
+        }
         let server = SocketAddr::new(target, client.coa_port);
         let reference = SessionRef {
             user_name: session.username.clone(),
@@ -327,8 +334,10 @@ pub fn spawn_change_watcher(
                 () = cancel.cancelled() => return,
                 c = changes.recv() => match c { Some(c) => c, None => return },
             };
+            let tenant = change.tenant.as_deref();
+            let user_id = crate::tenants::scoped(tenant, &change.username);
             let filter = Filter {
-                user: Some(change.username.clone()),
+                user: Some(user_id.clone().into_owned()),
                 nas: None,
             };
             let Ok(open) = store.list(&filter).await else {
@@ -337,7 +346,7 @@ pub fn spawn_change_watcher(
             if open.is_empty() {
                 continue;
             }
-            let after = match profiles.user(&change.username).await {
+            let after = match profiles.user_in(tenant, &change.username).await {
                 Ok(p) => p,
                 Err(e) => {
                     // Unknown now: acting on a guess could cut a paying customer off.
@@ -354,7 +363,7 @@ pub fn spawn_change_watcher(
                     if limits.is_empty() {
                         None
                     } else {
-                        match store.user_state(&change.username).await {
+                        match store.user_state(&user_id).await {
                             Ok(state) => {
                                 crate::policy::limits::decide(&limits, &state.usage, now, tz).err()
                             }

@@ -36,6 +36,7 @@ pub fn stop_record(s: &Session, cause: &str, at: i64) -> AcctRecord {
         session_id: s.session_id.clone(),
         unique_id: s.unique_id.clone(),
         username: s.username.clone(),
+        tenant: s.tenant.clone(),
         realm: None,
         nas_ip: s.nas_ip,
         client: s.client,

@@ -35,6 +35,7 @@ fn slots(s: &Session) -> impl Iterator<Item = Slot> + '_ {
 struct State {
     loaded: bool,
     open: HashMap<String, (Session, i64)>,
+    /// Open unique ids per [`Session::user_id`] (tenant, username).
     by_user: HashMap<String, HashSet<String>>,
     by_nas: HashMap<IpAddr, HashSet<String>>,
     slots: HashMap<Slot, String>,
@@ -44,6 +45,7 @@ struct State {
     closed: HashMap<String, (Session, i64)>,
     /// Claims (`SessionStore::claim`) and when they lapse.
     claims: HashMap<String, std::time::Instant>,
+    /// Usage per [`Session::user_id`].
     usage: HashMap<String, Usage>,
 }
 
@@ -55,7 +57,7 @@ impl State {
             self.slots.insert(slot, uid.clone());
         }
         self.by_user
-            .entry(session.username.clone())
+            .entry(session.user_id().into_owned())
             .or_default()
             .insert(uid.clone());
         self.by_nas
@@ -73,10 +75,11 @@ impl State {
                 self.slots.remove(&slot);
             }
         }
-        if let Some(set) = self.by_user.get_mut(&session.username) {
+        let user = session.user_id();
+        if let Some(set) = self.by_user.get_mut(user.as_ref()) {
             set.remove(uid);
             if set.is_empty() {
-                self.by_user.remove(&session.username);
+                self.by_user.remove(user.as_ref());
             }
         }
         if let Some(set) = self.by_nas.get_mut(&session.nas_ip) {
@@ -149,7 +152,8 @@ impl MemorySessions {
         let held = held_open.as_ref().or(held_closed.as_ref());
         let newer = held.is_none_or(|h| is_newer(h, &new));
         let (seconds, octets) = if newer { delta(held, &new) } else { (0, 0) };
-        let username = record.username.clone();
+        // Sessions and usage are per (tenant, username).
+        let username = new.user_id().into_owned();
         {
             let usage = st.usage.entry(username.clone()).or_default();
             add_usage(usage, periods, seconds, octets);

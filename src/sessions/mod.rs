@@ -118,7 +118,8 @@ pub struct UserState {
 /// Which sessions to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
-    /// Only this user's.
+    /// Only this user's: a [`Session::user_id`] ((tenant, username) as one string, made
+    /// by [`crate::tenants::scoped`]; a global user's is its username).
     pub user: Option<String>,
     /// Only sessions reported by this NAS-IP.
     pub nas: Option<IpAddr>,
@@ -127,7 +128,7 @@ pub struct Filter {
 impl Filter {
     /// Whether `s` passes.
     pub fn matches(&self, s: &Session) -> bool {
-        self.user.as_ref().is_none_or(|u| *u == s.username)
+        self.user.as_ref().is_none_or(|u| *u == s.user_id())
             && self.nas.is_none_or(|n| n == s.nas_ip)
     }
 }
@@ -144,7 +145,8 @@ pub trait SessionStore: Send + Sync + 'static {
         deadline: i64,
     ) -> impl Future<Output = Result<Applied, SessionError>> + Send;
 
-    /// A user's open-session count and usage.
+    /// A user's open-session count and usage. `username` is a [`Session::user_id`]: a
+    /// global user's username, or (tenant, username) as [`crate::tenants::scoped`] makes it.
     fn user_state(
         &self,
         username: &str,
@@ -189,7 +191,8 @@ pub trait SessionStore: Send + Sync + 'static {
         ttl_secs: u64,
     ) -> impl Future<Output = Result<bool, SessionError>> + Send;
 
-    /// Replace everything with `sessions` and `usage` (rebuilt from `radacct`).
+    /// Replace everything with `sessions` and `usage` (rebuilt from `radacct`; usage keyed
+    /// by [`Session::user_id`]).
     fn load(
         &self,
         sessions: Vec<Session>,
@@ -222,6 +225,7 @@ pub fn session_of(record: &AcctRecord) -> Session {
         session_time,
         input_octets: record.input_octets.unwrap_or(0).max(0),
         output_octets: record.output_octets.unwrap_or(0).max(0),
+        tenant: record.tenant.clone(),
     }
 }
 

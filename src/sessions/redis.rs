@@ -10,7 +10,9 @@
 //! `slot:<p|m>|<client>|<nas>|<port or mac>` the session holding a port or MAC; `due` a
 //! sorted set of stale deadlines; `q:<user>` usage (hash `ts to d ds do m ms mo f`); `ready`
 //! set once the store was rebuilt from `radacct` (absent: Redis is empty or lost its data);
-//! `claim:<key>` an automatic action one instance has taken on (expires).
+//! `claim:<key>` an automatic action one instance has taken on (expires). `<user>` is the
+//! session's [`Session::user_id`]: the username of a global user, `NUL tenant NUL username`
+//! for a tenant's ([`user_keys`] makes both keys of a user).
 //! Plain keys, no hash tags: a single Redis (or a Sentinel-managed primary), not a cluster.
 
 use std::net::IpAddr;
@@ -163,6 +165,12 @@ return replaced
 
 /// How long a rebuild may hold the rebuild lock.
 const LOAD_LOCK_SECS: u64 = 300;
+
+/// The open-session set and usage hash keys of a user, `user` a [`Session::user_id`]
+/// (the scripts build the same keys from the `u` field: `P .. 'u:' .. user`).
+fn user_keys(user: &str) -> (String, String) {
+    (format!("{PREFIX}u:{user}"), format!("{PREFIX}q:{user}"))
+}
 
 /// The port and MAC slots of a session (the lost-Stop rule's keys).
 fn slot_keys(s: &Session) -> (String, String) {
@@ -321,7 +329,7 @@ impl SessionStore for RedisSessions {
             .arg(CLOSED_TTL)
             .arg(status)
             .arg(&session.unique_id)
-            .arg(&session.username)
+            .arg(session.user_id().as_ref())
             .arg(json)
             .arg(session.session_time)
             .arg(octets(&session))
@@ -348,9 +356,9 @@ impl SessionStore for RedisSessions {
     }
 
     async fn user_state(&self, username: &str) -> Result<UserState, SessionError> {
+        let (open_key, usage_key) = user_keys(username);
         let mut pipe = redis::pipe();
-        pipe.scard(format!("{PREFIX}u:{username}"))
-            .hmget(format!("{PREFIX}q:{username}"), &USAGE_FIELDS);
+        pipe.scard(open_key).hmget(usage_key, &USAGE_FIELDS);
         let (open, usage): (u32, Vec<Option<String>>) = self.pipe(&pipe).await?;
         Ok(UserState {
             open,
@@ -360,7 +368,7 @@ impl SessionStore for RedisSessions {
 
     async fn list(&self, filter: &Filter) -> Result<Vec<Session>, SessionError> {
         let uids: Vec<String> = if let Some(user) = &filter.user {
-            self.query(redis::cmd("SMEMBERS").arg(format!("{PREFIX}u:{user}")))
+            self.query(redis::cmd("SMEMBERS").arg(user_keys(user).0))
                 .await?
         } else {
             let nases: Vec<String> = match filter.nas {
@@ -509,7 +517,7 @@ impl SessionStore for RedisSessions {
                         ("j", json),
                         ("t", s.session_time.to_string()),
                         ("o", octets(s).to_string()),
-                        ("u", s.username.clone()),
+                        ("u", s.user_id().into_owned()),
                         ("n", nas.clone()),
                         ("c", s.client.to_string()),
                         ("sp", port.clone()),
@@ -517,7 +525,7 @@ impl SessionStore for RedisSessions {
                     ],
                 )
                 .ignore()
-                .sadd(format!("{PREFIX}u:{}", s.username), uid)
+                .sadd(user_keys(&s.user_id()).0, uid)
                 .ignore()
                 .sadd(format!("{PREFIX}n:{nas}"), uid)
                 .ignore()
@@ -549,8 +557,7 @@ impl SessionStore for RedisSessions {
                 if let Some(f) = u.first_login {
                     fields.push(("f", f.to_string()));
                 }
-                pipe.hset_multiple(format!("{PREFIX}q:{user}"), &fields)
-                    .ignore();
+                pipe.hset_multiple(user_keys(user).1, &fields).ignore();
             }
             let () = self.pipe(&pipe).await?;
         }

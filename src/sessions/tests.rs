@@ -12,6 +12,7 @@ const NEXT_MONTH: (u32, u32) = (20270101, 202701);
 
 fn rec(status: AcctStatus, uid: &str, t: i64, secs: i64, octets: i64) -> AcctRecord {
     AcctRecord {
+        tenant: None,
         status,
         event_time: t,
         session_id: format!("sid-{uid}"),

@@ -31,7 +31,10 @@ pub const GENERATION_KEY: &str = "hr:v2:generation";
 /// How long to skip Redis after a failure before probing again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// The Redis key holding `username`'s rows.
+/// The Redis key holding `username`'s rows. `username` is a [`crate::tenants::scoped`]
+/// key: a global user's is its name (the key is the same as before tenants existed); a
+/// tenant's carries the tenant, and the value's signature covers it, so a value copied from
+/// one tenant's key to another's is refused.
 pub fn user_key(username: &str) -> String {
     format!("{KEY_PREFIX}{username}")
 }

@@ -103,7 +103,13 @@ pub struct FakeNas {
 impl FakeNas {
     /// Start a fake NAS with this shared secret that answers every request with `behaviour`.
     pub fn start(secret: &[u8], behaviour: Behaviour) -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind fake NAS on 127.0.0.1:0");
+        Self::start_on("127.0.0.1", secret, behaviour)
+    }
+
+    /// [`FakeNas::start`] on another loopback address (`127.0.0.3`), for a second NAS.
+    pub fn start_on(ip: &str, secret: &[u8], behaviour: Behaviour) -> Self {
+        let socket =
+            UdpSocket::bind((ip, 0)).unwrap_or_else(|e| panic!("bind fake NAS on {ip}:0: {e}"));
         socket
             .set_read_timeout(Some(Duration::from_millis(20)))
             .expect("set_read_timeout");

@@ -24,6 +24,7 @@ mod signals;
 mod soak;
 mod status_page;
 mod store;
+mod tenants;
 mod tls;
 mod tools;
 mod udp_access;

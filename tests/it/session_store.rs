@@ -17,6 +17,7 @@ const NEXT_DAY: (u32, u32) = (20261206, 202612);
 
 fn rec(status: AcctStatus, uid: &str, user: &str, t: i64, secs: i64, octets: i64) -> AcctRecord {
     AcctRecord {
+        tenant: None,
         status,
         event_time: t,
         session_id: format!("sid-{uid}"),

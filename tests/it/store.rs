@@ -807,6 +807,7 @@ async fn nas_add_list_remove() {
     let (_, pool) = fresh_db().await;
     let pg = PgStore::from_pool(pool);
     let nas = NasRow {
+        tenant: None,
         nasname: "10.1.0.0/24".into(),
         shortname: None,
         secret: "s3cret".into(),
@@ -866,6 +867,7 @@ const T0: i64 = 1_750_000_000;
 
 fn acct(status: u32, unique: &str, event_time: i64) -> AcctRecord {
     AcctRecord {
+        tenant: None,
         status: AcctStatus::from(status),
         event_time,
         session_id: format!("sess-{unique}"),
@@ -1162,6 +1164,7 @@ async fn accounting_batch_is_one_transaction() {
 
 fn post_auth(user: &str, reply: &str) -> PostAuthRecord {
     PostAuthRecord {
+        tenant: None,
         username: user.into(),
         reply: reply.into(),
         called_station_id: Some("hotspot1".into()),

@@ -2,6 +2,7 @@ use super::*;
 
 fn session(user: &str, unique_id: &str) -> Session {
     Session {
+        tenant: None,
         unique_id: unique_id.into(),
         session_id: format!("sid-{unique_id}"),
         username: user.into(),

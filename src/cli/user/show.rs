@@ -127,11 +127,13 @@ fn print_profile(profile: &Profile, standing: &Standing<'_>, dict: &Dictionary) 
 async fn sessions_and_usage(
     pg: &PgStore,
     config: &Config,
+    tenant: Option<&str>,
     name: &str,
     now: i64,
 ) -> anyhow::Result<(Vec<Session>, Usage, &'static str)> {
+    let user_id = hotspot_radius::tenants::scoped(tenant, name);
     let filter = Filter {
-        user: Some(name.to_owned()),
+        user: Some(user_id.clone().into_owned()),
         nas: None,
     };
     if let Some(url) = config.redis.url.as_deref() {
@@ -142,7 +144,7 @@ async fn sessions_and_usage(
             .await
             .context("reading sessions from Redis")?;
         let state = store
-            .user_state(name)
+            .user_state(&user_id)
             .await
             .context("reading usage from Redis")?;
         return Ok((open, state.usage, "redis"));
@@ -158,7 +160,7 @@ async fn sessions_and_usage(
     oldest_first(&mut open);
     let (day_start, month_start) = period_starts(now, tz);
     let usage = pg
-        .user_usage(name, day_start, month_start, periods(now, tz))
+        .user_usage(tenant, name, day_start, month_start, periods(now, tz))
         .await
         .context("summing radacct")?;
     Ok((open, usage, "radacct"))
@@ -241,15 +243,24 @@ pub(super) async fn show(
     dict: &Dictionary,
     a: &ShowArgs,
 ) -> anyhow::Result<()> {
-    let Some(rows) = pg.load_user(&a.name).await.context("reading the user")? else {
-        bail!("no user named `{}`", a.name);
+    let tenant = a.tenant.get()?;
+    let Some(rows) = pg
+        .load_user_in(tenant, &a.name)
+        .await
+        .context("reading the user")?
+    else {
+        bail!("no user named `{}`{}", a.name, super::of_tenant(tenant));
     };
+    if let Some(t) = tenant {
+        // What a NAS of the tenant sees: its own rows, else the global user's.
+        println!("tenant {t}");
+    }
     let now = chrono::Utc::now().timestamp();
     print_rows(&rows, a.show_secrets);
     let profile = compile(&rows, config, dict);
     let standing = profile.standing(now);
     print_profile(&profile, &standing, dict);
-    let (open, usage, source) = sessions_and_usage(pg, config, &a.name, now).await?;
+    let (open, usage, source) = sessions_and_usage(pg, config, tenant, &a.name, now).await?;
     print_sessions(&open, &usage, source, now);
     println!(
         "login now: {}",

@@ -3,6 +3,9 @@
 //! them. Each command's writes are one transaction; the schema's triggers (migration 0002)
 //! send the NOTIFY that makes every running server drop its cached profile at commit.
 //!
+//! Every command works on the rows of one tenant (`None`: the global rows, tenant NULL;
+//! migration 0007), so the same username in two tenants is two users.
+//!
 //! Every write first takes a transaction-scoped advisory lock on the user name, so two
 //! commands on one user (an `add` racing another `add`) run one after the other and the
 //! "does this user exist" answer stays true until commit.
@@ -60,10 +63,16 @@ fn columns(rows: &[RadRow]) -> (Vec<String>, Vec<String>, Vec<String>) {
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
 
 /// Serialises writers of one user until the transaction ends.
-async fn lock_user(tx: &mut Tx<'_>, username: &str) -> Result<(), sqlx::Error> {
+async fn lock_user(
+    tx: &mut Tx<'_>,
+    tenant: Option<&str>,
+    username: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query_scalar!(
-        r#"SELECT 1::int AS "locked!" FROM pg_advisory_xact_lock(hashtextextended('user:' || $1, 0))"#,
-        username
+        r#"SELECT 1::int AS "locked!"
+           FROM pg_advisory_xact_lock(hashtextextended('user:' || coalesce($2 || ':', '') || $1, 0))"#,
+        username,
+        tenant
     )
     .fetch_one(&mut **tx)
     .await
@@ -71,12 +80,17 @@ async fn lock_user(tx: &mut Tx<'_>, username: &str) -> Result<(), sqlx::Error> {
 }
 
 /// Whether the user has any radcheck, radreply or radusergroup row.
-async fn exists(tx: &mut Tx<'_>, username: &str) -> Result<bool, sqlx::Error> {
+async fn exists(
+    tx: &mut Tx<'_>,
+    tenant: Option<&str>,
+    username: &str,
+) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar!(
-        r#"SELECT (EXISTS (SELECT 1 FROM radcheck WHERE username = $1)
-                OR EXISTS (SELECT 1 FROM radreply WHERE username = $1)
-                OR EXISTS (SELECT 1 FROM radusergroup WHERE username = $1)) AS "exists!""#,
-        username
+        r#"SELECT (EXISTS (SELECT 1 FROM radcheck WHERE username = $1 AND tenant IS NOT DISTINCT FROM $2)
+                OR EXISTS (SELECT 1 FROM radreply WHERE username = $1 AND tenant IS NOT DISTINCT FROM $2)
+                OR EXISTS (SELECT 1 FROM radusergroup WHERE username = $1 AND tenant IS NOT DISTINCT FROM $2)) AS "exists!""#,
+        username,
+        tenant
     )
     .fetch_one(&mut **tx)
     .await
@@ -85,18 +99,20 @@ async fn exists(tx: &mut Tx<'_>, username: &str) -> Result<bool, sqlx::Error> {
 /// Writes radusergroup rows for `username`.
 async fn insert_groups(
     tx: &mut Tx<'_>,
+    tenant: Option<&str>,
     username: &str,
     groups: &[Membership],
 ) -> Result<(), sqlx::Error> {
     let names: Vec<String> = groups.iter().map(|g| g.group.clone()).collect();
     let priorities: Vec<i32> = groups.iter().map(|g| g.priority).collect();
     sqlx::query!(
-        "INSERT INTO radusergroup (username, groupname, priority)
-         SELECT $1, g, p FROM UNNEST($2::text[], $3::int4[]) WITH ORDINALITY AS t(g, p, n)
+        "INSERT INTO radusergroup (username, groupname, priority, tenant)
+         SELECT $1, g, p, $4 FROM UNNEST($2::text[], $3::int4[]) WITH ORDINALITY AS t(g, p, n)
          ORDER BY n",
         username,
         &names,
-        &priorities
+        &priorities,
+        tenant
     )
     .execute(&mut **tx)
     .await
@@ -110,6 +126,7 @@ impl PgStore {
     /// deletes their radcheck, radreply and radusergroup rows first. One transaction.
     pub async fn add_user(
         &self,
+        tenant: Option<&str>,
         username: &str,
         check: &[RadRow],
         reply: &[RadRow],
@@ -117,13 +134,14 @@ impl PgStore {
         replace: bool,
     ) -> Result<UserWrite, StoreError> {
         sent("add_user");
-        self.add_user_tx(username, check, reply, groups, replace)
+        self.add_user_tx(tenant, username, check, reply, groups, replace)
             .await
             .map_err(failed("add_user"))
     }
 
     async fn add_user_tx(
         &self,
+        tenant: Option<&str>,
         username: &str,
         check: &[RadRow],
         reply: &[RadRow],
@@ -131,50 +149,64 @@ impl PgStore {
         replace: bool,
     ) -> Result<UserWrite, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        lock_user(&mut tx, username).await?;
-        let existed = exists(&mut tx, username).await?;
+        lock_user(&mut tx, tenant, username).await?;
+        let existed = exists(&mut tx, tenant, username).await?;
         if existed && !replace {
             tx.rollback().await?;
             return Ok(UserWrite::Exists);
         }
         if existed {
-            sqlx::query!("DELETE FROM radcheck WHERE username = $1", username)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query!("DELETE FROM radreply WHERE username = $1", username)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query!("DELETE FROM radusergroup WHERE username = $1", username)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                "DELETE FROM radcheck WHERE username = $1 AND tenant IS NOT DISTINCT FROM $2",
+                username,
+                tenant
+            )
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query!(
+                "DELETE FROM radreply WHERE username = $1 AND tenant IS NOT DISTINCT FROM $2",
+                username,
+                tenant
+            )
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query!(
+                "DELETE FROM radusergroup WHERE username = $1 AND tenant IS NOT DISTINCT FROM $2",
+                username,
+                tenant
+            )
+            .execute(&mut *tx)
+            .await?;
         }
         let (attrs, ops, values) = columns(check);
         sqlx::query!(
-            "INSERT INTO radcheck (username, attribute, op, value)
-             SELECT $1, a, o, v FROM UNNEST($2::text[], $3::text[], $4::text[])
+            "INSERT INTO radcheck (username, attribute, op, value, tenant)
+             SELECT $1, a, o, v, $5 FROM UNNEST($2::text[], $3::text[], $4::text[])
                  WITH ORDINALITY AS t(a, o, v, n)
              ORDER BY n",
             username,
             &attrs,
             &ops,
-            &values
+            &values,
+            tenant
         )
         .execute(&mut *tx)
         .await?;
         let (attrs, ops, values) = columns(reply);
         sqlx::query!(
-            "INSERT INTO radreply (username, attribute, op, value)
-             SELECT $1, a, o, v FROM UNNEST($2::text[], $3::text[], $4::text[])
+            "INSERT INTO radreply (username, attribute, op, value, tenant)
+             SELECT $1, a, o, v, $5 FROM UNNEST($2::text[], $3::text[], $4::text[])
                  WITH ORDINALITY AS t(a, o, v, n)
              ORDER BY n",
             username,
             &attrs,
             &ops,
-            &values
+            &values,
+            tenant
         )
         .execute(&mut *tx)
         .await?;
-        insert_groups(&mut tx, username, groups).await?;
+        insert_groups(&mut tx, tenant, username, groups).await?;
         tx.commit().await?;
         Ok(if existed {
             UserWrite::Replaced
@@ -189,35 +221,39 @@ impl PgStore {
     /// (`false`: it already was so). One transaction.
     pub async fn set_user_disabled(
         &self,
+        tenant: Option<&str>,
         username: &str,
         disabled: bool,
     ) -> Result<Option<bool>, StoreError> {
         sent("set_user_disabled");
-        self.set_user_disabled_tx(username, disabled)
+        self.set_user_disabled_tx(tenant, username, disabled)
             .await
             .map_err(failed("set_user_disabled"))
     }
 
     async fn set_user_disabled_tx(
         &self,
+        tenant: Option<&str>,
         username: &str,
         disabled: bool,
     ) -> Result<Option<bool>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        lock_user(&mut tx, username).await?;
-        if !exists(&mut tx, username).await? {
+        lock_user(&mut tx, tenant, username).await?;
+        if !exists(&mut tx, tenant, username).await? {
             tx.rollback().await?;
             return Ok(None);
         }
         let changed = if disabled {
             sqlx::query!(
-                "INSERT INTO radcheck (username, attribute, op, value)
-                 SELECT $1, 'Auth-Type', ':=', 'Reject'
+                "INSERT INTO radcheck (username, attribute, op, value, tenant)
+                 SELECT $1, 'Auth-Type', ':=', 'Reject', $4
                  WHERE NOT EXISTS (SELECT 1 FROM radcheck WHERE username = $1 AND op = ':='
-                                   AND lower(attribute) = $2 AND lower(value) = $3)",
+                                   AND lower(attribute) = $2 AND lower(value) = $3
+                                   AND tenant IS NOT DISTINCT FROM $4)",
                 username,
                 AUTH_TYPE,
-                REJECT
+                REJECT,
+                tenant
             )
             .execute(&mut *tx)
             .await?
@@ -226,10 +262,11 @@ impl PgStore {
             sqlx::query!(
                 "DELETE FROM radcheck
                  WHERE username = $1 AND lower(attribute) = $2 AND lower(value) = $3
-                   AND op IN (':=', '=', '==', '+=')",
+                   AND op IN (':=', '=', '==', '+=') AND tenant IS NOT DISTINCT FROM $4",
                 username,
                 AUTH_TYPE,
-                REJECT
+                REJECT,
+                tenant
             )
             .execute(&mut *tx)
             .await?
@@ -243,43 +280,57 @@ impl PgStore {
     /// written); else how many rows were removed. One transaction.
     pub async fn set_user_groups(
         &self,
+        tenant: Option<&str>,
         username: &str,
         groups: &[Membership],
     ) -> Result<Option<u64>, StoreError> {
         sent("set_user_groups");
-        self.set_user_groups_tx(username, groups)
+        self.set_user_groups_tx(tenant, username, groups)
             .await
             .map_err(failed("set_user_groups"))
     }
 
     async fn set_user_groups_tx(
         &self,
+        tenant: Option<&str>,
         username: &str,
         groups: &[Membership],
     ) -> Result<Option<u64>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        lock_user(&mut tx, username).await?;
-        if !exists(&mut tx, username).await? {
+        lock_user(&mut tx, tenant, username).await?;
+        if !exists(&mut tx, tenant, username).await? {
             tx.rollback().await?;
             return Ok(None);
         }
-        let removed = sqlx::query!("DELETE FROM radusergroup WHERE username = $1", username)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        insert_groups(&mut tx, username, groups).await?;
+        let removed = sqlx::query!(
+            "DELETE FROM radusergroup WHERE username = $1 AND tenant IS NOT DISTINCT FROM $2",
+            username,
+            tenant
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        insert_groups(&mut tx, tenant, username, groups).await?;
         tx.commit().await?;
         Ok(Some(removed))
     }
 
     /// Whether a group (package) has any radgroupcheck or radgroupreply row (a package
     /// without rows is usually a typo).
-    pub async fn group_has_rows(&self, group: &str) -> Result<bool, StoreError> {
+    pub async fn group_has_rows(
+        &self,
+        tenant: Option<&str>,
+        group: &str,
+    ) -> Result<bool, StoreError> {
         sent("group_has_rows");
+        // What the tenant's users would read: its own group of that name, else the global.
         sqlx::query_scalar!(
-            r#"SELECT (EXISTS (SELECT 1 FROM radgroupcheck WHERE groupname = $1)
-                    OR EXISTS (SELECT 1 FROM radgroupreply WHERE groupname = $1)) AS "found!""#,
-            group
+            r#"SELECT (EXISTS (SELECT 1 FROM radgroupcheck WHERE groupname = $1
+                               AND (tenant IS NULL OR tenant = $2))
+                    OR EXISTS (SELECT 1 FROM radgroupreply WHERE groupname = $1
+                               AND (tenant IS NULL OR tenant = $2))) AS "found!""#,
+            group,
+            tenant
         )
         .fetch_one(&self.pool)
         .await
@@ -288,25 +339,34 @@ impl PgStore {
 
     /// Every user (anyone with a radcheck, radreply or radusergroup row), by name; only
     /// members of `group` when given.
-    pub async fn list_users(&self, group: Option<&str>) -> Result<Vec<UserSummary>, StoreError> {
+    pub async fn list_users(
+        &self,
+        tenant: Option<&str>,
+        group: Option<&str>,
+    ) -> Result<Vec<UserSummary>, StoreError> {
         sent("list_users");
         let rows = sqlx::query!(
             r#"SELECT u.username AS "username!",
                       coalesce((SELECT array_agg(g.groupname ORDER BY g.priority, g.id)
-                                FROM radusergroup g WHERE g.username = u.username),
+                                FROM radusergroup g WHERE g.username = u.username
+                                 AND g.tenant IS NOT DISTINCT FROM $4),
                                '{}') AS "groups!",
                       EXISTS (SELECT 1 FROM radcheck c WHERE c.username = u.username
+                              AND c.tenant IS NOT DISTINCT FROM $4
                               AND lower(c.attribute) = $2 AND lower(c.value) = $3
                               AND c.op IN (':=', '=', '==', '+=')) AS "disabled!"
-               FROM (SELECT username FROM radcheck UNION SELECT username FROM radreply
-                     UNION SELECT username FROM radusergroup) u
+               FROM (SELECT username FROM radcheck WHERE tenant IS NOT DISTINCT FROM $4
+                     UNION SELECT username FROM radreply WHERE tenant IS NOT DISTINCT FROM $4
+                     UNION SELECT username FROM radusergroup WHERE tenant IS NOT DISTINCT FROM $4) u
                WHERE $1::text IS NULL
                   OR EXISTS (SELECT 1 FROM radusergroup g
-                             WHERE g.username = u.username AND g.groupname = $1)
+                             WHERE g.username = u.username AND g.groupname = $1
+                               AND g.tenant IS NOT DISTINCT FROM $4)
                ORDER BY u.username"#,
             group,
             AUTH_TYPE,
-            REJECT
+            REJECT,
+            tenant
         )
         .fetch_all(&self.pool)
         .await
@@ -325,6 +385,7 @@ impl PgStore {
     /// in-process session store is loaded from) for a single user.
     pub async fn user_usage(
         &self,
+        tenant: Option<&str>,
         username: &str,
         day_start: i64,
         month_start: i64,
@@ -340,10 +401,11 @@ impl PgStore {
                       coalesce(sum(acctsessiontime) FILTER (WHERE acctstarttime >= $3), 0)::bigint AS "month_seconds!",
                       coalesce(sum(coalesce(acctinputoctets, 0) + coalesce(acctoutputoctets, 0)) FILTER (WHERE acctstarttime >= $3), 0)::bigint AS "month_octets!",
                       min(acctstarttime) AS first_login
-               FROM radacct_all WHERE username = $1"#,
+               FROM radacct_all WHERE username = $1 AND tenant IS NOT DISTINCT FROM $4"#,
             username,
             ts(day_start),
-            ts(month_start)
+            ts(month_start),
+            tenant
         )
         .fetch_one(&self.pool)
         .await

@@ -189,19 +189,22 @@ impl PgStore {
             .collect();
         let nas_ip: Vec<Option<IpAddr>> = recs.iter().map(|r| r.nas_ip).collect();
         let class: Vec<Option<&str>> = recs.iter().map(|r| r.class.as_deref()).collect();
+        let tenant: Vec<Option<&str>> = recs.iter().map(|r| r.tenant.as_deref()).collect();
         let authdate: Vec<DateTime<Utc>> = recs.iter().map(|r| timestamp(r.auth_time)).collect();
         let statement = sqlx::query!(
             "INSERT INTO radpostauth \
-                 (username, reply, calledstationid, callingstationid, nasipaddress, class, authdate) \
+                 (username, reply, calledstationid, callingstationid, nasipaddress, class, authdate, \
+                  tenant) \
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::inet[], \
-                                  $6::text[], $7::timestamptz[])",
+                                  $6::text[], $7::timestamptz[], $8::text[])",
             &username as &[&str],
             &reply as &[&str],
             &called as &[Option<&str>],
             &calling as &[Option<&str>],
             &nas_ip as &[Option<IpAddr>],
             &class as &[Option<&str>],
-            &authdate
+            &authdate,
+            &tenant as &[Option<&str>]
         )
         .execute(&self.pool);
         in_background("post_auth", statement)
@@ -313,14 +316,15 @@ where
     acctstarttime, acctupdatetime, acctstoptime, acctsessiontime, acctauthentic,
     acctinputoctets, acctoutputoctets, calledstationid, callingstationid, acctterminatecause,
     servicetype, framedprotocol, framedipaddress, framedipv6address, framedipv6prefix,
-    delegatedipv6prefix, class, acctinterval, nasclient)
+    delegatedipv6prefix, class, acctinterval, nasclient, tenant)
 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::inet[], $6::text[],
     $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::int8[],
     $12::text[], $13::int8[], $14::int8[], $15::text[], $16::text[], $17::text[], $18::text[],
     $19::text[], $20::inet[], $21::inet[], $22::inet[], $23::inet[], $24::text[], $26::int8[],
-    $27::inet[])
+    $27::inet[], $28::text[])
 ON CONFLICT (acctuniqueid) DO UPDATE SET
     nasclient = coalesce(radacct.nasclient, EXCLUDED.nasclient),
+    tenant = coalesce(radacct.tenant, EXCLUDED.tenant),
     acctstarttime = CASE WHEN $25 = 1 THEN EXCLUDED.acctstarttime
                          ELSE radacct.acctstarttime END,
     acctupdatetime = CASE WHEN $25 = 1
@@ -382,7 +386,8 @@ WHERE radacct.acctstoptime IS NULL
         &c.class as &[Option<&str>],
         phase as i32,
         &c.interval as &[Option<i64>],
-        &c.client
+        &c.client,
+        &c.tenant as &[Option<&str>]
     )
     .execute(ex)
     .await
@@ -417,6 +422,7 @@ struct Columns<'a> {
     class: Vec<Option<&'a str>>,
     interval: Vec<Option<i64>>,
     client: Vec<IpNet>,
+    tenant: Vec<Option<&'a str>>,
 }
 
 impl<'a> Columns<'a> {
@@ -430,6 +436,7 @@ impl<'a> Columns<'a> {
             unique_id: recs.iter().map(|r| r.unique_id.as_str()).collect(),
             username: recs.iter().map(|r| r.username.as_str()).collect(),
             realm: col(&|r| r.realm.as_deref()),
+            tenant: col(&|r| r.tenant.as_deref()),
             nas_ip: recs.iter().map(|r| IpNet::from(r.nas_ip)).collect(),
             nas_port_id: col(&|r| r.nas_port_id.as_deref()),
             nas_port_type: col(&|r| r.nas_port_type.as_deref()),

@@ -46,7 +46,7 @@ impl PgStore {
                 "load_nas",
                 sqlx::query!(
                     "SELECT id, nasname, shortname, secret, coa_port, require_message_authenticator, \
-                            type AS nas_type, description \
+                            type AS nas_type, description, tenant \
                      FROM nas ORDER BY id"
                 )
                 .fetch_all(&self.pool),
@@ -64,6 +64,7 @@ impl PgStore {
                     secret: r.secret,
                     coa_port: r.coa_port,
                     require_message_authenticator: r.require_message_authenticator,
+                    tenant: r.tenant,
                 },
             })
             .collect())
@@ -79,11 +80,11 @@ impl PgStore {
         let rows = sqlx::query!(
             r#"WITH updated AS (
     UPDATE nas SET shortname = $2, secret = $3, coa_port = $4,
-                   require_message_authenticator = $5
+                   require_message_authenticator = $5, tenant = $6
     WHERE nasname = $1 RETURNING id
 ), inserted AS (
-    INSERT INTO nas (nasname, shortname, secret, coa_port, require_message_authenticator)
-    SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM updated)
+    INSERT INTO nas (nasname, shortname, secret, coa_port, require_message_authenticator, tenant)
+    SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM updated)
     RETURNING id
 )
 SELECT id AS "id!", false AS "inserted!" FROM updated
@@ -92,7 +93,8 @@ UNION ALL SELECT id, true FROM inserted"#,
             shortname,
             nas.secret,
             nas.coa_port,
-            nas.require_message_authenticator
+            nas.require_message_authenticator,
+            nas.tenant
         )
         .fetch_all(&self.pool)
         .await

@@ -17,7 +17,7 @@ impl PgStore {
             r#"SELECT acctuniqueid, acctsessionid, coalesce(username, '') AS "username!",
                       nasipaddress, nasclient, nasportid, callingstationid, framedipaddress,
                       acctstarttime, acctupdatetime, acctinterval, acctsessiontime,
-                      acctinputoctets, acctoutputoctets
+                      acctinputoctets, acctoutputoctets, tenant
                FROM radacct WHERE acctstoptime IS NULL"#
         )
         .fetch_all(&self.pool);
@@ -44,6 +44,7 @@ impl PgStore {
                     session_time: r.acctsessiontime.unwrap_or(0),
                     input_octets: r.acctinputoctets.unwrap_or(0),
                     output_octets: r.acctoutputoctets.unwrap_or(0),
+                    tenant: r.tenant,
                 }
             })
             .collect())
@@ -51,7 +52,8 @@ impl PgStore {
 
     /// Each user's usage over `radacct_all` (closed history included): totals, the
     /// sessions started since `day_start` and since `month_start` (the local period
-    /// boundaries; labelled `day`/`month`), and the first start ever.
+    /// boundaries; labelled `day`/`month`), and the first start ever. Per (tenant,
+    /// username), keyed by [`Session::user_id`]'s form.
     pub async fn usage_by_user(
         &self,
         day_start: i64,
@@ -61,7 +63,7 @@ impl PgStore {
         sent("sessions_usage");
         let ts = |t: i64| DateTime::<Utc>::from_timestamp(t, 0).unwrap_or_default();
         let rows = sqlx::query!(
-            r#"SELECT username AS "username!",
+            r#"SELECT username AS "username!", tenant,
                       coalesce(sum(acctsessiontime), 0)::bigint AS "total_seconds!",
                       coalesce(sum(coalesce(acctinputoctets, 0) + coalesce(acctoutputoctets, 0)), 0)::bigint AS "total_octets!",
                       coalesce(sum(acctsessiontime) FILTER (WHERE acctstarttime >= $1), 0)::bigint AS "day_seconds!",
@@ -69,7 +71,7 @@ impl PgStore {
                       coalesce(sum(acctsessiontime) FILTER (WHERE acctstarttime >= $2), 0)::bigint AS "month_seconds!",
                       coalesce(sum(coalesce(acctinputoctets, 0) + coalesce(acctoutputoctets, 0)) FILTER (WHERE acctstarttime >= $2), 0)::bigint AS "month_octets!",
                       min(acctstarttime) AS first_login
-               FROM radacct_all WHERE username IS NOT NULL GROUP BY username"#,
+               FROM radacct_all WHERE username IS NOT NULL GROUP BY tenant, username"#,
             ts(day_start),
             ts(month_start)
         )
@@ -90,7 +92,8 @@ impl PgStore {
                     month_octets: n(r.month_octets),
                     first_login: r.first_login.map(|t| t.timestamp()),
                 };
-                (r.username, usage)
+                let user = crate::tenants::scoped(r.tenant.as_deref(), &r.username);
+                (user.into_owned(), usage)
             })
             .collect())
     }
