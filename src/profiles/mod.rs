@@ -196,6 +196,49 @@ struct Inner {
     listener_up: Arc<AtomicBool>,
     /// Notifications the listener has acted on (see [`Profiles::notifications_applied`]).
     applied: tokio::sync::watch::Sender<u64>,
+    /// With a read replica: what must be read from the primary for now.
+    primary_first: Option<PrimaryFirst>,
+}
+
+/// How long after a change notification a user's profile is read from the primary rather
+/// than the read replica (`[database] replica_url`): the replica may not have replayed the
+/// change yet, and the notification (sent by the primary at commit) can overtake it.
+pub const REPLICA_CATCH_UP: Duration = Duration::from_secs(60);
+
+/// Reads that go to the primary although a replica is configured: users named by a change
+/// notification in the last [`REPLICA_CATCH_UP`], and every user for that long after a
+/// flush (notifications may have been missed: any user may have changed).
+struct PrimaryFirst {
+    users: moka::sync::Cache<String, ()>,
+    all_until: std::sync::Mutex<Option<Instant>>,
+}
+
+impl PrimaryFirst {
+    fn new(capacity: u64) -> Self {
+        Self {
+            users: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(REPLICA_CATCH_UP)
+                .build(),
+            all_until: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn changed(&self, usernames: &[String]) {
+        for name in usernames {
+            self.users.insert(name.clone(), ());
+        }
+    }
+
+    fn flushed(&self) {
+        let until = Instant::now() + REPLICA_CATCH_UP;
+        *self.all_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(until);
+    }
+
+    fn wants_primary(&self, username: &str) -> bool {
+        let all = *self.all_until.lock().unwrap_or_else(|p| p.into_inner());
+        all.is_some_and(|until| Instant::now() < until) || self.users.contains_key(username)
+    }
 }
 
 /// A user whose rows changed (a NOTIFY for the user or one of their groups), with the
@@ -263,6 +306,9 @@ impl Profiles {
             .max_capacity(opts.l1_capacity)
             .time_to_live(opts.stale_ttl)
             .build();
+        let primary_first = pg
+            .has_replica()
+            .then(|| PrimaryFirst::new(opts.l1_capacity));
         Self {
             inner: Arc::new(Inner {
                 pg,
@@ -279,6 +325,7 @@ impl Profiles {
                 listener_probe: opts.listener_probe,
                 listener_up: Arc::new(AtomicBool::new(false)),
                 applied: tokio::sync::watch::Sender::new(0),
+                primary_first,
             }),
         }
     }
@@ -407,7 +454,10 @@ impl Profiles {
                 }
             }
         }
-        let rows = inner.pg.load_user(username).await?;
+        let rows = match &inner.primary_first {
+            Some(p) if !p.wants_primary(username) => inner.pg.replica().load_user(username).await?,
+            _ => inner.pg.load_user(username).await?,
+        };
         let label = if rows.is_some() { "hit" } else { "miss" };
         m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "db"), ("result", label)], 1);
         if let (Some(l2), Some(seen)) = (&inner.l2, l2_generation)
@@ -493,6 +543,9 @@ impl Profiles {
     /// batches a burst of notifications into one call).
     pub async fn invalidate_users(&self, usernames: &[String]) {
         let changes = self.snapshot(usernames);
+        if let Some(p) = &self.inner.primary_first {
+            p.changed(usernames);
+        }
         for name in usernames {
             self.inner.bucket(name).fetch_add(1, Ordering::AcqRel);
             self.inner.l1.invalidate(name.as_str()).await;
@@ -516,6 +569,9 @@ impl Profiles {
         m::inc(CACHE_INVALIDATIONS_TOTAL, &[("kind", "group")], 1);
         match self.inner.pg.group_members(groupname).await {
             Ok(members) => {
+                if let Some(p) = &self.inner.primary_first {
+                    p.changed(&members);
+                }
                 let changes = self.snapshot(&members);
                 for name in &members {
                     self.inner.l1.invalidate(name.as_str()).await;
@@ -536,6 +592,9 @@ impl Profiles {
     /// Drops every L1 entry.
     pub fn flush_l1(&self) {
         self.bump();
+        if let Some(p) = &self.inner.primary_first {
+            p.flushed();
+        }
         m::inc(CACHE_INVALIDATIONS_TOTAL, &[("kind", "flush")], 1);
         self.inner.l1.invalidate_all();
         // Changes may have been missed: the fallback could be just as stale.
