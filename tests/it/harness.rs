@@ -285,6 +285,54 @@ impl Postgres {
         unreachable!()
     }
 
+    /// A hot standby of `primary`, streaming from it: `pg_basebackup -R` of its data
+    /// directory (which writes `standby.signal` and the connection to the primary), started
+    /// on a free port. Read-only; it replays what the primary commits.
+    pub fn start_standby_of(primary: &Self) -> Self {
+        let bin = pg_bin_dir();
+        let as_postgres_user = is_root();
+        let base = unowned_dir("pg-standby");
+        if as_postgres_user {
+            run_checked(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&base),
+                "chown data dir",
+            );
+        }
+        let mut pg = Self {
+            bin,
+            base,
+            port: 0,
+            child: None,
+            as_postgres_user,
+            settings: primary.settings.clone(),
+        };
+        let mut backup = pg.command("pg_basebackup");
+        backup
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .arg("-D")
+            .arg(pg.data_dir())
+            .args(["-R", "-X", "stream", "--no-sync", "--checkpoint=fast"]);
+        run_checked(&mut backup, "pg_basebackup");
+        for attempt in 1..=PORT_ATTEMPTS {
+            pg.port = free_port();
+            match pg.spawn() {
+                Ok(()) => return pg,
+                Err(msg) if msg.contains("in use") && attempt < PORT_ATTEMPTS => continue,
+                Err(msg) => panic!("the standby did not start: {msg}"),
+            }
+        }
+        unreachable!()
+    }
+
     /// A command for one of the server binaries, run as `postgres` when we are root.
     fn command(&self, tool: &str) -> Command {
         let exe = self.bin.join(tool);

@@ -19,6 +19,7 @@ mod latch;
 mod nas_reload;
 mod ops;
 mod pgbouncer;
+mod replica;
 mod session_store;
 mod sessions;
 mod signals;
