@@ -27,7 +27,7 @@ async fn exec(pool: &PgPool, sql: &str) {
 }
 
 /// Waits (bounded) until `check` holds.
-async fn until<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+async fn until<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
     let deadline = Instant::now() + WAIT;
     while !check().await {
         assert!(Instant::now() < deadline, "{what}: not within {WAIT:?}");
