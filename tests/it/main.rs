@@ -15,6 +15,7 @@ mod e2e;
 mod fake_nas;
 mod flood;
 mod harness;
+mod instances;
 mod latch;
 mod nas_reload;
 mod ops;
