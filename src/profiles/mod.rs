@@ -209,13 +209,16 @@ pub const REPLICA_CATCH_UP: Duration = Duration::from_secs(60);
 /// notification in the last [`REPLICA_CATCH_UP`], and every user for that long after a
 /// flush (notifications may have been missed: any user may have changed).
 struct PrimaryFirst {
+    /// The store with its reads on the replica.
+    replica: PgStore,
     users: moka::sync::Cache<String, ()>,
     all_until: std::sync::Mutex<Option<Instant>>,
 }
 
 impl PrimaryFirst {
-    fn new(capacity: u64) -> Self {
+    fn new(replica: PgStore, capacity: u64) -> Self {
         Self {
+            replica,
             users: moka::sync::Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(REPLICA_CATCH_UP)
@@ -308,7 +311,7 @@ impl Profiles {
             .build();
         let primary_first = pg
             .has_replica()
-            .then(|| PrimaryFirst::new(opts.l1_capacity));
+            .then(|| PrimaryFirst::new(pg.replica(), opts.l1_capacity));
         Self {
             inner: Arc::new(Inner {
                 pg,
@@ -455,7 +458,14 @@ impl Profiles {
             }
         }
         let rows = match &inner.primary_first {
-            Some(p) if !p.wants_primary(username) => inner.pg.replica().load_user(username).await?,
+            Some(p) if !p.wants_primary(username) => match p.replica.load_user(username).await {
+                // The replica is away: the primary answers instead.
+                Err(StoreError::Unavailable(e)) => {
+                    tracing::debug!(error = %e, "read replica unavailable; loading from the primary");
+                    inner.pg.load_user(username).await?
+                }
+                other => other?,
+            },
             _ => inner.pg.load_user(username).await?,
         };
         let label = if rows.is_some() { "hit" } else { "miss" };

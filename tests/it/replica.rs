@@ -47,11 +47,12 @@ async fn misses_read_the_replica_changes_and_writes_the_primary() {
              INSERT INTO radcheck (username, attribute, op, value) VALUES
                ('alice', 'Cleartext-Password', ':=', 'wonderland'),
                ('bob', 'Cleartext-Password', ':=', 'builder'),
-               ('carol', 'Cleartext-Password', ':=', 'singer');"
+               ('carol', 'Cleartext-Password', ':=', 'singer'),
+               ('dave', 'Cleartext-Password', ':=', 'diver');"
         ),
     )
     .await;
-    let standby = Postgres::start_standby_of(&primary);
+    let mut standby = Postgres::start_standby_of(&primary);
     let replica_url = url.replace(
         &format!(":{}/", primary.port()),
         &format!(":{}/", standby.port()),
@@ -161,5 +162,14 @@ async fn misses_read_the_replica_changes_and_writes_the_primary() {
     })
     .await;
     exec(&replica, "SELECT pg_wal_replay_resume()").await;
+
+    // The replica goes away: misses are read on the primary instead (no false reject, no
+    // silence).
+    replica.close().await;
+    standby.stop();
+    let r = nas
+        .exchange(&nas.access_request("dave", "diver", Method::Pap, true))
+        .await;
+    assert_eq!(code_of(&r), Code::AccessAccept, "read on the primary");
     server.stop().await;
 }
