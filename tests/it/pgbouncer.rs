@@ -231,8 +231,12 @@ async fn auth_accounting_invalidation_and_cli_through_transaction_pooling() {
         "the old password no longer is"
     );
 
-    // The user CLI through PgBouncer: add a user, who can then log in; show them.
+    // The CLI with this config: `migrate` (on listen_url: the migrator's lock is
+    // session-level), then the user commands through PgBouncer: add a user, who can then
+    // log in; show them.
     let dir = harness::fresh_dir("pgbouncer-cli");
+    let out = cli(&dir, &url, &direct, &["migrate"], "").await;
+    assert!(out.contains("schema is up to date"), "{out}");
     let out = cli(
         &dir,
         &url,
