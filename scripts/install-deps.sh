@@ -43,6 +43,7 @@ required=(
     "openssl|/usr/bin/openssl" # the TLS tests (tests/it/tls.rs) make their certificates with it
     "freeradius-utils|/usr/bin/radclient"
     "freeradius-common|/usr/share/freeradius/dictionary"
+    "pgbouncer|/usr/sbin/pgbouncer" # tests/it/pgbouncer.rs starts its own, in transaction pooling
     "tcpdump|/usr/bin/tcpdump"
     "python3|/usr/bin/python3"
     "prometheus|/usr/bin/promtool"
@@ -114,6 +115,11 @@ else
     # A system FreeRADIUS enabled for the next boot would take UDP 1812/1813 from us.
     if [ -d /run/systemd/system ] && [[ " ${missing[*]} " == *" freeradius "* ]]; then
         as_root systemctl disable freeradius.service >/dev/null 2>&1 || true
+    fi
+    # Nor a system PgBouncer (the tests start their own on free ports): not started above
+    # (policy-rc.d), and not enabled for the next boot.
+    if [ -d /run/systemd/system ] && [[ " ${missing[*]} " == *" pgbouncer "* ]]; then
+        as_root systemctl disable pgbouncer.service >/dev/null 2>&1 || true
     fi
 
     still=()

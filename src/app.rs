@@ -130,15 +130,21 @@ pub fn database(config: &Config) -> Result<PgStore, AppError> {
     };
     let settings = PoolSettings {
         size: config.database.pool_size,
+        pgbouncer: config.database.pgbouncer,
         ..PoolSettings::default()
     };
-    let store = PgStore::connect_lazy(url, settings).map_err(store_step("database URL"))?;
-    match config.database.listen_url.as_deref() {
-        Some(listen) => store
+    let mut store = PgStore::connect_lazy(url, settings).map_err(store_step("database URL"))?;
+    if let Some(listen) = config.database.listen_url.as_deref() {
+        store = store
             .with_listen_url(listen)
-            .map_err(store_step("database listen URL")),
-        None => Ok(store),
+            .map_err(store_step("database listen URL"))?;
     }
+    if let Some(replica) = config.database.replica_url.as_deref() {
+        store = store
+            .with_replica_url(replica, settings)
+            .map_err(store_step("database replica URL"))?;
+    }
+    Ok(store)
 }
 
 /// The Redis client `[redis]` describes (URL, and for `rediss://` the CA and client
@@ -435,6 +441,9 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         nas_changed: tokio::sync::Notify::new(),
         profiles: profiles.clone(),
     });
+    pg.check_listen_session()
+        .await
+        .map_err(store_step("the NOTIFY listener's connection"))?;
     // LISTEN first, then read the NAS table: a change made after the read is then always
     // notified (a NOTIFY racing the read only causes one extra reload).
     let (_listener_task, listening) = {

@@ -131,12 +131,25 @@ impl Config {
                 "must start with postgres:// or postgresql://".into(),
             );
         }
-        if let Some(url) = &self.database.listen_url
-            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
-        {
+        for (key, url) in [
+            ("database.listen_url", &self.database.listen_url),
+            ("database.replica_url", &self.database.replica_url),
+        ] {
+            if let Some(url) = url
+                && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+            {
+                bad(
+                    key.into(),
+                    "must start with postgres:// or postgresql://".into(),
+                );
+            }
+        }
+        if self.database.pgbouncer && self.database.listen_url.is_none() {
             bad(
                 "database.listen_url".into(),
-                "must start with postgres:// or postgresql://".into(),
+                "must be set when database.pgbouncer = true (LISTEN and migrations need a \
+                 session of their own: PostgreSQL itself, not PgBouncer)"
+                    .into(),
             );
         }
         if !(1..=3600).contains(&self.cache.listener_probe_secs) {

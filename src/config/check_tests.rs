@@ -182,3 +182,17 @@ fn every_key_has_a_form() {
         }
     }
 }
+
+#[test]
+fn pgbouncer_needs_a_listen_url_and_urls_are_postgres() {
+    let text = "[database]\nurl = \"postgres://b/r\"\npgbouncer = true\n";
+    assert!(problem(text, "database.listen_url").contains("database.pgbouncer = true"));
+    let text = "[database]\nurl = \"postgres://b/r\"\nreplica_url = \"mysql://r/r\"\n";
+    assert_eq!(
+        problem(text, "database.replica_url"),
+        "must start with postgres:// or postgresql://"
+    );
+    let ok = "[database]\nurl = \"postgres://b/r\"\npgbouncer = true\n\
+              listen_url = \"postgres://p/r\"\nreplica_url = \"postgres://r/r\"\n";
+    assert!(Config::from_str_named("t.toml", ok).is_ok());
+}

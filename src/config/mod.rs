@@ -238,6 +238,16 @@ pub struct DatabaseConfig {
     /// PgBouncer in transaction pooling, where LISTEN cannot work). Unset: `url`.
     #[serde(default)]
     pub listen_url: Option<String>,
+    /// `url` leads to a PgBouncer in transaction (or statement) pooling: every statement
+    /// runs in a transaction of its own and keeps no session state (no named prepared
+    /// statements, no startup options). Needs `listen_url` (PostgreSQL itself), which the
+    /// listener and `migrate` use.
+    #[serde(default)]
+    pub pgbouncer: bool,
+    /// A read replica (a streaming standby) for the profile loads of cache misses; writes,
+    /// LISTEN and reads that must see the latest writes stay on `url`. Unset: all on `url`.
+    #[serde(default)]
+    pub replica_url: Option<String>,
 }
 
 fn default_pool_size() -> u32 {
@@ -250,6 +260,8 @@ impl Default for DatabaseConfig {
             url: None,
             pool_size: default_pool_size(),
             listen_url: None,
+            pgbouncer: false,
+            replica_url: None,
         }
     }
 }
@@ -261,6 +273,8 @@ impl std::fmt::Debug for DatabaseConfig {
             .field("url", &self.url.as_ref().map(|_| "***"))
             .field("pool_size", &self.pool_size)
             .field("listen_url", &self.listen_url.as_ref().map(|_| "***"))
+            .field("pgbouncer", &self.pgbouncer)
+            .field("replica_url", &self.replica_url.as_ref().map(|_| "***"))
             .finish()
     }
 }

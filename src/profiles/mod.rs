@@ -224,6 +224,52 @@ struct Inner {
     /// user or group also reaches these tenants' cache entries, which may have read the
     /// global rows. Written on cache misses only.
     tenants: std::sync::RwLock<std::collections::BTreeSet<Arc<str>>>,
+    /// With a read replica: what must be read from the primary for now.
+    primary_first: Option<PrimaryFirst>,
+}
+
+/// How long after a change notification a user's profile is read from the primary rather
+/// than the read replica (`[database] replica_url`): the replica may not have replayed the
+/// change yet, and the notification (sent by the primary at commit) can overtake it.
+pub const REPLICA_CATCH_UP: Duration = Duration::from_secs(60);
+
+/// Reads that go to the primary although a replica is configured: users named by a change
+/// notification in the last [`REPLICA_CATCH_UP`], and every user for that long after a
+/// flush (notifications may have been missed: any user may have changed).
+struct PrimaryFirst {
+    /// The store with its reads on the replica.
+    replica: PgStore,
+    users: moka::sync::Cache<String, ()>,
+    all_until: std::sync::Mutex<Option<Instant>>,
+}
+
+impl PrimaryFirst {
+    fn new(replica: PgStore, capacity: u64) -> Self {
+        Self {
+            replica,
+            users: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(REPLICA_CATCH_UP)
+                .build(),
+            all_until: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn changed(&self, usernames: &[String]) {
+        for name in usernames {
+            self.users.insert(name.clone(), ());
+        }
+    }
+
+    fn flushed(&self) {
+        let until = Instant::now() + REPLICA_CATCH_UP;
+        *self.all_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(until);
+    }
+
+    fn wants_primary(&self, username: &str) -> bool {
+        let all = *self.all_until.lock().unwrap_or_else(|p| p.into_inner());
+        all.is_some_and(|until| Instant::now() < until) || self.users.contains_key(username)
+    }
 }
 
 /// A user whose rows changed (a NOTIFY for the user or one of their groups), with the
@@ -293,6 +339,9 @@ impl Profiles {
             .max_capacity(opts.l1_capacity)
             .time_to_live(opts.stale_ttl)
             .build();
+        let primary_first = pg
+            .has_replica()
+            .then(|| PrimaryFirst::new(pg.replica(), opts.l1_capacity));
         Self {
             inner: Arc::new(Inner {
                 pg,
@@ -310,6 +359,7 @@ impl Profiles {
                 listener_up: Arc::new(AtomicBool::new(false)),
                 applied: tokio::sync::watch::Sender::new(0),
                 tenants: std::sync::RwLock::default(),
+                primary_first,
             }),
         }
     }
@@ -518,7 +568,19 @@ impl Profiles {
             }
         }
         let (tenant, name) = crate::tenants::split(username);
-        let rows = inner.pg.load_user_in(tenant, name).await?;
+        let rows = match &inner.primary_first {
+            Some(p) if !p.wants_primary(username) => {
+                match p.replica.load_user_in(tenant, name).await {
+                    // The replica is away: the primary answers instead.
+                    Err(StoreError::Unavailable(e)) => {
+                        tracing::debug!(error = %e, "read replica unavailable; loading from the primary");
+                        inner.pg.load_user_in(tenant, name).await?
+                    }
+                    other => other?,
+                }
+            }
+            _ => inner.pg.load_user_in(tenant, name).await?,
+        };
         let label = if rows.is_some() { "hit" } else { "miss" };
         m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "db"), ("result", label)], 1);
         if let (Some(l2), Some(seen)) = (&inner.l2, l2_generation)
@@ -579,6 +641,10 @@ impl Profiles {
                     .iter()
                     .map(|name| crate::tenants::scoped(Some(t), name).into_owned()),
             ),
+        }
+        if let Some(p) = &self.inner.primary_first {
+            p.changed(&keys);
+            p.changed(&fanout);
         }
         let changes = self.snapshot(&keys, &fanout);
         for key in keys.iter().chain(&fanout) {
@@ -706,6 +772,10 @@ impl Profiles {
     /// A group change's part of an invalidation: L1, the fallback and L2 (the epoch bump
     /// already protects loads in flight).
     async fn drop_keys(&self, mut keys: Vec<String>, mut fanout: Vec<String>) {
+        if let Some(p) = &self.inner.primary_first {
+            p.changed(&keys);
+            p.changed(&fanout);
+        }
         let changes = self.snapshot(&keys, &fanout);
         keys.append(&mut fanout);
         for key in &keys {
@@ -721,6 +791,9 @@ impl Profiles {
     /// Drops every L1 entry.
     pub fn flush_l1(&self) {
         self.bump();
+        if let Some(p) = &self.inner.primary_first {
+            p.flushed();
+        }
         m::inc(CACHE_INVALIDATIONS_TOTAL, &[("kind", "flush")], 1);
         self.inner.l1.invalidate_all();
         // Changes may have been missed: the fallback could be just as stale.

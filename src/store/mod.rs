@@ -56,6 +56,16 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The NOTIFY listener's connection has no PostgreSQL session of its own: `key` leads
+    /// to a connection pooler in transaction mode (PgBouncer), where LISTEN cannot work.
+    #[error(
+        "{key} leads to a connection pooler in transaction mode (PgBouncer?): LISTEN needs a \
+         PostgreSQL session of its own; point database.listen_url at PostgreSQL itself"
+    )]
+    ListenPooled {
+        /// The config key the listener's URL came from.
+        key: &'static str,
+    },
     /// Only one of the Redis client certificate and key was given.
     #[error("Redis client certificate: cert_file and key_file go together")]
     RedisCertPair,

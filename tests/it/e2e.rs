@@ -347,14 +347,16 @@ async fn a_slow_first_listen_does_not_flush_what_is_cached_after_readyz() {
     seed(&pool).await;
     pool.close().await;
     let proxy = crate::blackhole::Blackhole::start(([127, 0, 0, 1], pg.port()).into()).await;
-    proxy.blackhole_first(1);
+    // The first is the start-up check of the listener's session (it gives up and lets
+    // the server start); the second, the first LISTEN connection.
+    proxy.blackhole_first(2);
     let mut c = config(&url, None);
     c.database.listen_url =
         Some(url.replace(&format!(":{}/", pg.port()), &format!(":{}/", proxy.port())));
     let server = app::start(c, None).await.expect("server starts");
     wait_ready(&server).await;
     assert!(
-        proxy.accepted() >= 2,
+        proxy.accepted() >= 3,
         "the first LISTEN connection stalled and was replaced"
     );
     let nas = Nas::new(server.auth_addr, SECRET).await;

@@ -285,6 +285,54 @@ impl Postgres {
         unreachable!()
     }
 
+    /// A hot standby of `primary`, streaming from it: `pg_basebackup -R` of its data
+    /// directory (which writes `standby.signal` and the connection to the primary), started
+    /// on a free port. Read-only; it replays what the primary commits.
+    pub fn start_standby_of(primary: &Self) -> Self {
+        let bin = pg_bin_dir();
+        let as_postgres_user = is_root();
+        let base = unowned_dir("pg-standby");
+        if as_postgres_user {
+            run_checked(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&base),
+                "chown data dir",
+            );
+        }
+        let mut pg = Self {
+            bin,
+            base,
+            port: 0,
+            child: None,
+            as_postgres_user,
+            settings: primary.settings.clone(),
+        };
+        let mut backup = pg.command("pg_basebackup");
+        backup
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .arg("-D")
+            .arg(pg.data_dir())
+            .args(["-R", "-X", "stream", "--no-sync", "--checkpoint=fast"]);
+        run_checked(&mut backup, "pg_basebackup");
+        for attempt in 1..=PORT_ATTEMPTS {
+            pg.port = free_port();
+            match pg.spawn() {
+                Ok(()) => return pg,
+                Err(msg) if msg.contains("in use") && attempt < PORT_ATTEMPTS => continue,
+                Err(msg) => panic!("the standby did not start: {msg}"),
+            }
+        }
+        unreachable!()
+    }
+
     /// A command for one of the server binaries, run as `postgres` when we are root.
     fn command(&self, tool: &str) -> Command {
         let exe = self.bin.join(tool);
@@ -843,5 +891,140 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// PgBouncer
+// ---------------------------------------------------------------------------------------
+
+/// A PgBouncer in transaction pooling on a free loopback port, in front of a [`Postgres`]
+/// (every database, user `postgres`, trust authentication against a userlist it writes),
+/// with `pool_size` server sessions per database. Runs as `postgres` when we are root
+/// (PgBouncer refuses to run as root).
+pub struct PgBouncer {
+    base: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl PgBouncer {
+    /// Starts it in front of `pg`; panics (naming the package) if it is not installed.
+    pub fn start(pg: &Postgres, pool_size: u32) -> Self {
+        let exe = Path::new("/usr/sbin/pgbouncer");
+        assert!(
+            exe.exists(),
+            "{} not found: install Debian package pgbouncer",
+            exe.display()
+        );
+        let base = unowned_dir("pgbouncer");
+        let as_postgres_user = is_root();
+        for attempt in 1..=PORT_ATTEMPTS {
+            let port = free_port();
+            std::fs::write(base.join("userlist.txt"), "\"postgres\" \"\"\n").expect("userlist");
+            std::fs::write(
+                base.join("pgbouncer.ini"),
+                format!(
+                    "[databases]\n* = host=127.0.0.1 port={pg_port} user=postgres\n\
+                     [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
+                     unix_socket_dir =\nauth_type = trust\nauth_file = {userlist}\n\
+                     pool_mode = transaction\ndefault_pool_size = {pool_size}\n\
+                     max_client_conn = 500\nserver_reset_query =\n\
+                     log_connections = 0\nlog_disconnections = 0\npidfile = {pidfile}\n",
+                    pg_port = pg.port(),
+                    userlist = base.join("userlist.txt").display(),
+                    pidfile = base.join("pgbouncer.pid").display(),
+                ),
+            )
+            .expect("pgbouncer.ini");
+            if as_postgres_user {
+                run_checked(
+                    Command::new("chown")
+                        .args(["-R", "postgres:postgres"])
+                        .arg(&base),
+                    "chown pgbouncer dir",
+                );
+            }
+            let mut cmd = if as_postgres_user {
+                let mut c = Command::new("runuser");
+                c.args(["-u", "postgres", "--", "sh", "-c", WATCHDOG, "watchdog"]);
+                c
+            } else {
+                let mut c = Command::new("sh");
+                c.args(["-c", WATCHDOG, "watchdog"]);
+                c
+            };
+            let log = base.join("pgbouncer.log");
+            let mut child = cmd
+                .arg(std::process::id().to_string())
+                .arg(&log)
+                .arg(&base)
+                .arg(exe)
+                .arg(base.join("pgbouncer.ini"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn pgbouncer");
+            let deadline = Instant::now() + READY_TIMEOUT;
+            loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    let tail = log_tail(&log, 20);
+                    if tail.contains("in use") && attempt < PORT_ATTEMPTS {
+                        break;
+                    }
+                    panic!("pgbouncer exited ({status}); log tail:\n{tail}");
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Self {
+                        base,
+                        port,
+                        child: Some(child),
+                    };
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    panic!(
+                        "pgbouncer not listening on {port}; log:\n{}",
+                        log_tail(&log, 20)
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        panic!("pgbouncer: no free port after {PORT_ATTEMPTS} attempts");
+    }
+
+    /// `url` (a database on the PostgreSQL behind it) rewritten to go through PgBouncer.
+    pub fn url_for(&self, pg: &Postgres, url: &str) -> String {
+        let through = url.replace(
+            &format!("127.0.0.1:{}/", pg.port()),
+            &format!("127.0.0.1:{}/", self.port),
+        );
+        assert_ne!(through, url, "{url} is not on that PostgreSQL");
+        through
+    }
+
+    /// The TCP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // PgBouncer's own pid, from the pid file it writes; the watchdog then exits.
+            if let Some(pid) = std::fs::read_to_string(self.base.join("pgbouncer.pid"))
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+            {
+                let _ = Command::new("kill")
+                    .args(["-INT", &pid.to_string()])
+                    .status();
+            }
+            reap(&mut child, Duration::from_secs(10));
+        }
+        let _ = std::fs::remove_dir_all(&self.base);
     }
 }

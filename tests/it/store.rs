@@ -1366,6 +1366,7 @@ async fn a_blackholed_database_connection_is_unavailable_within_the_deadline() {
         size: 2,
         acquire_timeout: Duration::from_millis(500),
         statement_timeout: Duration::from_secs(1),
+        pgbouncer: false,
     };
     let store = PgStore::connect_lazy(&proxied, settings).unwrap();
     assert!(store.load_user("alice").await.unwrap().is_some());

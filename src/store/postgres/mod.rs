@@ -9,11 +9,13 @@
 mod accounts;
 mod acct;
 mod nas;
+mod pool;
 mod sessions;
 mod users;
 
 pub use accounts::{Membership, UserSummary, UserWrite};
 pub use nas::NasWrite;
+use pool::QueryPool;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -145,6 +147,9 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
     /// PostgreSQL `statement_timeout` for every connection.
     pub statement_timeout: Duration,
+    /// The URL leads to a PgBouncer in transaction pooling (`[database] pgbouncer`): no
+    /// session state, every statement in a transaction of its own (see `pool.rs`).
+    pub pgbouncer: bool,
 }
 
 impl Default for PoolSettings {
@@ -153,6 +158,7 @@ impl Default for PoolSettings {
             size: 16,
             acquire_timeout: Duration::from_secs(1),
             statement_timeout: Duration::from_secs(2),
+            pgbouncer: false,
         }
     }
 }
@@ -160,7 +166,7 @@ impl Default for PoolSettings {
 /// sqlx pool over the FreeRADIUS schema; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pool: QueryPool,
     /// Client-side bound on the request-path statements (`within`): the pool's acquire
     /// timeout plus `statement_timeout`. PostgreSQL's own timeout cannot fire when the
     /// network path is dead (no FIN, no RST): without this a lookup would wait for TCP
@@ -169,35 +175,58 @@ pub struct PgStore {
     /// Where the NOTIFY listener connects when that is not `pool`'s server (`[database]
     /// listen_url`: straight to PostgreSQL when queries go through PgBouncer).
     listen: Option<PgConnectOptions>,
+    /// Where cache-miss profile loads go (`[database] replica_url`); unset: `pool`.
+    replica: Option<QueryPool>,
 }
 
 impl PgStore {
     /// Builds a lazy pool (no connection is made until the first query, so a database that
     /// is down at start-up is reported by the first query, as [`StoreError::Unavailable`]).
     pub fn connect_lazy(url: &str, settings: PoolSettings) -> Result<Self, StoreError> {
-        let ms = settings.statement_timeout.as_millis().max(1).to_string();
-        let options = PgConnectOptions::from_str(url)
-            .map_err(StoreError::Url)?
-            .application_name("hotspot-radius")
-            .options([("statement_timeout", ms.as_str())]);
-        let pool = PgPoolOptions::new()
-            .max_connections(settings.size.max(1))
-            .min_connections(0)
-            .acquire_timeout(settings.acquire_timeout)
-            .test_before_acquire(false)
-            .connect_lazy_with(options);
         Ok(Self {
-            pool,
+            pool: query_pool(url, settings)?,
             deadline: settings.acquire_timeout + settings.statement_timeout,
             listen: None,
+            replica: None,
         })
+    }
+
+    /// Cache-miss profile loads go to `url` (a read replica), with the same settings.
+    pub fn with_replica_url(
+        mut self,
+        url: &str,
+        settings: PoolSettings,
+    ) -> Result<Self, StoreError> {
+        self.replica = Some(query_pool(url, settings)?);
+        Ok(self)
+    }
+
+    /// This store with its reads on the replica, when there is one (else itself): for
+    /// reads that tolerate the replica's lag.
+    pub fn replica(&self) -> Self {
+        match &self.replica {
+            Some(replica) => Self {
+                pool: replica.clone(),
+                replica: None,
+                ..self.clone()
+            },
+            None => self.clone(),
+        }
+    }
+
+    /// Whether reads that tolerate lag go to a replica.
+    pub fn has_replica(&self) -> bool {
+        self.replica.is_some()
     }
 
     /// The NOTIFY listener connects to `url` instead of the query pool's server.
     pub fn with_listen_url(mut self, url: &str) -> Result<Self, StoreError> {
+        // No `extra_float_digits` (the listener reads no floats): a pooler that refuses it
+        // is then found by `check_listen_session`, not a connection error.
         let options = PgConnectOptions::from_str(url)
             .map_err(StoreError::Url)?
-            .application_name("hotspot-radius");
+            .application_name("hotspot-radius")
+            .extra_float_digits(None);
         self.listen = Some(options);
         Ok(self)
     }
@@ -206,9 +235,10 @@ impl PgStore {
     pub fn from_pool(pool: PgPool) -> Self {
         let defaults = PoolSettings::default();
         Self {
-            pool,
+            pool: QueryPool::direct(pool),
             deadline: defaults.acquire_timeout + defaults.statement_timeout,
             listen: None,
+            replica: None,
         }
     }
 
@@ -225,7 +255,7 @@ impl PgStore {
 
     /// The underlying pool.
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.pool.inner()
     }
 
     /// A one-connection pool for one NOTIFY listener connection: to `listen_url` if set,
@@ -235,7 +265,7 @@ impl PgStore {
     pub fn listen_pool(&self) -> PgPool {
         let options = match &self.listen {
             Some(o) => o.clone(),
-            None => (*self.pool.connect_options()).clone(),
+            None => (*self.pool.inner().connect_options()).clone(),
         };
         PgPoolOptions::new()
             .max_connections(1)
@@ -245,14 +275,52 @@ impl PgStore {
             .connect_lazy_with(options)
     }
 
-    /// Applies pending migrations.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        migrate(&self.pool).await
+    /// Refuses a NOTIFY listener connection without a PostgreSQL session of its own: through
+    /// a PgBouncer in transaction pooling, LISTEN registers on whichever server session ran
+    /// it and notifications never reach this client (see `listen_probe`). Returns
+    /// [`StoreError::ListenPooled`] only on a positive finding: when PostgreSQL cannot be
+    /// reached the check is skipped (logged) and the listener retries as usual.
+    pub async fn check_listen_session(&self) -> Result<(), StoreError> {
+        let key = if self.listen.is_some() {
+            "database.listen_url"
+        } else {
+            "database.url"
+        };
+        let listening = self.listen_pool();
+        let holding: Vec<PgPool> = (0..LISTEN_PROBE_HOLDERS)
+            .map(|_| self.listen_pool())
+            .collect();
+        let verdict = listen_probe(&listening, &holding).await;
+        listening.close().await;
+        for pool in &holding {
+            pool.close().await;
+        }
+        match verdict {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(StoreError::ListenPooled { key }),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check the NOTIFY listener's session; not checked");
+                Ok(())
+            }
+        }
     }
 
-    /// Applies pending migrations; the versions applied (see [`migrate_reporting`]).
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.migrate_reporting().await.map(|_| ())
+    }
+
+    /// Applies pending migrations; the versions applied (see [`migrate_reporting`]). The
+    /// migrator holds a session-level advisory lock, so through PgBouncer it runs on a
+    /// session of its own to `listen_url` (PostgreSQL itself).
     pub async fn migrate_reporting(&self) -> Result<Vec<i64>, StoreError> {
-        migrate_reporting(&self.pool).await
+        if !self.pool.is_bounced() {
+            return migrate_reporting(self.pool.inner()).await;
+        }
+        let direct = self.listen_pool();
+        let result = migrate_reporting(&direct).await;
+        direct.close().await;
+        result
     }
 
     /// Whether every embedded migration has been applied successfully (`serve` refuses to
@@ -288,7 +356,104 @@ impl PgStore {
     /// Closes every pooled connection (shutdown).
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(replica) = &self.replica {
+            replica.close().await;
+        }
     }
+}
+
+/// Connections [`PgStore::check_listen_session`] holds at once, besides the listener's.
+const LISTEN_PROBE_HOLDERS: usize = 4;
+
+/// The probe of [`PgStore::check_listen_session`]: whether the connection of `listening`
+/// keeps one PostgreSQL session (backend pid). Each of `holding` pins a server session in
+/// a transaction and must not be on the listener's; after each, the listener must still
+/// answer from its own session, within a bound (a pooler with every session pinned leaves
+/// it waiting). Directly on PostgreSQL that always holds; through transaction pooling the
+/// listener's session is handed out again (PgBouncer reuses the session used last first),
+/// or it answers from another one, or not at all. Simple queries only (nothing to prepare
+/// through a pooler).
+async fn listen_probe(listening: &PgPool, holding: &[PgPool]) -> Result<bool, sqlx::Error> {
+    use sqlx::Row;
+    const WAIT: Duration = Duration::from_secs(3);
+    async fn pid(
+        conn: &mut sqlx::PgConnection,
+        sql: &'static str,
+    ) -> Option<Result<i32, sqlx::Error>> {
+        let row = tokio::time::timeout(WAIT, sqlx::raw_sql(sql).fetch_optional(conn)).await;
+        match row {
+            Err(_) => None,
+            Ok(Err(e)) => Some(Err(e)),
+            Ok(Ok(None)) => Some(Err(sqlx::Error::RowNotFound)),
+            Ok(Ok(Some(row))) => Some(row.try_get::<i32, _>(0)),
+        }
+    }
+    let timed_out = || {
+        sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "no connection within the probe's bound",
+        ))
+    };
+    let mut l = tokio::time::timeout(WAIT, listening.acquire())
+        .await
+        .map_err(|_| timed_out())??;
+    let Some(own) = pid(&mut l, "SELECT pg_backend_pid()").await else {
+        return Err(timed_out());
+    };
+    let own = own?;
+    let mut held = Vec::new();
+    let mut verdict = true;
+    for pool in holding {
+        let mut h = tokio::time::timeout(WAIT, pool.acquire())
+            .await
+            .map_err(|_| timed_out())??;
+        match pid(&mut h, "BEGIN; SELECT pg_backend_pid()").await {
+            None => verdict = false,
+            Some(theirs) => verdict = theirs? != own,
+        }
+        held.push(h);
+        if !verdict {
+            break;
+        }
+        match pid(&mut l, "SELECT pg_backend_pid()").await {
+            None => verdict = false,
+            Some(now) => verdict = now? == own,
+        }
+        if !verdict {
+            break;
+        }
+    }
+    for mut h in held {
+        h.close_on_drop();
+    }
+    l.close_on_drop();
+    Ok(verdict)
+}
+
+/// The query pool for `url` under `settings`.
+fn query_pool(url: &str, settings: PoolSettings) -> Result<QueryPool, StoreError> {
+    let ms = settings.statement_timeout.as_millis().max(1);
+    let options = PgConnectOptions::from_str(url)
+        .map_err(StoreError::Url)?
+        .application_name("hotspot-radius");
+    // PgBouncer 1.18 refuses startup parameters it does not track (`options`,
+    // `extra_float_digits`): the timeout is set per transaction instead.
+    let options = if settings.pgbouncer {
+        options.extra_float_digits(None).statement_cache_capacity(0)
+    } else {
+        options.options([("statement_timeout", ms.to_string().as_str())])
+    };
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.size.max(1))
+        .min_connections(0)
+        .acquire_timeout(settings.acquire_timeout)
+        .test_before_acquire(false)
+        .connect_lazy_with(options);
+    Ok(if settings.pgbouncer {
+        QueryPool::bounced(pool, ms)
+    } else {
+        QueryPool::direct(pool)
+    })
 }
 
 impl PgStore {
