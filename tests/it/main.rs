@@ -18,6 +18,8 @@ mod harness;
 mod latch;
 mod nas_reload;
 mod ops;
+mod redis_ha;
+mod redis_topo;
 mod session_store;
 mod sessions;
 mod signals;
