@@ -243,7 +243,7 @@ pub fn client(endpoint: &RedisEndpoint<'_>) -> Result<RedisClient, StoreError> {
         _ => return Err(StoreError::RedisCertPair),
     };
     let root_cert = endpoint.ca_file.map(read_pem).transpose()?;
-    let certs = (client_tls.is_some() || root_cert.is_some()).then(|| TlsCertificates {
+    let certs = (client_tls.is_some() || root_cert.is_some()).then_some(TlsCertificates {
         client_tls,
         root_cert,
     });
