@@ -45,8 +45,8 @@ const REDIS_PORT: u16 = 6379;
 /// sentinels again (keeps an outage from turning every command into a lookup).
 const RESOLVE_BACKOFF: Duration = Duration::from_millis(200);
 
-/// The deployment a `[redis] url` names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The deployment a `[redis] url` names. Its `Debug` hides passwords.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Topology {
     /// One server (`redis://`, `rediss://`, `redis+unix://`, `unix://`).
     Standalone {
@@ -72,6 +72,35 @@ pub enum Topology {
         /// One `redis://` / `rediss://` URL per seed node (credentials included).
         nodes: Vec<String>,
     },
+}
+
+impl std::fmt::Debug for Topology {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Standalone { url } => f
+                .debug_struct("Standalone")
+                .field("url", &super::redact_url(url))
+                .finish(),
+            Self::Sentinel {
+                sentinels,
+                service,
+                tls,
+                userinfo,
+                db,
+            } => f
+                .debug_struct("Sentinel")
+                .field("sentinels", sentinels)
+                .field("service", service)
+                .field("tls", tls)
+                .field("userinfo", &userinfo.as_ref().map(|_| "<redacted>"))
+                .field("db", db)
+                .finish(),
+            Self::Cluster { nodes } => {
+                let nodes: Vec<String> = nodes.iter().map(|n| super::redact_url(n)).collect();
+                f.debug_struct("Cluster").field("nodes", &nodes).finish()
+            }
+        }
+    }
 }
 
 impl Topology {
@@ -675,6 +704,18 @@ mod tests {
         );
         assert!(Topology::parse("rediss+cluster://a:1").unwrap().is_tls());
         assert!(Topology::parse("redis+cluster://a:1/3").is_err());
+    }
+
+    #[test]
+    fn debug_hides_passwords() {
+        for url in [
+            "redis+sentinel://u:s3cret@h/m",
+            "redis+cluster://u:s3cret@a:1,b:2",
+            "redis://u:s3cret@h/0",
+        ] {
+            let shown = format!("{:?}", Topology::parse(url).unwrap());
+            assert!(!shown.contains("s3cret"), "{shown}");
+        }
     }
 
     #[test]

@@ -23,6 +23,8 @@ const SIMULTANEOUS: &str = "You are already logged in on as many devices as your
 const WAIT: Duration = Duration::from_secs(60);
 /// L2 hits in `/metrics`.
 const L2_HITS: &str = "radius_cache_lookups_total{tier=\"l2\",result=\"hit\"}";
+/// Failed L2 operations in `/metrics` (any `op`).
+const REDIS_ERRORS: &str = "radius_redis_errors_total";
 
 /// Users `{prefix}000`.. with password [`PASSWORD`]; returns their names.
 async fn users(pool: &PgPool, prefix: &str, n: usize) -> Vec<String> {
@@ -312,6 +314,10 @@ async fn sentinel_failover_keeps_auth_sessions_and_accounting() {
         "the new session is on the promoted primary"
     );
 
+    assert!(
+        server.metric(REDIS_ERRORS) > 0.0,
+        "the failover was seen (L2 operations failed meanwhile)"
+    );
     let result = load.finish();
     assert!(
         result.refused.is_empty() && result.unanswered.is_empty(),
@@ -376,6 +382,7 @@ async fn cluster_two_servers_share_state_and_survive_a_dead_primary() {
 
     // Kill the primary that holds the session store.
     let owner = cluster.owner_of("hr:v2:{sess}:due");
+    let errors_before = a.metric(REDIS_ERRORS) + b.metric(REDIS_ERRORS);
     cluster.nodes[owner].kill();
     let mut next = fresh.iter().skip(1);
     for round in 0..3 {
@@ -394,6 +401,10 @@ async fn cluster_two_servers_share_state_and_survive_a_dead_primary() {
             );
         }
     }
+    assert!(
+        a.metric(REDIS_ERRORS) + b.metric(REDIS_ERRORS) > errors_before,
+        "the logins above met the dead primary (they were answered without Redis)"
+    );
     assert!(a.is_running(), "A still running; log:\n{}", a.log());
     assert!(b.is_running(), "B still running; log:\n{}", b.log());
 
