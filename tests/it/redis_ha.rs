@@ -443,3 +443,47 @@ async fn cluster_two_servers_share_state_and_survive_a_dead_primary() {
     );
     assert!(a.is_running() && b.is_running());
 }
+
+/// A server started while the whole cluster is down serves from PostgreSQL, and uses the
+/// cluster once it is up (the lazy cluster connection connects on a later command).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_down_at_start_up_is_used_once_it_is_up() {
+    let (url, pool) = harness::fresh_db().await;
+    let names = users(&pool, "cd", 30).await;
+    let mut cluster = Cluster::start();
+    for n in &mut cluster.nodes {
+        n.kill();
+    }
+    let server = ServerProcess::spawn(&url, &cluster.url(), SECRET);
+    until_up(&server, "cd000");
+    for n in &mut cluster.nodes {
+        n.start_again();
+    }
+    cluster.wait_ok();
+    let any = cluster.nodes[0].port();
+    let deadline = Instant::now() + WAIT;
+    let mut written = false;
+    for user in names.iter().skip(1) {
+        if Instant::now() > deadline {
+            break;
+        }
+        assert!(accepted(&radius(
+            server.auth,
+            "auth",
+            &login(user, "AA:00:00:00:00:07")
+        )));
+        let key = format!("hr:v3:user:{user}");
+        written = (0..20).any(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            crate::redis_topo::cli(any, &["-c", "EXISTS", &key]).trim() == "1"
+        });
+        if written {
+            break;
+        }
+    }
+    assert!(
+        written,
+        "the server never wrote to the cluster; log:\n{}",
+        server.log()
+    );
+}
