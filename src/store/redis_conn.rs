@@ -394,6 +394,7 @@ impl RedisClient {
                     self.certs.as_ref(),
                 )?),
                 current: Mutex::new(None),
+                next: std::sync::atomic::AtomicU64::new(0),
                 failed_at: Mutex::new(None),
                 config: AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(timeout))
@@ -503,6 +504,8 @@ struct SentinelLink {
     /// The connection to the current primary and its number (a failure drops only the
     /// connection it happened on, never a newer one).
     current: Mutex<Option<(u64, MultiplexedConnection)>>,
+    /// The number the next connection gets.
+    next: std::sync::atomic::AtomicU64,
     /// When the last lookup failed.
     failed_at: Mutex<Option<Instant>>,
     config: AsyncConnectionConfig,
@@ -553,8 +556,8 @@ impl SentinelLink {
         };
         match result {
             Ok((client, conn)) => {
+                let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let mut g = self.current.lock().map_err(|_| poisoned())?;
-                let n = g.as_ref().map_or(0, |(n, _)| n + 1);
                 *g = Some((n, conn.clone()));
                 if let Ok(mut f) = self.failed_at.lock() {
                     *f = None;
