@@ -18,32 +18,30 @@
 //! and treats a failure as "Redis unavailable" (L1/PostgreSQL answer meanwhile).
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use redis::aio::{
-    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
-};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
     AsyncConnectionConfig, ClientTlsConfig, Cmd, ConnectionAddr, ErrorKind, FromRedisValue,
-    IntoConnectionInfo, Pipeline, RedisError, RedisFuture, RedisResult, ServerErrorKind,
-    TlsCertificates, TlsMode, Value,
+    IntoConnectionInfo, Pipeline, RedisError, RedisFuture, RedisResult, TlsCertificates, TlsMode,
+    Value,
 };
 
 use super::StoreError;
 use super::redis::RedisEndpoint;
 
+mod sentinel;
+use sentinel::SentinelLink;
+
 /// Default port of a sentinel address given without one.
 const SENTINEL_PORT: u16 = 26379;
 /// Default port of a cluster node given without one.
 const REDIS_PORT: u16 = 6379;
-/// After a failed primary lookup, how long commands fail at once instead of asking the
-/// sentinels again (keeps an outage from turning every command into a lookup).
-const RESOLVE_BACKOFF: Duration = Duration::from_millis(200);
 
 /// The deployment a `[redis] url` names. Its `Debug` hides passwords.
 #[derive(Clone, PartialEq, Eq)]
@@ -388,19 +386,13 @@ impl RedisClient {
                     .set_max_delay(Duration::from_secs(1));
                 Link::Standalone(ConnectionManager::new_lazy_with_config(client, config)?)
             }
-            Topology::Sentinel { .. } => Link::Sentinel(Arc::new(SentinelLink {
-                sentinel: tokio::sync::Mutex::new(sentinel_client(
-                    &self.topology,
-                    self.certs.as_ref(),
-                )?),
-                current: Mutex::new(None),
-                next: std::sync::atomic::AtomicU64::new(0),
-                failed_at: Mutex::new(None),
-                config: AsyncConnectionConfig::new()
+            Topology::Sentinel { .. } => Link::Sentinel(Arc::new(SentinelLink::new(
+                sentinel_client(&self.topology, self.certs.as_ref())?,
+                AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(timeout))
                     .set_response_timeout(Some(timeout)),
                 timeout,
-            })),
+            ))),
             Topology::Cluster { .. } => {
                 let client = self.cluster.as_ref().ok_or_else(|| {
                     RedisError::from((ErrorKind::InvalidClientConfig, "no cluster client"))
@@ -493,163 +485,6 @@ impl ConnectionLike for RedisConnection {
         match &self.0 {
             Link::Standalone(c) => c.get_db(),
             Link::Sentinel(_) | Link::Cluster(_) => 0,
-        }
-    }
-}
-
-/// The primary found through the sentinels, and the one connection to it.
-struct SentinelLink {
-    /// Held while the sentinels are asked (one lookup at a time).
-    sentinel: tokio::sync::Mutex<SentinelClient>,
-    /// The connection to the current primary and its number (a failure drops only the
-    /// connection it happened on, never a newer one).
-    current: Mutex<Option<(u64, MultiplexedConnection)>>,
-    /// The number the next connection gets.
-    next: std::sync::atomic::AtomicU64,
-    /// When the last lookup failed.
-    failed_at: Mutex<Option<Instant>>,
-    config: AsyncConnectionConfig,
-    timeout: Duration,
-}
-
-impl SentinelLink {
-    fn current(&self) -> Option<(u64, MultiplexedConnection)> {
-        self.current.lock().ok()?.clone()
-    }
-
-    /// The connection to the primary, asking the sentinels first when there is none.
-    async fn connection(&self) -> RedisResult<(u64, MultiplexedConnection)> {
-        if let Some(c) = self.current() {
-            return Ok(c);
-        }
-        let mut sentinel = self.sentinel.lock().await;
-        if let Some(c) = self.current() {
-            return Ok(c);
-        }
-        let recent_failure = self
-            .failed_at
-            .lock()
-            .ok()
-            .and_then(|g| *g)
-            .is_some_and(|at| at.elapsed() < RESOLVE_BACKOFF);
-        if recent_failure {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::NotConnected,
-                "no Redis primary known (the last Sentinel lookup failed just now)",
-            )
-            .into());
-        }
-        let lookup = async {
-            let client = sentinel.async_get_client().await?;
-            let conn = client
-                .get_multiplexed_async_connection_with_config(&self.config)
-                .await?;
-            Ok::<_, RedisError>((client, conn))
-        };
-        let result = match tokio::time::timeout(self.timeout, lookup).await {
-            Ok(r) => r,
-            Err(_) => Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "Sentinel lookup of the Redis primary timed out",
-            )
-            .into()),
-        };
-        match result {
-            Ok((client, conn)) => {
-                let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let mut g = self.current.lock().map_err(|_| poisoned())?;
-                *g = Some((n, conn.clone()));
-                if let Ok(mut f) = self.failed_at.lock() {
-                    *f = None;
-                }
-                tracing::info!(primary = %client.get_connection_info().addr(), "Redis primary (from Sentinel) connected");
-                Ok((n, conn))
-            }
-            Err(e) => {
-                if let Ok(mut f) = self.failed_at.lock() {
-                    *f = Some(Instant::now());
-                }
-                Err(e)
-            }
-        }
-    }
-
-    /// Forgets connection `n` (the next command asks the sentinels again).
-    fn drop_connection(&self, n: u64) {
-        if let Ok(mut g) = self.current.lock()
-            && g.as_ref().is_some_and(|(m, _)| *m == n)
-        {
-            *g = None;
-        }
-    }
-
-    async fn command(&self, cmd: &Cmd) -> RedisResult<Value> {
-        let (n, mut conn) = self.connection().await?;
-        let watch = Watch {
-            link: self,
-            n,
-            done: false,
-        };
-        watch.finish(conn.req_packed_command(cmd).await)
-    }
-
-    async fn pipeline(
-        &self,
-        pipeline: &Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisResult<Vec<Value>> {
-        let (n, mut conn) = self.connection().await?;
-        let watch = Watch {
-            link: self,
-            n,
-            done: false,
-        };
-        watch.finish(conn.req_packed_commands(pipeline, offset, count).await)
-    }
-}
-
-fn poisoned() -> RedisError {
-    RedisError::from((ErrorKind::Client, "Sentinel connection state poisoned"))
-}
-
-/// Whether `e` means the primary is gone or no longer the primary.
-fn lost_primary(e: &RedisError) -> bool {
-    e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || e.is_unrecoverable_error()
-        || matches!(
-            e.kind(),
-            ErrorKind::Server(ServerErrorKind::ReadOnly | ServerErrorKind::MasterDown)
-        )
-}
-
-/// Drops the connection a request ran on when the request failed because of it, or was
-/// abandoned (the caller's timeout fired: the primary may be hung).
-struct Watch<'a> {
-    link: &'a SentinelLink,
-    n: u64,
-    done: bool,
-}
-
-impl Watch<'_> {
-    fn finish<T>(mut self, result: RedisResult<T>) -> RedisResult<T> {
-        self.done = true;
-        if let Err(e) = &result
-            && lost_primary(e)
-        {
-            self.link.drop_connection(self.n);
-        }
-        result
-    }
-}
-
-impl Drop for Watch<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            self.link.drop_connection(self.n);
         }
     }
 }
