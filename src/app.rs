@@ -36,8 +36,8 @@ use crate::sessions::{
     MemorySessions, RedisSessions, SessionRules, SessionStore, Sessions, StaleRule, housekeeping,
 };
 use crate::store::{
-    PgStore, PoolSettings, RedisEndpoint, RedisSettings, RedisTier, SigningKey, StoreError,
-    redact_url,
+    PgStore, PoolSettings, RedisClient, RedisEndpoint, RedisSettings, RedisTier, SigningKey,
+    StoreError, redact_url,
 };
 
 /// Why the server could not start (or a command could not reach its database).
@@ -147,10 +147,10 @@ pub fn database(config: &Config) -> Result<PgStore, AppError> {
     Ok(store)
 }
 
-/// The Redis client `[redis]` describes (URL, and for `rediss://` the CA and client
-/// certificate files), when it names a URL; nothing connects yet. The server's L2 tier,
-/// its session store and the CLI all get their client here.
-pub fn redis_client(config: &Config) -> Result<Option<redis::Client>, AppError> {
+/// The Redis client `[redis]` describes (URL: a single server, Sentinel or Cluster; for
+/// TLS the CA and client certificate files), when it names a URL; nothing connects yet.
+/// The server's L2 tier, its session store and the CLI all get their client here.
+pub fn redis_client(config: &Config) -> Result<Option<RedisClient>, AppError> {
     let r = &config.redis;
     let Some(url) = r.url.as_deref() else {
         return Ok(None);
@@ -170,7 +170,7 @@ pub fn redis_client(config: &Config) -> Result<Option<redis::Client>, AppError> 
 /// (naming the URL, password hidden) and carries on: Redis is optional at run time.
 async fn redis(
     config: &Config,
-    client: Option<&redis::Client>,
+    client: Option<&RedisClient>,
     pg: &PgStore,
 ) -> Result<Option<RedisTier>, AppError> {
     let Some(client) = client else {
@@ -686,7 +686,7 @@ const ACTION_QUEUE: usize = 4_096;
 /// from `radacct` when empty, with its housekeeping, automatic actions and change watcher.
 async fn session_layer(
     config: &Config,
-    redis_client: Option<redis::Client>,
+    redis_client: Option<RedisClient>,
     pg: &PgStore,
     profiles: &Profiles,
     clients: &Arc<Clients>,

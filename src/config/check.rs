@@ -162,14 +162,13 @@ impl Config {
             bad("database.pool_size".into(), "must be at least 1".into());
         }
         if let Some(url) = &self.redis.url
-            && !(url.starts_with("redis://")
-                || url.starts_with("rediss://")
-                || url.starts_with("redis+unix://")
-                || url.starts_with("unix://"))
+            && !REDIS_SCHEMES.iter().any(|s| url.starts_with(s))
         {
             bad(
                 "redis.url".into(),
-                "must start with redis:// or rediss://".into(),
+                "must start with redis://, rediss://, redis+sentinel://, rediss+sentinel://, \
+                 redis+cluster://, rediss+cluster://, redis+unix:// or unix://"
+                    .into(),
             );
         }
         self.redis.validate_tls(&mut bad);
@@ -558,6 +557,18 @@ fn nearest_time_zone(name: &str) -> Option<&'static str> {
         .map(|(_, n)| n)
 }
 
+/// The `[redis] url` schemes: one server, Sentinel, Cluster (TLS: `rediss…`), Unix socket.
+const REDIS_SCHEMES: [&str; 8] = [
+    "redis://",
+    "rediss://",
+    "redis+sentinel://",
+    "rediss+sentinel://",
+    "redis+cluster://",
+    "rediss+cluster://",
+    "redis+unix://",
+    "unix://",
+];
+
 impl RedisConfig {
     /// The TLS files: a client certificate needs its key (and the other way round), and
     /// any of them needs a `rediss://` URL.
@@ -577,8 +588,13 @@ impl RedisConfig {
         .find(|(_, f)| f.is_some());
         if let (Some((key, _)), Some(url)) = (tls_file, &self.url)
             && !url.starts_with("rediss://")
+            && !url.starts_with("rediss+")
         {
-            bad(key.into(), "needs a rediss:// URL in redis.url".into());
+            bad(
+                key.into(),
+                "needs a TLS URL (rediss://, rediss+sentinel://, rediss+cluster://) in redis.url"
+                    .into(),
+            );
         }
     }
 }
@@ -641,7 +657,7 @@ mod redis_tls_tests {
         assert_eq!(problems(ok), "");
         let plain = "[redis]\nurl = \"redis://r:6379/\"\nca_file = \"/ca.pem\"\n";
         assert!(
-            problems(plain).contains("`redis.ca_file`: needs a rediss:// URL"),
+            problems(plain).contains("`redis.ca_file`: needs a TLS URL"),
             "{}",
             problems(plain)
         );

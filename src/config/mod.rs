@@ -283,8 +283,10 @@ impl std::fmt::Debug for DatabaseConfig {
 #[derive(Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RedisConfig {
-    /// Redis URL; the `REDIS_URL` environment variable overrides it. Without one, caches are
-    /// in-process only.
+    /// Redis URL: one server (`redis://`, `rediss://`), a Sentinel-managed primary
+    /// (`redis[s]+sentinel://host:port,.../service[/db]`) or a Cluster
+    /// (`redis[s]+cluster://host:port,...`); the `REDIS_URL` environment variable overrides
+    /// it. Without one, caches are in-process only.
     #[serde(default)]
     pub url: Option<String>,
     /// `rediss://` only: PEM file of the CA(s) the server's certificate is verified

@@ -3,7 +3,7 @@
 //! never lose an increment, and a stale session is closed (and its Stop written) by exactly
 //! one of them.
 //!
-//! Keys (prefix `hr:v1:sess:`): `s:<uid>` open session (hash: `j` the session as JSON,
+//! Keys (prefix `hr:v2:{sess}:`): `s:<uid>` open session (hash: `j` the session as JSON,
 //! `t`/`o` its counters, `u` user, `n` NAS-IP, `c` client, `sp`/`sm` its port/MAC slot);
 //! `c:<uid>` a closed session (same counters, expires after a day); `u:<user>` and
 //! `n:<nas-ip>` sets of open unique ids; `nases` the NAS-IPs with open sessions;
@@ -13,13 +13,16 @@
 //! `claim:<key>` an automatic action one instance has taken on (expires). `<user>` is the
 //! session's [`Session::user_id`]: the username of a global user, `NUL tenant NUL username`
 //! for a tenant's ([`user_keys`] makes both keys of a user).
-//! Plain keys, no hash tags: a single Redis (or a Sentinel-managed primary), not a cluster.
+//! Every key carries the one hash tag `{sess}`, so on a Redis Cluster they all live in one
+//! slot: each script is atomic over them, and each script names [`ROUTE_KEY`] as its
+//! `KEYS[1]`, which routes it to that slot's primary. The price: the whole session store is
+//! on one shard (its throughput is one primary's). On a single server or behind Sentinel
+//! the tag changes nothing.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use radius_proto::protocol::AcctStatus;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, Script};
 
 use super::{
@@ -28,11 +31,18 @@ use super::{
 };
 use crate::model::{AcctRecord, Session, Usage};
 use crate::store::redis::{RedisEndpoint, client};
+use crate::store::{RedisClient, RedisConnection};
 
-/// Key prefix; the version changes whenever the layout does.
-pub const PREFIX: &str = "hr:v1:sess:";
+/// Key prefix; the version changes whenever the layout does. The `{sess}` hash tag puts
+/// every key of the store in one Redis Cluster slot.
+pub const PREFIX: &str = "hr:v2:{sess}:";
+/// A key of the store's slot, passed as each script's `KEYS[1]` (and used to route `SCAN`)
+/// so a cluster runs it on the primary that holds the store.
+pub const ROUTE_KEY: &str = "hr:v2:{sess}:due";
 
-/// Lua shared by the scripts: close one open session and remember it as closed.
+/// Lua shared by the scripts: close one open session and remember it as closed. Every
+/// script gets KEYS[1] = [`ROUTE_KEY`] (for cluster routing; the keys it touches are built
+/// from the prefix and share that key's slot).
 const CLOSE_FN: &str = r"
 local P = ARGV[1]
 local TTL = tonumber(ARGV[2])
@@ -216,7 +226,7 @@ fn usage_from<'a>(values: impl IntoIterator<Item = Option<&'a str>>) -> Usage {
 /// The session store in Redis.
 #[derive(Clone)]
 pub struct RedisSessions {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     timeout: Duration,
     apply: std::sync::Arc<Script>,
     close: std::sync::Arc<Script>,
@@ -240,13 +250,8 @@ impl RedisSessions {
 
     /// Creates the store over `client` (from [`client`], which the server and the CLI
     /// build from the config) without connecting. Must run inside tokio.
-    pub fn with_client(client: redis::Client, timeout: Duration) -> Result<Self, SessionError> {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(0)
-            .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
+    pub fn with_client(client: RedisClient, timeout: Duration) -> Result<Self, SessionError> {
+        let conn = client.connect_lazy(timeout)?;
         let script = |body: &str| std::sync::Arc::new(Script::new(&format!("{CLOSE_FN}{body}")));
         Ok(Self {
             conn,
@@ -308,7 +313,8 @@ impl SessionStore for RedisSessions {
             AcctStatus::Stop => "stop",
             AcctStatus::AccountingOn | AcctStatus::AccountingOff => {
                 let mut inv = self.reset.prepare_invoke();
-                inv.arg(PREFIX)
+                inv.key(ROUTE_KEY)
+                    .arg(PREFIX)
                     .arg(CLOSED_TTL)
                     .arg(record.nas_ip.to_string())
                     .arg(record.client.to_string());
@@ -325,7 +331,8 @@ impl SessionStore for RedisSessions {
             serde_json::to_string(&session).map_err(|e| SessionError::Corrupt(e.to_string()))?;
         let (port, mac) = slot_keys(&session);
         let mut inv = self.apply.prepare_invoke();
-        inv.arg(PREFIX)
+        inv.key(ROUTE_KEY)
+            .arg(PREFIX)
             .arg(CLOSED_TTL)
             .arg(status)
             .arg(&session.unique_id)
@@ -415,7 +422,10 @@ impl SessionStore for RedisSessions {
     async fn close(&self, unique_id: &str, _now: i64) -> Result<Option<Session>, SessionError> {
         let mut conn = self.conn.clone();
         let mut inv = self.close.prepare_invoke();
-        inv.arg(PREFIX).arg(CLOSED_TTL).arg(unique_id);
+        inv.key(ROUTE_KEY)
+            .arg(PREFIX)
+            .arg(CLOSED_TTL)
+            .arg(unique_id);
         let json: Option<String> = self.timed(inv.invoke_async(&mut conn)).await?;
         json.as_deref().map(Self::parse).transpose()
     }
@@ -484,16 +494,17 @@ impl SessionStore for RedisSessions {
         // Drop whatever partial state is left (keys of this layout only).
         let mut cursor: u64 = 0;
         loop {
-            let (next, keys): (u64, Vec<String>) = self
-                .query(
-                    redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(format!("{PREFIX}*"))
-                        .arg("COUNT")
-                        .arg(1000),
-                )
-                .await?;
+            // On a cluster, the SCAN runs on the primary of the store's slot.
+            let mut conn = self.conn.clone();
+            let scan = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{PREFIX}*"))
+                .arg("COUNT")
+                .arg(1000)
+                .to_owned();
+            let (next, keys): (u64, Vec<String>) =
+                self.timed(conn.query_at(ROUTE_KEY, &scan)).await?;
             let keys: Vec<&String> = keys.iter().filter(|k| **k != lock).collect();
             if !keys.is_empty() {
                 let _: () = self.query(redis::cmd("UNLINK").arg(keys)).await?;

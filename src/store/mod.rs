@@ -11,12 +11,14 @@
 
 pub mod postgres;
 pub mod redis;
+pub mod redis_conn;
 
 pub use postgres::{
     MIGRATOR, Membership, NasWrite, PgStore, PoolSettings, UserSummary, UserWrite, migrate,
     migrate_reporting,
 };
 pub use redis::{Cached, RedisEndpoint, RedisSettings, RedisTier, SigningKey};
+pub use redis_conn::{RedisClient, RedisConnection, Topology};
 
 /// The NOTIFY channel the schema's triggers use (`user:<name>`, `group:<name>`, `nas`,
 /// `flush`).
@@ -69,6 +71,9 @@ pub enum StoreError {
     /// Only one of the Redis client certificate and key was given.
     #[error("Redis client certificate: cert_file and key_file go together")]
     RedisCertPair,
+    /// `[redis] url` names a Sentinel or Cluster deployment this server cannot read.
+    #[error("redis.url: {0}")]
+    RedisUrl(String),
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -5,18 +5,17 @@
 //! PostgreSQL. While Redis is known to be down, only one probe per second is sent, so an
 //! outage costs the packet path nothing.
 //!
-//! [`client`] is the one place a `redis::Client` is made (this tier, the session store and
-//! the CLI all use it), so `rediss://` with a private CA or a client certificate works the
-//! same everywhere.
+//! [`client`] (in `redis_conn`) is the one place a Redis client is made (this tier, the
+//! session store and the CLI all use it), so the topology (single server, Sentinel,
+//! Cluster) and `rediss://` with a private CA or a client certificate work the same
+//! everywhere.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{ClientTlsConfig, TlsCertificates};
-
 use super::StoreError;
+use super::redis_conn::{RedisClient, RedisConnection};
 use crate::metrics::{self as m, L2_REFUSED_TOTAL, REDIS_ERRORS_TOTAL, REDIS_UP};
 use crate::model::UserRows;
 use crate::outage::Outage;
@@ -142,7 +141,8 @@ impl std::fmt::Debug for SigningKey {
 /// client certificate and key (mutual TLS).
 #[derive(Debug, Clone, Copy)]
 pub struct RedisEndpoint<'a> {
-    /// `redis://`, `rediss://`, `redis+unix://` or `unix://` URL.
+    /// `redis://`, `rediss://`, `redis+unix://`, `unix://`, `redis[s]+sentinel://` or
+    /// `redis[s]+cluster://` URL (see [`super::Topology`]).
     pub url: &'a str,
     /// CA certificate(s) to verify the server with, instead of the system's.
     pub ca_file: Option<&'a Path>,
@@ -164,38 +164,7 @@ impl<'a> RedisEndpoint<'a> {
     }
 }
 
-/// Reads one of the endpoint's PEM files.
-fn read_pem(path: &Path) -> Result<Vec<u8>, StoreError> {
-    std::fs::read(path).map_err(|source| StoreError::RedisFile {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-/// The Redis client for `endpoint` (nothing connects yet). With any of the certificate
-/// files, the URL must be `rediss://`; without them a `rediss://` server is verified
-/// against the system trust store.
-pub fn client(endpoint: &RedisEndpoint<'_>) -> Result<redis::Client, StoreError> {
-    if endpoint.ca_file.is_none() && endpoint.cert_file.is_none() && endpoint.key_file.is_none() {
-        return Ok(redis::Client::open(endpoint.url)?);
-    }
-    let client_tls = match (endpoint.cert_file, endpoint.key_file) {
-        (Some(cert), Some(key)) => Some(ClientTlsConfig {
-            client_cert: read_pem(cert)?,
-            client_key: read_pem(key)?,
-        }),
-        (None, None) => None,
-        _ => return Err(StoreError::RedisCertPair),
-    };
-    let root_cert = endpoint.ca_file.map(read_pem).transpose()?;
-    Ok(redis::Client::build_with_tls(
-        endpoint.url,
-        TlsCertificates {
-            client_tls,
-            root_cert,
-        },
-    )?)
-}
+pub use super::redis_conn::client;
 
 /// Timeouts and TTLs of the L2 tier.
 #[derive(Debug, Clone, Copy)]
@@ -269,10 +238,10 @@ impl Health {
     }
 }
 
-/// The L2 cache over one multiplexed, auto-reconnecting connection.
+/// The L2 cache over one multiplexed, auto-reconnecting connection (any topology).
 #[derive(Clone)]
 pub struct RedisTier {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     settings: RedisSettings,
     health: std::sync::Arc<Health>,
     /// A flush (generation bump) was asked for and not made yet.
@@ -300,13 +269,8 @@ impl RedisTier {
     /// Creates the tier over `client` (from [`client`]) without connecting (the
     /// connection is made on first use, so a Redis that is down at start-up only means L2
     /// misses). Must run inside tokio.
-    pub fn with_client(client: redis::Client, settings: RedisSettings) -> Result<Self, StoreError> {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(settings.timeout))
-            .set_response_timeout(Some(settings.timeout))
-            .set_number_of_retries(0)
-            .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
+    pub fn with_client(client: RedisClient, settings: RedisSettings) -> Result<Self, StoreError> {
+        let conn = client.connect_lazy(settings.timeout)?;
         m::gauge_set(REDIS_UP, 1.0);
         Ok(Self {
             conn,
@@ -464,9 +428,14 @@ impl RedisTier {
         false
     }
 
-    /// Deletes every user entry (bounded SCAN + DEL); used on `flush` notifications.
+    /// Deletes every user entry (bounded SCAN + DEL); used on `flush` notifications. On
+    /// a Redis Cluster only the generation is bumped (a `SCAN` sees one node): the old
+    /// entries are unusable at once and expire with their TTL.
     pub async fn delete_all(&self) {
         self.flush().await;
+        if self.conn.is_cluster() {
+            return;
+        }
         let mut cursor: u64 = 0;
         // Bounded: at most 10,000 SCAN pages of up to 1,000 keys.
         for _ in 0..10_000 {

@@ -27,7 +27,7 @@ const PORT_ATTEMPTS: usize = 5;
 /// Runs `"$@"` (after three fixed arguments) in the background and waits for it. A helper
 /// loop kills it with SIGINT, waits for it to exit and removes `$3` (if not empty) once
 /// process `$1` (the test process) is gone. Output goes to `$2`.
-const WATCHDOG: &str = r#"
+pub const WATCHDOG: &str = r#"
 tp=$1; log=$2; clean=$3; shift 3
 "$@" >>"$log" 2>&1 </dev/null &
 pid=$!
@@ -63,7 +63,7 @@ pub fn free_udp_port() -> u16 {
 }
 
 /// A free TCP port on 127.0.0.1 (bound, read, released).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().expect("local_addr").port()
 }
@@ -158,7 +158,7 @@ pub fn unowned_dir(kind: &str) -> PathBuf {
 }
 
 /// The last `n` lines of a log file, for failure messages.
-fn log_tail(path: &Path, n: usize) -> String {
+pub fn log_tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
@@ -178,7 +178,7 @@ fn run_checked(cmd: &mut Command, what: &str) {
 }
 
 /// Waits (bounded) for the watchdog child to exit; kills it if it does not.
-fn reap(child: &mut Child, within: Duration) {
+pub fn reap(child: &mut Child, within: Duration) {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
@@ -617,7 +617,7 @@ pub async fn statement_count_matching(pool: &PgPool, needle: &str) -> i64 {
 // Redis
 // ---------------------------------------------------------------------------------------
 
-fn redis_server_bin() -> PathBuf {
+pub fn redis_server_bin() -> PathBuf {
     for dir in ["/usr/bin", "/usr/local/bin", "/usr/sbin"] {
         let p = Path::new(dir).join("redis-server");
         if p.exists() {

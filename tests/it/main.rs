@@ -21,6 +21,8 @@ mod nas_reload;
 mod ops;
 mod pgbouncer;
 mod replica;
+mod redis_ha;
+mod redis_topo;
 mod session_store;
 mod sessions;
 mod signals;
