@@ -18,6 +18,7 @@ mod harness;
 mod latch;
 mod nas_reload;
 mod ops;
+mod radsec;
 mod session_store;
 mod sessions;
 mod signals;
