@@ -328,7 +328,7 @@ pub fn describe() {
     );
     describe_counter!(
         RADSEC_CONNECTIONS_CLOSED_TOTAL,
-        "Established RadSec connections that ended, by reason (peer, idle, framing, shutdown)"
+        "Established RadSec connections that ended, by reason (peer, idle, framing, shutdown, unknown_client)"
     );
 }
 

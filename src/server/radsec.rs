@@ -260,15 +260,7 @@ impl<U: UserSource, A: AcctSink> Radsec<U, A> {
                     continue;
                 }
             };
-            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-                m::inc(
-                    RADSEC_CONNECTIONS_REFUSED_TOTAL,
-                    &[("reason", "max_connections")],
-                    1,
-                );
-                continue;
-            };
-            // Unknown sources cost no TLS work.
+            // Unknown sources cost no TLS work (and take no connection slot).
             if self.shared.clients.lookup(peer.ip()).is_none() {
                 tracing::debug!(%peer, "RadSec connection from an unknown client closed");
                 m::inc(
@@ -278,38 +270,55 @@ impl<U: UserSource, A: AcctSink> Radsec<U, A> {
                 );
                 continue;
             }
+            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                m::inc(
+                    RADSEC_CONNECTIONS_REFUSED_TOTAL,
+                    &[("reason", "max_connections")],
+                    1,
+                );
+                continue;
+            };
             let shared = Arc::clone(&self.shared);
             let acceptor = self.acceptor.clone();
             let cancel = cancel.clone();
             tracker.spawn(async move {
-                let _slot = slot;
-                if let Some(tls) = handshake(&acceptor, stream, peer, &shared.options).await {
-                    serve(shared, tls, peer, cancel).await;
+                let ended = match handshake(&acceptor, stream, peer, &shared.options).await {
+                    Ok(tls) => Ok(serve(shared, tls, peer, cancel).await),
+                    Err(why) => Err(why),
+                };
+                // The slot is free before the end is counted: whoever sees the count can
+                // connect again.
+                drop(slot);
+                match ended {
+                    Ok(closed) => m::inc(
+                        RADSEC_CONNECTIONS_CLOSED_TOTAL,
+                        &[("reason", closed.label())],
+                        1,
+                    ),
+                    Err(why) => m::inc(RADSEC_HANDSHAKE_FAILURES_TOTAL, &[("reason", why)], 1),
                 }
             });
         }
     }
 }
 
-/// The TLS handshake, bounded in time; failures are counted and logged at debug.
+/// The TLS handshake, bounded in time; `Err` names why it failed (`tls`, `timeout`).
 async fn handshake(
     acceptor: &TlsAcceptor,
     stream: TcpStream,
     peer: SocketAddr,
     options: &RadsecOptions,
-) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+) -> Result<tokio_rustls::server::TlsStream<TcpStream>, &'static str> {
     let _ = stream.set_nodelay(true);
     match tokio::time::timeout(options.handshake_timeout, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => Some(tls),
+        Ok(Ok(tls)) => Ok(tls),
         Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "RadSec TLS handshake failed");
-            m::inc(RADSEC_HANDSHAKE_FAILURES_TOTAL, &[("reason", "tls")], 1);
-            None
+            Err("tls")
         }
         Err(_) => {
             tracing::debug!(%peer, "RadSec TLS handshake timed out");
-            m::inc(RADSEC_HANDSHAKE_FAILURES_TOTAL, &[("reason", "timeout")], 1);
-            None
+            Err("timeout")
         }
     }
 }
@@ -341,6 +350,8 @@ enum Closed {
     Framing,
     /// Shutdown, or the writing side failed.
     Stop,
+    /// The source address left the NAS table while connected.
+    Unknown,
 }
 
 impl Closed {
@@ -350,18 +361,21 @@ impl Closed {
             Self::Idle => "idle",
             Self::Framing => "framing",
             Self::Stop => "shutdown",
+            Self::Unknown => "unknown_client",
         }
     }
 }
 
 /// One established connection: read requests, hand each to a task, write replies as they
-/// complete; on the way out wait for the tasks and close the TLS session.
+/// complete; on the way out wait for the tasks and close the TLS session. Returns why it
+/// ended.
 async fn serve<U: UserSource, A: AcctSink, S>(
     shared: Arc<Shared<U, A>>,
     tls: S,
     peer: SocketAddr,
     cancel: CancellationToken,
-) where
+) -> Closed
+where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let _open = Open::start();
@@ -387,13 +401,13 @@ async fn serve<U: UserSource, A: AcctSink, S>(
         }
     };
     let reader = read_requests(&shared, &mut rd, peer, tx, &stop);
-    let (closed, ()) = tokio::join!(reader, writer);
+    let (mut closed, ()) = tokio::join!(reader, writer);
+    if closed == Closed::Stop && !cancel.is_cancelled() {
+        // Not a shutdown: the writing side failed, the peer is gone.
+        closed = Closed::Peer;
+    }
     tracing::debug!(%peer, why = closed.label(), "RadSec connection closed");
-    m::inc(
-        RADSEC_CONNECTIONS_CLOSED_TOTAL,
-        &[("reason", closed.label())],
-        1,
-    );
+    closed
 }
 
 /// The reading side: frame packets, spawn one task per request (at most `max_pipelined`
@@ -420,7 +434,7 @@ async fn read_requests<U: UserSource, A: AcctSink, R: AsyncRead + Unpin>(
         let Some(entry) = shared.clients.lookup(peer.ip()) else {
             // Removed from the NAS table while connected.
             m::dropped(reason::UNKNOWN_CLIENT);
-            return Closed::Stop;
+            return Closed::Unknown;
         };
         let client = match &view {
             Some((of, client)) if Arc::ptr_eq(of, &entry) => Arc::clone(client),

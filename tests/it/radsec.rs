@@ -81,6 +81,11 @@ async fn seed(pool: &PgPool) {
 
 /// Our server with RadSec on a free loopback port, over a fresh seeded database.
 async fn start(pki: &Pki) -> (app::Running, PgPool) {
+    start_with(pki, |_| {}).await
+}
+
+/// [`start`], with `tweak` applied to the configuration first.
+async fn start_with(pki: &Pki, tweak: impl FnOnce(&mut Config)) -> (app::Running, PgPool) {
     let (url, pool) = harness::fresh_db().await;
     seed(&pool).await;
     let mut c = Config::default();
@@ -95,6 +100,7 @@ async fn start(pki: &Pki) -> (app::Running, PgPool) {
     c.radsec.cert_file = Some(pki.server.0.clone());
     c.radsec.key_file = Some(pki.server.1.clone());
     c.radsec.ca_file = Some(pki.ca.clone());
+    tweak(&mut c);
     let server = app::start(c, None)
         .await
         .expect("server starts with RadSec");
@@ -299,6 +305,146 @@ async fn radsec_answers_pipelined_requests_and_closes_on_a_bad_length() {
     assert!(dropped_count("bad_length").unwrap_or(0.0) > bad_length);
     assert!(counter_reaches(closed, "reason=\"framing\"", framing + 1.0).await);
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn radsec_limits_connections_and_closes_unknown_stalled_and_idle_ones() {
+    let pki = Pki::make();
+    let (server, _pool) = start_with(&pki, |c| {
+        c.radsec.max_connections = 1;
+        c.radsec.handshake_timeout_secs = 1;
+        c.radsec.idle_timeout_secs = 1;
+    })
+    .await;
+    let addr = server.radsec_addr.unwrap();
+    let refused = "radius_radsec_connections_refused_total";
+    let trusted = client_config(&pki.ca, Some(&pki.client));
+
+    // One connection is open (and answered); a second one is closed on accept.
+    let nas = Nas::new(addr, RADSEC).await;
+    let mut first = connect(addr, Arc::clone(&trusted))
+        .await
+        .expect("first connection");
+    first
+        .write_all(&nas.status_server().bytes)
+        .await
+        .expect("write");
+    assert!(
+        read_packet(&mut first).await.is_some(),
+        "Status-Server answered"
+    );
+    let full = counter(refused, "reason=\"max_connections\"");
+    assert!(
+        !answered(addr, Arc::clone(&trusted)).await,
+        "over max_connections: closed"
+    );
+    assert!(counter_reaches(refused, "reason=\"max_connections\"", full + 1.0).await);
+
+    // Nothing in flight, nothing sent: the server closes the first connection.
+    let closed = "radius_radsec_connections_closed_total";
+    let idle = counter(closed, "reason=\"idle\"");
+    let mut byte = [0u8; 1];
+    let end = tokio::time::timeout(WAIT, first.read(&mut byte)).await;
+    assert!(
+        matches!(end, Ok(Ok(0) | Err(_))),
+        "the idle connection was closed by the server: {end:?}"
+    );
+    assert!(counter_reaches(closed, "reason=\"idle\"", idle + 1.0).await);
+    drop(first);
+
+    // A TCP connection that never starts its handshake is closed and counted.
+    let stalled = counter(
+        "radius_radsec_handshake_failures_total",
+        "reason=\"timeout\"",
+    );
+    let mut raw = connect_raw(addr, "127.0.0.1").await;
+    let end = tokio::time::timeout(WAIT, raw.read(&mut byte)).await;
+    assert!(
+        matches!(end, Ok(Ok(0) | Err(_))),
+        "stalled handshake closed: {end:?}"
+    );
+    assert!(
+        counter_reaches(
+            "radius_radsec_handshake_failures_total",
+            "reason=\"timeout\"",
+            stalled + 1.0
+        )
+        .await
+    );
+
+    // A source address that is not in the NAS table is closed before any TLS.
+    let unknown = counter(refused, "reason=\"unknown_client\"");
+    let mut raw = connect_raw(addr, "127.0.0.2").await;
+    let end = tokio::time::timeout(WAIT, raw.read(&mut byte)).await;
+    assert!(
+        matches!(end, Ok(Ok(0) | Err(_))),
+        "unknown client closed: {end:?}"
+    );
+    assert!(counter_reaches(refused, "reason=\"unknown_client\"", unknown + 1.0).await);
+    server.stop().await;
+}
+
+/// A plain TCP connection to `addr` from `local` (port 0).
+async fn connect_raw(addr: SocketAddr, local: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(format!("{local}:0").parse().unwrap())
+        .expect("bind local address");
+    socket.connect(addr).await.expect("TCP connect")
+}
+
+#[test]
+fn radsec_tls_files_errors_name_the_key_and_the_file() {
+    use hotspot_radius::server::radsec::TlsFiles;
+    let pki = Pki::make();
+    let error = |cert: &Path, key: &Path, ca: &Path| {
+        TlsFiles {
+            cert_file: Some(cert),
+            key_file: Some(key),
+            ca_file: Some(ca),
+        }
+        .server_config()
+        .expect_err("refused")
+        .to_string()
+    };
+    let (cert, key) = (&pki.server.0, &pki.server.1);
+    let missing = Path::new("/nonexistent/radsec-server.pem");
+    let e = error(missing, key, &pki.ca);
+    assert!(
+        e.starts_with("radsec.cert_file /nonexistent/radsec-server.pem: "),
+        "{e}"
+    );
+    let e = error(cert, &pki.ca, &pki.ca);
+    assert!(
+        e.starts_with(&format!(
+            "radsec.key_file {}: no private key",
+            pki.ca.display()
+        )),
+        "{e}"
+    );
+    let e = error(cert, &pki.client.1, &pki.ca);
+    assert!(
+        e.starts_with(&format!(
+            "radsec.key_file {}: does not go with radsec.cert_file",
+            pki.client.1.display()
+        )),
+        "{e}"
+    );
+    let e = error(cert, key, key);
+    assert!(
+        e.starts_with(&format!("radsec.ca_file {}: no certificate", key.display())),
+        "{e}"
+    );
+    assert!(
+        TlsFiles {
+            cert_file: Some(cert),
+            key_file: Some(key),
+            ca_file: Some(&pki.ca),
+        }
+        .server_config()
+        .is_ok(),
+        "the right files load"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
