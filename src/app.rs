@@ -544,6 +544,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         let status = StatusPage::new(status::Sources {
             listeners: [("auth", auth_addr), ("acct", acct_addr)]
                 .into_iter()
+                .chain(radsec_addr.map(|a| ("radsec", a)))
                 .chain(admin_addr.map(|a| ("admin", a)))
                 .collect(),
             clients: Arc::clone(&clients),
@@ -674,9 +675,13 @@ async fn radsec_listener<U: UserSource, A: AcctSink>(
         handshake_timeout: Duration::from_secs(r.handshake_timeout_secs),
         max_pipelined: r.max_pipelined,
     };
-    Radsec::bind(addr, tls, options, ctx, clients)
+    let radsec = Radsec::bind(addr, tls, options, ctx, clients)
         .await
-        .map_err(io_step("binding the RadSec listener"))
+        .map_err(io_step("binding the RadSec listener"))?;
+    if let Ok(bound) = radsec.local_addr() {
+        tracing::info!(radsec = %bound, "RadSec (RADIUS over TLS) listening");
+    }
+    Ok(radsec)
 }
 
 /// `[admin] token`, or the contents of `token_file` (None: read-only status page).
