@@ -26,7 +26,7 @@ pub struct RadsecConfig {
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
     /// A connection with nothing in flight and nothing received for this long is closed,
-    /// seconds.
+    /// seconds; also the longest one reply write may take.
     #[serde(default = "default_idle_timeout_secs")]
     pub idle_timeout_secs: u64,
     /// The TLS handshake must finish within this, seconds.

@@ -181,7 +181,8 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, RadsecError> {
 pub struct RadsecOptions {
     /// Connections open at once; more are closed as soon as they are accepted.
     pub max_connections: usize,
-    /// A connection with nothing in flight and nothing received for this long is closed.
+    /// A connection with nothing in flight and nothing received for this long is closed;
+    /// also the longest one reply write may take.
     pub idle_timeout: Duration,
     /// The TLS handshake must finish within this.
     pub handshake_timeout: Duration,
@@ -339,6 +340,23 @@ impl Drop for Open {
     }
 }
 
+/// Keeps the in-flight gauge (`radius_inflight`, shared with UDP) right however a request
+/// task ends.
+struct Inflight;
+
+impl Inflight {
+    fn start() -> Self {
+        m::inflight(1.0);
+        Self
+    }
+}
+
+impl Drop for Inflight {
+    fn drop(&mut self) {
+        m::inflight(-1.0);
+    }
+}
+
 /// Why the reading side of a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Closed {
@@ -383,12 +401,16 @@ where
     let pipelined = shared.options.max_pipelined.max(1);
     let (tx, mut rx) = mpsc::channel::<Arc<[u8]>>(pipelined);
     let stop = cancel.child_token();
+    // A peer that stops reading must not hold the connection (and the shutdown) forever:
+    // each write gets as long as the connection may idle.
+    let patience = shared.options.idle_timeout;
     let writer = {
         let stop = stop.clone();
         async move {
             while let Some(bytes) = rx.recv().await {
-                if let Err(e) = wr.write_all(&bytes).await {
-                    tracing::debug!(%peer, error = %e, "RadSec write failed");
+                let written = tokio::time::timeout(patience, wr.write_all(&bytes)).await;
+                if !matches!(written, Ok(Ok(()))) {
+                    tracing::debug!(%peer, "RadSec write failed or timed out");
                     stop.cancel();
                     // Keep draining so the request tasks are never blocked on a full
                     // channel.
@@ -397,7 +419,7 @@ where
                 }
             }
             // Every request task is done: close_notify, then FIN.
-            let _ = wr.shutdown().await;
+            let _ = tokio::time::timeout(patience, wr.shutdown()).await;
         }
     };
     let reader = read_requests(&shared, &mut rd, peer, tx, &stop);
@@ -465,6 +487,7 @@ async fn read_requests<U: UserSource, A: AcctSink, R: AsyncRead + Unpin>(
         let tx = tx.clone();
         tokio::spawn(async move {
             let _slot = slot;
+            let _inflight = Inflight::start();
             if let Some((bytes, delay)) = answer(&shared.ctx, &client, port, peer, &packet).await {
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
