@@ -591,41 +591,57 @@ server default {{
     )
 }
 
-/// FreeRADIUS started with `conf` in its own directory, in the foreground (`-f`), killed
-/// when the test ends; waits (bounded) until it is ready.
-fn start_freeradius(dir: &Path, conf: &str) -> KillOnDrop {
+/// How many times FreeRADIUS is started on fresh ports when the ones chosen were taken
+/// meanwhile.
+const PORT_ATTEMPTS: usize = 3;
+
+/// FreeRADIUS started in `dir` in the foreground (`-f`) with the configuration `conf`
+/// makes for two free UDP ports, killed when the test ends; waits (bounded) until it is
+/// ready. Returns it with its (auth, acct) ports.
+fn start_freeradius(dir: &Path, conf: impl Fn((u16, u16)) -> String) -> (KillOnDrop, (u16, u16)) {
     let bin = freeradius();
-    std::fs::write(dir.join("radiusd.conf"), conf).expect("write radiusd.conf");
-    let out = std::fs::File::create(dir.join("stdout.log")).expect("log file");
-    let err = out.try_clone().expect("log file");
-    let child = Command::new(bin)
-        .args(["-f", "-x", "-l", "stdout", "-n", "radiusd", "-d"])
-        .arg(dir)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .expect("start freeradius");
-    let mut child = KillOnDrop(child);
     let log = || std::fs::read_to_string(dir.join("stdout.log")).unwrap_or_default();
-    let deadline = std::time::Instant::now() + WAIT * 3;
-    loop {
-        if log().contains("Ready to process requests") {
-            return child;
-        }
-        if let Ok(Some(status)) = child.0.try_wait() {
-            panic!(
-                "freeradius exited ({status}) before it was ready:\n{}",
+    for attempt in 1..=PORT_ATTEMPTS {
+        let auth = harness::free_udp_port();
+        let acct = (0..100)
+            .map(|_| harness::free_udp_port())
+            .find(|p| *p != auth)
+            .expect("two distinct free UDP ports");
+        std::fs::write(dir.join("radiusd.conf"), conf((auth, acct))).expect("write radiusd.conf");
+        let out = std::fs::File::create(dir.join("stdout.log")).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(&bin)
+            .args(["-f", "-x", "-l", "stdout", "-n", "radiusd", "-d"])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("start freeradius");
+        let mut child = KillOnDrop(child);
+        let deadline = std::time::Instant::now() + WAIT * 3;
+        loop {
+            if log().contains("Ready to process requests") {
+                return (child, (auth, acct));
+            }
+            if let Ok(Some(status)) = child.0.try_wait() {
+                let text = log();
+                let taken = text.contains("Address already in use");
+                assert!(
+                    taken && attempt < PORT_ATTEMPTS,
+                    "freeradius exited ({status}) before it was ready:\n{text}"
+                );
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "freeradius not ready in time:\n{}",
                 log()
             );
+            std::thread::sleep(Duration::from_millis(100));
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "freeradius not ready in time:\n{}",
-            log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
+    unreachable!("every attempt either returned or failed the test")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -634,12 +650,10 @@ async fn freeradius_proxies_radclient_traffic_to_us_over_radsec() {
     let (server, pool) = start(&pki).await;
     let radsec = server.radsec_addr.unwrap();
     let dir = harness::fresh_dir("radsec-freeradius");
-    let ports = (harness::free_udp_port(), harness::free_udp_port());
     let udp_secret = "proxy-secret";
-    let _freeradius = start_freeradius(
-        &dir,
-        &freeradius_conf(&dir, ports, udp_secret, radsec, &pki),
-    );
+    let (_freeradius, ports) = start_freeradius(&dir, |ports| {
+        freeradius_conf(&dir, ports, udp_secret, radsec, &pki)
+    });
     let fr_log = || std::fs::read_to_string(dir.join("stdout.log")).unwrap_or_default();
     let auth: SocketAddr = ([127, 0, 0, 1], ports.0).into();
     let acct: SocketAddr = ([127, 0, 0, 1], ports.1).into();
