@@ -674,6 +674,7 @@ async fn radsec_listener<U: UserSource, A: AcctSink>(
         idle_timeout: Duration::from_secs(r.idle_timeout_secs),
         handshake_timeout: Duration::from_secs(r.handshake_timeout_secs),
         max_pipelined: r.max_pipelined,
+        require_certificate_name: r.require_certificate_name,
     };
     let radsec = Radsec::bind(addr, tls, options, ctx, clients)
         .await

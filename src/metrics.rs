@@ -99,7 +99,8 @@ pub const POSTAUTH_WRITTEN_TOTAL: &str = "radius_postauth_written_total";
 pub const POSTAUTH_DROPPED_TOTAL: &str = "radius_postauth_dropped_total";
 /// RadSec (RFC 6614) connections open now.
 pub const RADSEC_CONNECTIONS: &str = "radius_radsec_connections";
-/// RadSec connections closed before the TLS handshake, by reason.
+/// RadSec connections closed before serving (before the TLS handshake, or after it for a
+/// certificate that does not name its NAS entry), by reason.
 pub const RADSEC_CONNECTIONS_REFUSED_TOTAL: &str = "radius_radsec_connections_refused_total";
 /// RadSec TLS handshakes that failed, by reason.
 pub const RADSEC_HANDSHAKE_FAILURES_TOTAL: &str = "radius_radsec_handshake_failures_total";
@@ -320,7 +321,7 @@ pub fn describe() {
     );
     describe_counter!(
         RADSEC_CONNECTIONS_REFUSED_TOTAL,
-        "RadSec connections closed before the TLS handshake, by reason (max_connections, unknown_client)"
+        "RadSec connections closed before serving, by reason (max_connections, unknown_client, certificate_name)"
     );
     describe_counter!(
         RADSEC_HANDSHAKE_FAILURES_TOTAL,

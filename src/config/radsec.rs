@@ -35,6 +35,10 @@ pub struct RadsecConfig {
     /// Requests in flight per connection; the connection is not read beyond it (1..=256).
     #[serde(default = "default_max_pipelined")]
     pub max_pipelined: usize,
+    /// The client certificate must also name the NAS entry its connection's address
+    /// belongs to: a DNS name (subjectAltName) equal to the entry's name.
+    #[serde(default)]
+    pub require_certificate_name: bool,
 }
 
 fn default_max_connections() -> usize {
@@ -61,6 +65,7 @@ impl Default for RadsecConfig {
             idle_timeout_secs: default_idle_timeout_secs(),
             handshake_timeout_secs: default_handshake_timeout_secs(),
             max_pipelined: default_max_pipelined(),
+            require_certificate_name: false,
         }
     }
 }

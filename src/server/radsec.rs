@@ -188,6 +188,8 @@ pub struct RadsecOptions {
     pub handshake_timeout: Duration,
     /// Requests in flight per connection; the connection is not read beyond it.
     pub max_pipelined: usize,
+    /// The client certificate must carry the NAS entry's name as a DNS subjectAltName.
+    pub require_certificate_name: bool,
 }
 
 /// What every connection shares.
@@ -284,8 +286,17 @@ impl<U: UserSource, A: AcctSink> Radsec<U, A> {
             let cancel = cancel.clone();
             tracker.spawn(async move {
                 let ended = match handshake(&acceptor, stream, peer, &shared.options).await {
+                    Ok(tls) if !names_its_nas(&shared, &tls, peer) => {
+                        m::inc(
+                            RADSEC_CONNECTIONS_REFUSED_TOTAL,
+                            &[("reason", "certificate_name")],
+                            1,
+                        );
+                        // Dropped unanswered: the TCP connection closes.
+                        Err(None)
+                    }
                     Ok(tls) => Ok(serve(shared, tls, peer, cancel).await),
-                    Err(why) => Err(why),
+                    Err(why) => Err(Some(why)),
                 };
                 // The slot is free before the end is counted: whoever sees the count can
                 // connect again.
@@ -296,11 +307,41 @@ impl<U: UserSource, A: AcctSink> Radsec<U, A> {
                         &[("reason", closed.label())],
                         1,
                     ),
-                    Err(why) => m::inc(RADSEC_HANDSHAKE_FAILURES_TOTAL, &[("reason", why)], 1),
+                    Err(Some(why)) => {
+                        m::inc(RADSEC_HANDSHAKE_FAILURES_TOTAL, &[("reason", why)], 1);
+                    }
+                    Err(None) => {}
                 }
             });
         }
     }
+}
+
+/// Whether the connection may speak for the NAS entry of its source address: always,
+/// unless `require_certificate_name` is set; then the client certificate must carry the
+/// entry's name as a DNS subjectAltName (checked as a TLS client checks a server's name).
+fn names_its_nas<U, A>(
+    shared: &Shared<U, A>,
+    tls: &tokio_rustls::server::TlsStream<TcpStream>,
+    peer: SocketAddr,
+) -> bool {
+    if !shared.options.require_certificate_name {
+        return true;
+    }
+    let Some(entry) = shared.clients.lookup(peer.ip()) else {
+        return false;
+    };
+    let Some(cert) = tls.get_ref().1.peer_certificates().and_then(<[_]>::first) else {
+        return false;
+    };
+    let named = rustls::pki_types::ServerName::try_from(entry.name.as_str())
+        .ok()
+        .zip(webpki::EndEntityCert::try_from(cert).ok())
+        .is_some_and(|(name, cert)| cert.verify_is_valid_for_subject_name(&name).is_ok());
+    if !named {
+        tracing::debug!(%peer, nas = %entry.name, "RadSec client certificate does not name its NAS entry");
+    }
+    named
 }
 
 /// The TLS handshake, bounded in time; `Err` names why it failed (`tls`, `timeout`).

@@ -38,6 +38,10 @@ struct Pki {
     server: (PathBuf, PathBuf),
     client: (PathBuf, PathBuf),
     stranger: (PathBuf, PathBuf),
+    /// From the CA, naming the NAS entry (`router1`) as a DNS subjectAltName.
+    named: (PathBuf, PathBuf),
+    /// From the CA, naming another router.
+    misnamed: (PathBuf, PathBuf),
 }
 
 impl Pki {
@@ -50,6 +54,16 @@ impl Pki {
             "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
         );
         let client = make_leaf(&dir, "router1", "extendedKeyUsage=clientAuth\n");
+        let named = make_leaf(
+            &dir,
+            "named",
+            "extendedKeyUsage=clientAuth\nsubjectAltName=DNS:router1\n",
+        );
+        let misnamed = make_leaf(
+            &dir,
+            "misnamed",
+            "extendedKeyUsage=clientAuth\nsubjectAltName=DNS:router9\n",
+        );
         let other = harness::fresh_dir("radsec-other-ca");
         make_ca(&other, "ca", "some other CA");
         let stranger = make_leaf(&other, "router2", "extendedKeyUsage=clientAuth\n");
@@ -58,6 +72,8 @@ impl Pki {
             server,
             client,
             stranger,
+            named,
+            misnamed,
         }
     }
 }
@@ -381,6 +397,29 @@ async fn radsec_limits_connections_and_closes_unknown_stalled_and_idle_ones() {
         "unknown client closed: {end:?}"
     );
     assert!(counter_reaches(refused, "reason=\"unknown_client\"", unknown + 1.0).await);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn radsec_require_certificate_name_serves_only_a_certificate_naming_the_nas() {
+    let pki = Pki::make();
+    let (server, _pool) = start_with(&pki, |c| c.radsec.require_certificate_name = true).await;
+    let addr = server.radsec_addr.unwrap();
+    let refused = "radius_radsec_connections_refused_total";
+    let before = counter(refused, "reason=\"certificate_name\"");
+    assert!(
+        answered(addr, client_config(&pki.ca, Some(&pki.named))).await,
+        "DNS:router1 names the NAS entry router1: served"
+    );
+    assert!(
+        !answered(addr, client_config(&pki.ca, Some(&pki.misnamed))).await,
+        "DNS:router9: closed"
+    );
+    assert!(
+        !answered(addr, client_config(&pki.ca, Some(&pki.client))).await,
+        "no DNS name at all: closed"
+    );
+    assert!(counter_reaches(refused, "reason=\"certificate_name\"", before + 2.0).await);
     server.stop().await;
 }
 
