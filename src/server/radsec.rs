@@ -3,7 +3,8 @@
 //!
 //! A connection is accepted only from a source address the NAS table knows (the same
 //! lookup as UDP, before any TLS work), and only with a client certificate that chains to
-//! `[radsec] ca_file` (mutual TLS, TLS 1.2 or 1.3, rustls with the ring provider). Every
+//! `[radsec] ca_file` (mutual TLS, TLS 1.2 or 1.3, rustls with the ring provider) and,
+//! with `require_certificate_name`, names that entry in a DNS subjectAltName. Every
 //! request on it is then handled as the matching UDP request would be, as that NAS entry,
 //! except that the shared secret is the fixed `radsec` (RFC 6614 §2.3) and
 //! Access-Requests need no Message-Authenticator (TLS protects them; the entry's UDP
