@@ -2,11 +2,12 @@
 # Install the Debian packages hotspot-radius needs to run and to test, and only those missing.
 #
 #   scripts/install-deps.sh           run + test set: PostgreSQL server (+ contrib), Redis,
-#                                     radclient, the FreeRADIUS dictionary tree, tcpdump,
+#                                     radclient, the FreeRADIUS dictionary tree, FreeRADIUS
+#                                     itself (the RadSec proxy of tests/it/radsec.rs), tcpdump,
 #                                     python3 (scripts), promtool and systemd-analyze (check the
 #                                     alert rules and the systemd unit)
-#   scripts/install-deps.sh --bench   also FreeRADIUS itself with its PostgreSQL module and
-#                                     tshark, for the comparison benchmark
+#   scripts/install-deps.sh --bench   also FreeRADIUS's PostgreSQL module and tshark, for the
+#                                     comparison benchmark
 #   scripts/install-deps.sh --check   install nothing; list what is missing, exit 1 if any
 #
 # Idempotent: each package is detected by the file it provides, so a machine where
@@ -44,6 +45,9 @@ required=(
     "freeradius-utils|/usr/bin/radclient"
     "freeradius-common|/usr/share/freeradius/dictionary"
     "pgbouncer|/usr/sbin/pgbouncer" # tests/it/pgbouncer.rs starts its own, in transaction pooling
+    # The RadSec interop test runs it as a proxy in a temp dir; the system service is never
+    # started (policy-rc.d below) and is disabled for the next boot.
+    "freeradius|/usr/sbin/freeradius"
     "tcpdump|/usr/bin/tcpdump"
     "python3|/usr/bin/python3"
     "prometheus|/usr/bin/promtool"
@@ -51,7 +55,6 @@ required=(
 )
 if [ "$bench" -eq 1 ]; then
     required+=(
-        "freeradius|/usr/sbin/freeradius"
         "freeradius-postgresql|freeradius_sql_pg"
         "tshark|/usr/bin/tshark"
     )

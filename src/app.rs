@@ -26,10 +26,11 @@ use crate::admin::status::{self, StatusPage};
 use crate::admin::{self, Readiness};
 use crate::clients::{ClientTable, Clients, LatchLog};
 use crate::config::{Config, NasConfig};
-use crate::handler::Context;
+use crate::handler::{AcctSink, Context, UserSource};
 use crate::metrics::{self as m, CLIENT_RELOADS_TOTAL, CLIENTS};
 use crate::model::NasRow;
 use crate::profiles::{ProfileOptions, Profiles};
+use crate::server::radsec::{Radsec, RadsecOptions, TlsFiles};
 use crate::server::{Server, ServerOptions};
 use crate::sessions::actions::{Dynauth, spawn_actions, spawn_change_watcher};
 use crate::sessions::{
@@ -252,6 +253,8 @@ pub struct Running {
     pub acct_addr: SocketAddr,
     /// Bound admin HTTP address, when enabled.
     pub admin_addr: Option<SocketAddr>,
+    /// Bound RadSec (RFC 6614) address, when `[radsec] addr` is set.
+    pub radsec_addr: Option<SocketAddr>,
     cancel: CancellationToken,
     reload: Arc<Reloader>,
     done: tokio::task::JoinHandle<()>,
@@ -517,6 +520,15 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         dedup_ttl: Duration::from_millis(config.server.dedup_ttl_ms),
         dedup_capacity: config.server.dedup_capacity,
     };
+    // RadSec (RFC 6614), when configured: the same handlers over TLS; its connections are
+    // tracked with the UDP requests, so the drain waits for them too.
+    let radsec = match config.radsec.addr {
+        Some(addr) => {
+            Some(radsec_listener(&config, addr, ctx.clone(), Arc::clone(&clients)).await?)
+        }
+        None => None,
+    };
+    let radsec_addr = radsec.as_ref().and_then(|r| r.local_addr().ok());
     let server = Server::bind(
         config.server.auth_addr,
         config.server.acct_addr,
@@ -546,12 +558,16 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
     let cancel = CancellationToken::new();
     let requests = TaskTracker::new();
     let server_task = tokio::spawn(server.run(cancel.clone(), requests.clone()));
+    if let Some(radsec) = radsec {
+        requests.spawn(radsec.run(cancel.clone(), requests.clone()));
+    }
     let admin_cancel = CancellationToken::new();
     let admin_task = admin_listener.map(|l| {
         let (sessions, accounting) = status_sources;
         let status = StatusPage::new(status::Sources {
             listeners: [("auth", auth_addr), ("acct", acct_addr)]
                 .into_iter()
+                .chain(radsec_addr.map(|a| ("radsec", a)))
                 .chain(admin_addr.map(|a| ("admin", a)))
                 .collect(),
             clients: Arc::clone(&clients),
@@ -652,11 +668,44 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
         auth_addr,
         acct_addr,
         admin_addr,
+        radsec_addr,
         cancel,
         reload,
         done,
         applied,
     })
+}
+
+/// The RadSec listener of `[radsec]`, bound to `addr`, its TLS files read.
+async fn radsec_listener<U: UserSource, A: AcctSink>(
+    config: &Config,
+    addr: SocketAddr,
+    ctx: Context<U, A>,
+    clients: Arc<Clients>,
+) -> Result<Radsec<U, A>, AppError> {
+    let r = &config.radsec;
+    let files = TlsFiles {
+        cert_file: r.cert_file.as_deref(),
+        key_file: r.key_file.as_deref(),
+        ca_file: r.ca_file.as_deref(),
+    };
+    let tls = files
+        .server_config()
+        .map_err(|e| io_step("setting up RadSec")(std::io::Error::other(e)))?;
+    let options = RadsecOptions {
+        max_connections: r.max_connections,
+        idle_timeout: Duration::from_secs(r.idle_timeout_secs),
+        handshake_timeout: Duration::from_secs(r.handshake_timeout_secs),
+        max_pipelined: r.max_pipelined,
+        require_certificate_name: r.require_certificate_name,
+    };
+    let radsec = Radsec::bind(addr, tls, options, ctx, clients)
+        .await
+        .map_err(io_step("binding the RadSec listener"))?;
+    if let Ok(bound) = radsec.local_addr() {
+        tracing::info!(radsec = %bound, "RadSec (RADIUS over TLS) listening");
+    }
+    Ok(radsec)
 }
 
 /// `[admin] token`, or the contents of `token_file` (None: read-only status page).

@@ -187,6 +187,24 @@ impl Client {
         self.tenant.as_deref()
     }
 
+    /// This entry as a RadSec connection speaks for it (RFC 6614 §2.3): the same name,
+    /// network, counters and miss budget, but `secret` (the fixed `radsec`) instead of the
+    /// entry's, and no Message-Authenticator required on Access-Requests (TLS protects
+    /// them; one is still verified when present).
+    pub fn radsec_view(&self, secret: &str) -> Self {
+        let mut view = Self::new(
+            self.network,
+            self.name.clone(),
+            Secret::from(secret),
+            self.coa_port,
+            MessageAuthenticatorPolicy::Off,
+            self.source,
+        );
+        view.counters = Arc::clone(&self.counters);
+        view.tenant = self.tenant.clone();
+        view
+    }
+
     /// Traffic seen from this entry.
     pub fn counters(&self) -> &NasCounters {
         &self.counters

@@ -100,6 +100,15 @@ pub const ACCT_REPAIRED_TOTAL: &str = "radius_accounting_repaired_total";
 pub const POSTAUTH_WRITTEN_TOTAL: &str = "radius_postauth_written_total";
 /// Post-auth records dropped, by `reason` (queue_full, closed, write_failed).
 pub const POSTAUTH_DROPPED_TOTAL: &str = "radius_postauth_dropped_total";
+/// RadSec (RFC 6614) connections open now.
+pub const RADSEC_CONNECTIONS: &str = "radius_radsec_connections";
+/// RadSec connections closed before serving (before the TLS handshake, or after it for a
+/// certificate that does not name its NAS entry), by reason.
+pub const RADSEC_CONNECTIONS_REFUSED_TOTAL: &str = "radius_radsec_connections_refused_total";
+/// RadSec TLS handshakes that failed, by reason.
+pub const RADSEC_HANDSHAKE_FAILURES_TOTAL: &str = "radius_radsec_handshake_failures_total";
+/// Established RadSec connections that ended, by reason.
+pub const RADSEC_CONNECTIONS_CLOSED_TOTAL: &str = "radius_radsec_connections_closed_total";
 
 /// Drop reasons used as `reason` label values (besides `DecodeError::reason()`).
 pub mod reason {
@@ -312,6 +321,22 @@ pub fn describe() {
     describe_counter!(
         ACCT_REPAIRED_TOTAL,
         "Accounting values repaired by normalisation, by kind"
+    );
+    describe_gauge!(
+        RADSEC_CONNECTIONS,
+        "RadSec (RADIUS over TLS) connections open"
+    );
+    describe_counter!(
+        RADSEC_CONNECTIONS_REFUSED_TOTAL,
+        "RadSec connections closed before serving, by reason (max_connections, unknown_client, certificate_name)"
+    );
+    describe_counter!(
+        RADSEC_HANDSHAKE_FAILURES_TOTAL,
+        "RadSec TLS handshakes that failed, by reason (tls: no or untrusted client certificate, protocol error; timeout)"
+    );
+    describe_counter!(
+        RADSEC_CONNECTIONS_CLOSED_TOTAL,
+        "Established RadSec connections that ended, by reason (peer, idle, framing, shutdown, unknown_client)"
     );
 }
 

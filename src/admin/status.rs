@@ -49,7 +49,7 @@ const MAX_SAMPLES: usize = 64;
 /// What the status page reads, and what its Disconnect button sends through.
 #[derive(Debug)]
 pub struct Sources {
-    /// Bound listeners, by name (`auth`, `acct`, `admin`).
+    /// Bound listeners, by name (`auth`, `acct`, `radsec`, `admin`).
     pub listeners: Vec<(&'static str, SocketAddr)>,
     /// The live NAS table (with its traffic counters).
     pub clients: Arc<Clients>,

@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use super::schema::{self, names_of, nearest, section_keys};
 use super::{
     AccountingConfig, AdminConfig, CacheConfig, Config, DatabaseConfig, LogConfig,
-    MessageAuthenticatorPolicy, NasConfig, PostAuthConfig, PostAuthLog, RedisConfig, ServerConfig,
-    SessionsConfig,
+    MessageAuthenticatorPolicy, NasConfig, PostAuthConfig, PostAuthLog, RadsecConfig, RedisConfig,
+    ServerConfig, SessionsConfig,
 };
 
 /// One problem found in a configuration file.
@@ -117,6 +117,7 @@ impl Config {
                 "must differ from server.auth_addr".into(),
             );
         }
+        self.radsec.validate(&mut bad);
         if self.admin.token().is_some() && self.admin.token_file.is_some() {
             bad(
                 "admin.token_file".into(),
@@ -290,6 +291,7 @@ pub(super) fn prune_root(table: &mut toml::Table, file: &str, problems: &mut Vec
     for key in keys {
         let keep = match key.as_str() {
             "server" => prune_section::<ServerConfig>(table, &key, file, problems),
+            "radsec" => prune_section::<RadsecConfig>(table, &key, file, problems),
             "admin" => prune_section::<AdminConfig>(table, &key, file, problems),
             "database" => prune_section::<DatabaseConfig>(table, &key, file, problems),
             "redis" => prune_section::<RedisConfig>(table, &key, file, problems),

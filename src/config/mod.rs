@@ -17,11 +17,13 @@ use serde::{Deserialize, Serialize};
 
 mod accounting;
 mod check;
+mod radsec;
 pub mod schema;
 mod sessions;
 
 pub use accounting::{AccountingConfig, PostAuthConfig, PostAuthLog};
 pub use check::{ConfigError, Problem};
+pub use radsec::RadsecConfig;
 pub use sessions::SessionsConfig;
 
 /// The whole configuration file.
@@ -31,6 +33,9 @@ pub struct Config {
     /// `[server]`: the RADIUS listeners and the request path.
     #[serde(default)]
     pub server: ServerConfig,
+    /// `[radsec]`: RADIUS over TLS (RFC 6614), off unless `addr` is set.
+    #[serde(default)]
+    pub radsec: RadsecConfig,
     /// `[admin]`: the admin HTTP port (metrics and health).
     #[serde(default)]
     pub admin: AdminConfig,

@@ -8,7 +8,7 @@ use serde::de::{self, Visitor};
 
 use super::{
     AccountingConfig, AdminConfig, CacheConfig, Config, DatabaseConfig, LogConfig, NasConfig,
-    PostAuthConfig, RedisConfig, ServerConfig, SessionsConfig,
+    PostAuthConfig, RadsecConfig, RedisConfig, ServerConfig, SessionsConfig,
 };
 
 /// The commented default configuration that `hotspot-radius config --print-default`
@@ -55,6 +55,7 @@ pub fn sections() -> Vec<Section> {
 pub fn section_keys(section: &str) -> Option<&'static [&'static str]> {
     Some(match section {
         "server" => names_of::<ServerConfig>(),
+        "radsec" => names_of::<RadsecConfig>(),
         "admin" => names_of::<AdminConfig>(),
         "database" => names_of::<DatabaseConfig>(),
         "redis" => names_of::<RedisConfig>(),

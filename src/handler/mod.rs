@@ -32,8 +32,8 @@ pub enum Port {
     Acct,
 }
 
-/// Services shared by every request.
-#[derive(Debug)]
+/// Services shared by every request (cloned for each listener: UDP, RadSec).
+#[derive(Debug, Clone)]
 pub struct Context<U, A> {
     /// Compiled user profiles.
     pub users: U,

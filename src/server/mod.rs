@@ -10,6 +10,7 @@
 
 mod advice;
 pub mod dedup;
+pub mod radsec;
 
 use std::future::Future;
 use std::net::SocketAddr;

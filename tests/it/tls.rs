@@ -22,7 +22,7 @@ use crate::udp_access::{Method, Nas, code_of};
 const SECRET: &str = "tls-secret";
 
 /// The `openssl` command-line tool; panics naming the package if it is missing.
-fn openssl() -> PathBuf {
+pub fn openssl() -> PathBuf {
     let mut dirs: Vec<PathBuf> = vec!["/usr/bin".into(), "/usr/local/bin".into()];
     if let Some(path) = std::env::var_os("PATH") {
         dirs.extend(std::env::split_paths(&path));
@@ -124,7 +124,7 @@ fn run(cmd: &mut Command, what: &str) {
 }
 
 /// A self-signed P-256 CA: `<name>.pem` (its key stays beside it as `<name>.key`).
-fn make_ca(dir: &Path, name: &str, cn: &str) -> PathBuf {
+pub fn make_ca(dir: &Path, name: &str, cn: &str) -> PathBuf {
     let cert = dir.join(format!("{name}.pem"));
     run(
         Command::new(openssl())
@@ -146,7 +146,7 @@ fn make_ca(dir: &Path, name: &str, cn: &str) -> PathBuf {
 }
 
 /// A P-256 certificate signed by `ca` with the `extensions` lines; (cert, key).
-fn make_leaf(dir: &Path, name: &str, extensions: &str) -> (PathBuf, PathBuf) {
+pub fn make_leaf(dir: &Path, name: &str, extensions: &str) -> (PathBuf, PathBuf) {
     let ext = dir.join(format!("{name}.ext"));
     std::fs::write(
         &ext,
