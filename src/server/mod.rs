@@ -29,7 +29,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::clients::Clients;
+use crate::clients::{Client, Clients};
 use crate::handler::{self, AcctSink, Context, Outcome, Port, UserSource};
 use crate::metrics::{self as m, DUPLICATES_TOTAL, REQUEST_DURATION_SECONDS, reason};
 use radius_proto::protocol::{Code, MAX_PACKET_LEN, MIN_PACKET_LEN, Packet, ReplyVector};
@@ -594,13 +594,43 @@ async fn process<U: UserSource, A: AcctSink>(
             return Action::Nothing;
         }
     };
-    let code = packet.code().name();
-    let reply = match handler::dispatch(&shared.ctx, &client, port, source, &packet).await {
-        Outcome::Drop(why) => {
+    let (bytes, delay) = match respond(&shared.ctx, &client, port, source, &packet, started).await {
+        Ok(r) => r,
+        Err(why) => {
             let _ = advice::complain(source.ip(), why, Some(&client.name));
+            return Action::Nothing;
+        }
+    };
+    pending.armed = false;
+    if !delay.is_zero() {
+        // Stays "in progress" in the dedup cache until sent.
+        return Action::Deferred(Deferred { key, bytes, delay });
+    }
+    // Completed before the send (which happens with the batch's other replies): a
+    // retransmission arriving in between is answered from the cache, never processed twice.
+    shared
+        .dedup
+        .complete(&key, Some(Arc::clone(&bytes)), started);
+    Action::Send(bytes)
+}
+
+/// A decoded request's answer, for every transport (UDP here, RadSec in [`radsec`]):
+/// dispatch to its handler, sign the reply with the client's secret, count it. `Err` is
+/// the drop reason of a request that gets no reply (already counted).
+pub(crate) async fn respond<U: UserSource, A: AcctSink>(
+    ctx: &Context<U, A>,
+    client: &Client,
+    port: Port,
+    source: SocketAddr,
+    packet: &Packet<'_>,
+    started: Instant,
+) -> Result<(Arc<[u8]>, Duration), &'static str> {
+    let code = packet.code().name();
+    let reply = match handler::dispatch(ctx, client, port, source, packet).await {
+        Outcome::Drop(why) => {
             m::dropped(why);
             m::request(code, "no_reply");
-            return Action::Nothing;
+            return Err(why);
         }
         Outcome::Reply(reply) => reply,
     };
@@ -616,10 +646,9 @@ async fn process<U: UserSource, A: AcctSink>(
         Err(e) => {
             tracing::warn!(error = %e, "reply could not be encoded");
             m::dropped(reason::ENCODE_FAILED);
-            return Action::Nothing;
+            return Err(reason::ENCODE_FAILED);
         }
     };
-    pending.armed = false;
     if reply.outcome == "reject" {
         client.counters().reject();
     }
@@ -629,20 +658,7 @@ async fn process<U: UserSource, A: AcctSink>(
         &[("code", code)],
         started.elapsed().as_secs_f64(),
     );
-    if !reply.delay.is_zero() {
-        // Stays "in progress" in the dedup cache until sent.
-        return Action::Deferred(Deferred {
-            key,
-            bytes,
-            delay: reply.delay,
-        });
-    }
-    // Completed before the send (which happens with the batch's other replies): a
-    // retransmission arriving in between is answered from the cache, never processed twice.
-    shared
-        .dedup
-        .complete(&key, Some(Arc::clone(&bytes)), started);
-    Action::Send(bytes)
+    Ok((bytes, reply.delay))
 }
 
 async fn send(socket: &UdpSocket, bytes: &[u8], dest: SocketAddr) {

@@ -38,13 +38,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clients::{Client, Clients};
-use crate::handler::{self, AcctSink, Context, Outcome, Port, UserSource};
+use crate::handler::{AcctSink, Context, Port, UserSource};
 use crate::metrics::{
     self as m, RADSEC_CONNECTIONS, RADSEC_CONNECTIONS_CLOSED_TOTAL,
-    RADSEC_CONNECTIONS_REFUSED_TOTAL, RADSEC_HANDSHAKE_FAILURES_TOTAL, REQUEST_DURATION_SECONDS,
-    reason,
+    RADSEC_CONNECTIONS_REFUSED_TOTAL, RADSEC_HANDSHAKE_FAILURES_TOTAL, reason,
 };
-use radius_proto::protocol::{Code, MAX_PACKET_LEN, MIN_PACKET_LEN, Packet, ReplyVector};
+use radius_proto::protocol::{Code, MAX_PACKET_LEN, MIN_PACKET_LEN, Packet};
 
 /// The shared secret of every RadSec connection (RFC 6614 §2.3).
 pub const RADSEC_SECRET: &str = "radsec";
@@ -564,38 +563,9 @@ async fn answer<U: UserSource, A: AcctSink>(
     client.counters().request();
     // Decoded (and checked) once already by the reader.
     let packet = Packet::decode(bytes).ok()?;
-    let code = packet.code().name();
-    let reply = match handler::dispatch(ctx, client, port, peer, &packet).await {
-        Outcome::Drop(why) => {
-            m::dropped(why);
-            m::request(code, "no_reply");
-            return None;
-        }
-        Outcome::Reply(reply) => reply,
-    };
-    let signed = reply.builder.sign_response(
-        packet.authenticator(),
-        ReplyVector::for_request(packet.code()),
-        client.signer(),
-    );
-    let signed: Arc<[u8]> = match signed {
-        Ok(b) => Arc::from(b),
-        Err(e) => {
-            tracing::warn!(error = %e, "reply could not be encoded");
-            m::dropped(reason::ENCODE_FAILED);
-            return None;
-        }
-    };
-    if reply.outcome == "reject" {
-        client.counters().reject();
-    }
-    m::request(code, reply.outcome);
-    m::observe(
-        REQUEST_DURATION_SECONDS,
-        &[("code", code)],
-        started.elapsed().as_secs_f64(),
-    );
-    Some((signed, reply.delay))
+    super::respond(ctx, client, port, peer, &packet, started)
+        .await
+        .ok()
 }
 
 /// Cuts the byte stream into packets by their Length field. Reads are cancel-safe: bytes
