@@ -516,6 +516,7 @@ pub async fn start(config: Config, config_path: Option<PathBuf>) -> Result<Runni
     };
     let options = ServerOptions {
         receivers: config.server.receivers,
+        spread_randomly: config.server.balance == crate::config::Balance::Random,
         max_inflight: config.server.max_inflight,
         dedup_ttl: Duration::from_millis(config.server.dedup_ttl_ms),
         dedup_capacity: config.server.dedup_capacity,

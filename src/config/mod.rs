@@ -79,6 +79,11 @@ pub struct ServerConfig {
     /// runs its own single-threaded runtime (1..=64).
     #[serde(default = "default_receivers")]
     pub receivers: usize,
+    /// How datagrams are spread over the receive threads: `flow` (the kernel's hash of
+    /// source and destination: one router's datagrams stay on one thread) or `random`
+    /// (every datagram to any thread, so one busy router uses every core).
+    #[serde(default)]
+    pub balance: Balance,
     /// Requests that may wait at once, per port (a cache miss, a slow password hash, an
     /// accounting commit, a reject delay); a request that would wait beyond it is dropped
     /// and counted (the NAS retransmits). Cached answers never wait and never count.
@@ -104,6 +109,19 @@ pub struct ServerConfig {
     /// Extra FreeRADIUS-format dictionary file loaded instead of the built-in one.
     #[serde(default)]
     pub dictionary: Option<PathBuf>,
+}
+
+/// `[server] balance`: how datagrams are spread over the receive threads.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Balance {
+    /// The kernel's `SO_REUSEPORT` hash of source and destination address and port: all of
+    /// one router's datagrams (one source port) land on one thread.
+    Flow,
+    /// A random receive thread per datagram (a classic BPF program on the socket group):
+    /// one router's load is spread over every thread.
+    #[default]
+    Random,
 }
 
 fn default_auth_addr() -> SocketAddr {
@@ -140,6 +158,7 @@ impl Default for ServerConfig {
             auth_addr: default_auth_addr(),
             acct_addr: default_acct_addr(),
             receivers: default_receivers(),
+            balance: Balance::default(),
             max_inflight: default_max_inflight(),
             max_misses_per_nas: default_max_misses_per_nas(),
             reject_delay_ms: default_reject_delay_ms(),

@@ -44,6 +44,9 @@ pub struct ServerOptions {
     /// `SO_REUSEPORT` socket per port, so a datagram is received, processed and answered on
     /// one thread (no cross-thread wakeups on the hot path).
     pub receivers: usize,
+    /// Give each datagram to a random receive thread instead of the kernel's hash of
+    /// source and destination (which keeps one router, one source port, on one thread).
+    pub spread_randomly: bool,
     /// Requests that may wait at once, per port (cached answers never wait).
     pub max_inflight: usize,
     /// Duplicate cache lifetime.
@@ -101,8 +104,14 @@ pub struct Server<U, A> {
 const RECV_BUFFER: usize = 4 << 20;
 
 /// Bind `n` non-blocking `SO_REUSEPORT` UDP sockets to `addr`. With port 0 the first
-/// socket picks the port and the others join it.
-fn bind_group(addr: SocketAddr, n: usize, what: &str) -> std::io::Result<Vec<std::net::UdpSocket>> {
+/// socket picks the port and the others join it. `spread_randomly`: each datagram goes to
+/// a random socket of the group, not the one the kernel's flow hash picks.
+fn bind_group(
+    addr: SocketAddr,
+    n: usize,
+    spread_randomly: bool,
+    what: &str,
+) -> std::io::Result<Vec<std::net::UdpSocket>> {
     let wrap = |e: std::io::Error| {
         std::io::Error::new(e.kind(), format!("binding {what} socket {addr}: {e}"))
     };
@@ -138,6 +147,12 @@ fn bind_group(addr: SocketAddr, n: usize, what: &str) -> std::io::Result<Vec<std
         }
         sockets.push(socket);
     }
+    if spread_randomly {
+        if let Some(first) = sockets.first() {
+            udp_batch::spread_reuseport_randomly(first.as_raw_fd(), sockets.len() as u32)
+                .map_err(wrap)?;
+        }
+    }
     Ok(sockets)
 }
 
@@ -151,8 +166,8 @@ impl<U: UserSource, A: AcctSink> Server<U, A> {
         clients: Arc<Clients>,
     ) -> std::io::Result<Self> {
         let threads = options.receivers.max(1);
-        let auth = bind_group(auth_addr, threads, "auth")?;
-        let acct = bind_group(acct_addr, threads, "acct")?;
+        let auth = bind_group(auth_addr, threads, options.spread_randomly, "auth")?;
+        let acct = bind_group(acct_addr, threads, options.spread_randomly, "acct")?;
         let auth_addr = first_addr(&auth)?;
         let acct_addr = first_addr(&acct)?;
         Ok(Self {
@@ -670,6 +685,38 @@ async fn send(socket: &UdpSocket, bytes: &[u8], dest: SocketAddr) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Datagrams from one source socket, and how many each socket of a group of two got.
+    fn spread_of(spread_randomly: bool) -> [usize; 2] {
+        let group = bind_group("127.0.0.1:0".parse().unwrap(), 2, spread_randomly, "test")
+            .expect("bind the group");
+        let to = group[0].local_addr().unwrap();
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in 0..200u8 {
+            sender.send_to(&[i; 20], to).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let mut got = [0; 2];
+        let mut buf = [0u8; 64];
+        for (socket, n) in group.iter().zip(&mut got) {
+            while socket.recv_from(&mut buf).is_ok() {
+                *n += 1;
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn one_source_reaches_every_receive_thread_when_spread() {
+        // By the kernel's flow hash, one source address and port always lands on one socket.
+        let flow = spread_of(false);
+        assert_eq!(flow.iter().sum::<usize>(), 200, "{flow:?}");
+        assert!(flow.contains(&0), "flow hash split one source: {flow:?}");
+        // At random, both get some (all 200 on one socket: probability 2^-199).
+        let random = spread_of(true);
+        assert_eq!(random.iter().sum::<usize>(), 200, "{random:?}");
+        assert!(random.iter().all(|&n| n > 0), "not spread: {random:?}");
+    }
 
     #[test]
     fn prefilter_by_size_and_port() {

@@ -16,13 +16,11 @@ use radius_proto::protocol::{Code, Packet};
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::harness;
+use crate::harness::{self, LOAD_USER_SQL as LOAD_USER};
 use crate::udp_access::{Method, Nas, REPLY_WAIT, code_of};
 
 const SECRET_A: &str = "flood-secret-a";
 const SECRET_B: &str = "flood-secret-b";
-/// The load_user statement, as pg_stat_statements shows it.
-const LOAD_USER: &str = "FROM radcheck c WHERE c.username";
 
 /// A server with two NAS entries: `a_name` on 127.0.0.1 (the flooder) and `b_name` on
 /// 127.0.0.3. Names differ per test: the per-NAS series are process-wide.

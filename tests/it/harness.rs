@@ -599,6 +599,10 @@ pub async fn statement_count(pool: &PgPool) -> i64 {
     n.unwrap_or(0)
 }
 
+/// A fragment only the user-profile load statement contains (for
+/// [`statement_count_matching`]).
+pub const LOAD_USER_SQL: &str = "FROM radcheck c WHERE c.username";
+
 /// Statements executed so far in `pool`'s database whose text contains `needle`.
 pub async fn statement_count_matching(pool: &PgPool, needle: &str) -> i64 {
     let n: Option<i64> = sqlx::query_scalar(

@@ -11,13 +11,11 @@ use radius_proto::protocol::{AcctStatus, Code};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::harness::{self, Postgres};
+use crate::harness::{self, LOAD_USER_SQL as LOAD_USER, Postgres};
 use crate::udp_access::{Method, Nas, code_of};
 
 const SECRET: &str = "replica-secret";
 const WAIT: Duration = Duration::from_secs(20);
-/// A fragment of the profile load's SQL text, to count it in pg_stat_statements.
-const LOAD_USER: &str = "FROM radusergroup g WHERE g.username";
 
 async fn exec(pool: &PgPool, sql: &str) {
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))

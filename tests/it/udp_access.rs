@@ -523,6 +523,7 @@ impl Harness {
         };
         let options = ServerOptions {
             receivers: 2,
+            spread_randomly: true,
             max_inflight: 64,
             dedup_ttl: Duration::from_secs(5),
             dedup_capacity: 1024,

@@ -280,3 +280,56 @@ pub fn wait_readable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
     }
     Ok(n > 0)
 }
+
+/// Spread the datagrams of a `SO_REUSEPORT` group over its `group_size` sockets at random,
+/// instead of by the kernel's hash of source and destination (which puts every datagram of
+/// one source address and port, one busy router, on one socket). `fd` is any member of the
+/// group; the kernel applies the program to the whole group, indexing sockets in the order
+/// they joined it. Linux only (`SO_ATTACH_REUSEPORT_CBPF`, since 4.5).
+pub fn spread_reuseport_randomly(fd: RawFd, group_size: u32) -> io::Result<()> {
+    if group_size < 2 {
+        return Ok(());
+    }
+    // Classic BPF: A = a random u32 (ancillary load); A %= group_size; return A (the index
+    // of the socket that gets the datagram).
+    let program = [
+        libc::sock_filter {
+            code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
+            jt: 0,
+            jf: 0,
+            k: (libc::SKF_AD_OFF + libc::SKF_AD_RANDOM) as u32,
+        },
+        libc::sock_filter {
+            code: (libc::BPF_ALU | libc::BPF_MOD | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: group_size,
+        },
+        libc::sock_filter {
+            code: (libc::BPF_RET | libc::BPF_A) as u16,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+    ];
+    let fprog = libc::sock_fprog {
+        len: program.len() as libc::c_ushort,
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: `fprog` points at `program` (3 initialised instructions, `len` says so), both
+    // on this frame and alive for the synchronous call; the kernel copies the program and
+    // only reads through the pointer; `optlen` is the size of the `sock_fprog` passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_REUSEPORT_CBPF,
+            (&raw const fprog).cast(),
+            size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
