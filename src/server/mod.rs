@@ -147,11 +147,9 @@ fn bind_group(
         }
         sockets.push(socket);
     }
-    if spread_randomly {
-        if let Some(first) = sockets.first() {
-            udp_batch::spread_reuseport_randomly(first.as_raw_fd(), sockets.len() as u32)
-                .map_err(wrap)?;
-        }
+    if spread_randomly && let Some(first) = sockets.first() {
+        udp_batch::spread_reuseport_randomly(first.as_raw_fd(), sockets.len() as u32)
+            .map_err(wrap)?;
     }
     Ok(sockets)
 }
