@@ -260,25 +260,150 @@ pub struct Usage {
 }
 
 /// One radpostauth row. Never holds a password.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// One is made for every Access-Request on the packet path, so its text (User-Name, the
+/// station ids, Class, tenant) is kept back to back in one allocation instead of a `String`
+/// per field; [`PostAuthRecord::new`] builds it from borrowed [`PostAuthFields`].
+#[derive(Clone, PartialEq, Eq)]
 pub struct PostAuthRecord {
+    /// User-Name, then each present optional field, back to back.
+    text: String,
+    /// End of User-Name in `text`.
+    username_end: u32,
+    /// Where Called-Station-Id, Calling-Station-Id, Class and the tenant are in `text`.
+    spans: [Option<(u32, u32)>; 4],
+    accepted: bool,
+    /// NAS address.
+    pub nas_ip: Option<IpAddr>,
+    /// Unix seconds.
+    pub auth_time: i64,
+}
+
+/// A post-auth row's fields, borrowed: what [`PostAuthRecord::new`] copies and
+/// [`PostAuthRecord::fields`] gives back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PostAuthFields<'a> {
     /// User-Name.
-    pub username: String,
-    /// `Access-Accept` or `Access-Reject`.
-    pub reply: String,
+    pub username: &'a str,
+    /// Access-Accept (`true`) or Access-Reject.
+    pub accepted: bool,
     /// Called-Station-Id.
-    pub called_station_id: Option<String>,
+    pub called_station_id: Option<&'a str>,
     /// Calling-Station-Id.
-    pub calling_station_id: Option<String>,
+    pub calling_station_id: Option<&'a str>,
     /// NAS address.
     pub nas_ip: Option<IpAddr>,
     /// Class sent in the reply.
-    pub class: Option<String>,
+    pub class: Option<&'a str>,
     /// Unix seconds.
     pub auth_time: i64,
     /// The tenant of the NAS (`radpostauth.tenant`; `None`: global).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
+    pub tenant: Option<&'a str>,
+}
+
+/// Indexes of `PostAuthRecord::spans`.
+const CALLED: usize = 0;
+const CALLING: usize = 1;
+const CLASS: usize = 2;
+const TENANT: usize = 3;
+
+impl PostAuthRecord {
+    /// A record holding a copy of `fields` (one allocation, none when all are empty).
+    pub fn new(fields: &PostAuthFields<'_>) -> Self {
+        let optional = [
+            fields.called_station_id,
+            fields.calling_station_id,
+            fields.class,
+            fields.tenant,
+        ];
+        let len = fields.username.len() + optional.iter().flatten().map(|s| s.len()).sum::<usize>();
+        let mut text = String::with_capacity(len);
+        text.push_str(fields.username);
+        // Every field comes from one datagram (at most 4096 bytes) or the configuration.
+        let end = |text: &String| u32::try_from(text.len()).unwrap_or(u32::MAX);
+        let username_end = end(&text);
+        let spans = optional.map(|field| {
+            field.map(|s| {
+                let start = end(&text);
+                text.push_str(s);
+                (start, end(&text))
+            })
+        });
+        Self {
+            text,
+            username_end,
+            spans,
+            accepted: fields.accepted,
+            nas_ip: fields.nas_ip,
+            auth_time: fields.auth_time,
+        }
+    }
+
+    /// The fields, borrowed from the record.
+    pub fn fields(&self) -> PostAuthFields<'_> {
+        PostAuthFields {
+            username: self.username(),
+            accepted: self.accepted,
+            called_station_id: self.span(CALLED),
+            calling_station_id: self.span(CALLING),
+            nas_ip: self.nas_ip,
+            class: self.span(CLASS),
+            auth_time: self.auth_time,
+            tenant: self.span(TENANT),
+        }
+    }
+
+    fn span(&self, i: usize) -> Option<&str> {
+        let (start, end) = self.spans.get(i).copied().flatten()?;
+        self.text.get(start as usize..end as usize)
+    }
+
+    /// User-Name.
+    pub fn username(&self) -> &str {
+        self.text
+            .get(..self.username_end as usize)
+            .unwrap_or_default()
+    }
+
+    /// Whether the reply was an Access-Accept.
+    pub fn accepted(&self) -> bool {
+        self.accepted
+    }
+
+    /// `Access-Accept` or `Access-Reject` (`radpostauth.reply`).
+    pub fn reply(&self) -> &'static str {
+        if self.accepted {
+            "Access-Accept"
+        } else {
+            "Access-Reject"
+        }
+    }
+
+    /// Called-Station-Id.
+    pub fn called_station_id(&self) -> Option<&str> {
+        self.span(CALLED)
+    }
+
+    /// Calling-Station-Id.
+    pub fn calling_station_id(&self) -> Option<&str> {
+        self.span(CALLING)
+    }
+
+    /// Class sent in the reply.
+    pub fn class(&self) -> Option<&str> {
+        self.span(CLASS)
+    }
+
+    /// The tenant of the NAS (`None`: global).
+    pub fn tenant(&self) -> Option<&str> {
+        self.span(TENANT)
+    }
+}
+
+impl std::fmt::Debug for PostAuthRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.fields().fmt(f)
+    }
 }
 
 /// `AcctStatus` as its RFC 2866 number in serialised records.
@@ -297,7 +422,7 @@ mod status_number {
 
 #[cfg(test)]
 mod tests {
-    use super::{AcctRecord, RadRow, Session};
+    use super::{AcctRecord, PostAuthFields, PostAuthRecord, RadRow, Session};
 
     /// A record as the accounting journal held it before tenants existed: read as global;
     /// a global record is written without the field, a tenant's with it.
@@ -351,5 +476,35 @@ mod tests {
             value: "2M/5M".into(),
         };
         assert!(format!("{rate:?}").contains("2M/5M"));
+    }
+
+    /// Every field comes back as given, absent and empty fields kept apart.
+    #[test]
+    fn post_auth_record_keeps_its_fields() {
+        let fields = PostAuthFields {
+            username: "alice@isp",
+            accepted: true,
+            called_station_id: Some(""),
+            calling_station_id: Some("AA:BB:CC:DD:EE:FF"),
+            nas_ip: Some("10.0.0.1".parse().unwrap()),
+            class: None,
+            auth_time: 1_700_000_000,
+            tenant: Some("acme"),
+        };
+        let record = PostAuthRecord::new(&fields);
+        assert_eq!(record.fields(), fields);
+        assert_eq!(record.reply(), "Access-Accept");
+        assert_eq!(record.username(), "alice@isp");
+        assert_eq!(record.called_station_id(), Some(""));
+        assert_eq!(record.class(), None);
+        assert_eq!(record.tenant(), Some("acme"));
+        let reject = PostAuthRecord::new(&PostAuthFields {
+            username: "",
+            ..PostAuthFields::default()
+        });
+        assert_eq!(reject.reply(), "Access-Reject");
+        assert_eq!(reject.username(), "");
+        assert_eq!(reject.calling_station_id(), None);
+        assert_eq!(reject.tenant(), None);
     }
 }

@@ -362,6 +362,10 @@ impl AcctSink for Batcher {
     fn post_auth(&self, record: PostAuthRecord) -> bool {
         self.post_auth.submit(record)
     }
+
+    fn keeps_post_auth(&self, accepted: bool) -> bool {
+        self.post_auth.keeps(accepted)
+    }
 }
 
 /// Take batches off the queue and hand each to a writer (at most `writers` at once).

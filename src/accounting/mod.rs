@@ -60,4 +60,11 @@ pub trait AcctSink: Send + Sync + 'static {
     /// Queue a post-auth record without blocking; `false` when it was dropped (counted by
     /// the sink).
     fn post_auth(&self, record: PostAuthRecord) -> bool;
+
+    /// Whether a post-auth record of an Access-Accept (`accepted`) or Access-Reject would
+    /// be kept (`[postauth] log`); when not, the handler does not build one.
+    fn keeps_post_auth(&self, accepted: bool) -> bool {
+        let _ = accepted;
+        true
+    }
 }

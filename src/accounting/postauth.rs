@@ -54,15 +54,28 @@ impl PostAuthWriter {
         (Self { tx, log }, task)
     }
 
+    /// A writer whose records go to the returned receiver instead of a batching task
+    /// (benches and tests: the same queue and [`PostAuthWriter::submit`] as the server's,
+    /// without a database).
+    pub fn channel(log: PostAuthLog, capacity: usize) -> (Self, mpsc::Receiver<PostAuthRecord>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (Self { tx, log }, rx)
+    }
+
+    /// Whether the `[postauth] log` setting keeps the record of an Access-Accept
+    /// (`accepted`) or Access-Reject: when not, the handler does not build it.
+    pub fn keeps(&self, accepted: bool) -> bool {
+        match self.log {
+            PostAuthLog::All => true,
+            PostAuthLog::Rejects => !accepted,
+            PostAuthLog::Off => false,
+        }
+    }
+
     /// Queues a record the `[postauth] log` setting keeps; `false` (and a metric) if it
     /// was dropped because the queue is full or the writer has stopped.
     pub fn submit(&self, record: PostAuthRecord) -> bool {
-        let keep = match self.log {
-            PostAuthLog::All => true,
-            PostAuthLog::Rejects => record.reply != "Access-Accept",
-            PostAuthLog::Off => false,
-        };
-        if !keep {
+        if !self.keeps(record.accepted()) {
             return true;
         }
         match self.tx.try_send(record) {

@@ -18,8 +18,8 @@ use crate::clients::{Client, Slot};
 use crate::metrics::{
     self as m, AUTH_TOTAL, BACKEND_UNAVAILABLE_TOTAL, SESSION_STORE_ERRORS_TOTAL, reason,
 };
-use crate::model::PostAuthRecord;
 use crate::model::Usage;
+use crate::model::{PostAuthFields, PostAuthRecord};
 use crate::outage::Outage;
 use crate::policy::limits::{Grant, LimitReason, Limits, decide};
 use crate::policy::{Authorization, reply_key};
@@ -98,14 +98,22 @@ pub async fn handle<U: UserSource, A: AcctSink>(
             } else if let Some(credential) = credential {
                 match credential {
                     auth::Credential::Crypt(_) => {
-                        match Box::pin(check_slow_hash(packet, client, credential)).await {
+                        match Box::pin(check_slow_hash(packet, client, method, credential)).await {
                             Ok(v) => v,
                             // Too many slow hashes queued, or this one waited too long: no
                             // answer (the NAS retries), never a false Access-Reject.
                             Err(why) => return Outcome::Drop(why),
                         }
                     }
-                    _ => auth::check(packet, client.signer(), credential, rand::random()),
+                    _ => {
+                        // Only MS-CHAPv2 uses the salt (its MPPE keys).
+                        let salt = if method == Method::MsChapV2 {
+                            rand::random()
+                        } else {
+                            [0; 4]
+                        };
+                        auth::check_method(method, packet, client.signer(), credential, salt)
+                    }
                 }
             } else {
                 Verdict::Reject(auth::RejectReason::Malformed, Vec::new())
@@ -194,9 +202,10 @@ const CRYPT_WAIT: std::time::Duration = std::time::Duration::from_millis(2_000);
 async fn check_slow_hash(
     packet: &Packet<'_>,
     client: &Client,
+    method: Method,
     credential: &auth::Credential,
 ) -> Result<Verdict, &'static str> {
-    if Method::detect(packet) != Method::Pap {
+    if method != Method::Pap {
         return Ok(Verdict::Reject(
             auth::RejectReason::MethodUnsupported,
             Vec::new(),
@@ -445,23 +454,26 @@ fn post_auth<U, A: AcctSink>(
     username: &str,
     code: Code,
 ) {
+    let accepted = code == Code::AccessAccept;
+    // `[postauth] log` may not keep it: then nothing is built.
+    if !ctx.sink.keeps_post_auth(accepted) {
+        return;
+    }
     let nas_ip = packet
         .attr(attrs::NAS_IP_ADDRESS)
         .and_then(|v| <[u8; 4]>::try_from(v).ok())
         .map(IpAddr::from)
         .unwrap_or_else(|| source.ip().to_canonical());
-    let record = PostAuthRecord {
-        tenant: client.tenant().map(str::to_owned),
-        username: username.to_owned(),
-        reply: code.name().to_owned(),
-        called_station_id: packet.attr_str(attrs::CALLED_STATION_ID).map(str::to_owned),
-        calling_station_id: packet
-            .attr_str(attrs::CALLING_STATION_ID)
-            .map(str::to_owned),
+    let record = PostAuthRecord::new(&PostAuthFields {
+        username,
+        accepted,
+        called_station_id: packet.attr_str(attrs::CALLED_STATION_ID),
+        calling_station_id: packet.attr_str(attrs::CALLING_STATION_ID),
         nas_ip: Some(nas_ip),
         class: None,
         auth_time: unix_now(),
-    };
+        tenant: client.tenant(),
+    });
     // A full queue drops the record (the backend counts it); never block the reply.
     let _ = ctx.sink.post_auth(record);
 }

@@ -142,6 +142,9 @@ impl DenyReason {
 
 /// The result of authorizing one request against a profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// `Proceed` holds its reply items inline (no allocation per request); the value is
+// consumed at once by the caller, so its size costs a copy, not memory.
+#[allow(clippy::large_enum_variant)]
 pub enum Authorization<'p> {
     /// Go on to the credential check (skipped when `accept_without_password`), then reply
     /// with `reply`.
@@ -152,7 +155,7 @@ pub enum Authorization<'p> {
         accept_without_password: bool,
         /// Pre-encoded reply attribute TLVs, merged over user and matched groups per the
         /// operators; Session-Timeout excluded (see `session_timeout`).
-        reply: Vec<&'p [u8]>,
+        reply: ReplyItems<'p>,
         /// Session-Timeout to send: the reply item, capped by the time left before
         /// `Expiration` (not yet by `limits`: see [`limits::decide`]).
         session_timeout: Option<u32>,
@@ -442,7 +445,7 @@ impl Profile {
     /// Evaluate check items against `request` at time `now` (Unix seconds).
     pub fn authorize(&self, request: &Packet<'_>, now: i64) -> Authorization<'_> {
         let mut control = ControlSet::default();
-        let mut reply: Vec<&[u8]> = Vec::with_capacity(self.reply_items);
+        let mut reply = ReplyItems::with_capacity(self.reply_items);
         let mut session_timeout = None;
         let walk = self.walk(
             |level| !level.broken && level.checks.iter().all(|c| c.matches(request)),
@@ -496,8 +499,105 @@ impl Profile {
     }
 }
 
+/// Reply items held inline (no allocation per request) up to this many.
+const INLINE_REPLY_ITEMS: usize = 8;
+
+/// The merged reply items of one request: pre-encoded attribute TLVs borrowed from the
+/// profile, in order. Up to [`INLINE_REPLY_ITEMS`] are kept inline, so authorizing a
+/// typical profile allocates nothing; more move to the heap. Reads as a slice.
+#[derive(Clone)]
+pub struct ReplyItems<'p> {
+    inline: [&'p [u8]; INLINE_REPLY_ITEMS],
+    len: usize,
+    /// Every item once more than fit inline (`inline` is then unused).
+    heap: Option<Vec<&'p [u8]>>,
+}
+
+impl Default for ReplyItems<'_> {
+    fn default() -> Self {
+        Self {
+            inline: [&[]; INLINE_REPLY_ITEMS],
+            len: 0,
+            heap: None,
+        }
+    }
+}
+
+impl<'p> ReplyItems<'p> {
+    /// Room for `n` items (on the heap only when they cannot fit inline).
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            heap: (n > INLINE_REPLY_ITEMS).then(|| Vec::with_capacity(n)),
+            ..Self::default()
+        }
+    }
+
+    /// Append one item.
+    pub fn push(&mut self, tlv: &'p [u8]) {
+        if let Some(heap) = &mut self.heap {
+            heap.push(tlv);
+        } else if let Some(slot) = self.inline.get_mut(self.len) {
+            *slot = tlv;
+            self.len += 1;
+        } else {
+            let mut heap = Vec::with_capacity(2 * INLINE_REPLY_ITEMS);
+            heap.extend_from_slice(&self.inline);
+            heap.push(tlv);
+            self.heap = Some(heap);
+        }
+    }
+
+    /// Keep only the items `keep` accepts, in order.
+    pub fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
+        if let Some(heap) = &mut self.heap {
+            heap.retain(|t| keep(t));
+            return;
+        }
+        let mut kept = 0;
+        for i in 0..self.len {
+            let tlv = self.inline[i];
+            if keep(tlv) {
+                self.inline[kept] = tlv;
+                kept += 1;
+            }
+        }
+        self.len = kept;
+    }
+}
+
+impl<'p> std::ops::Deref for ReplyItems<'p> {
+    type Target = [&'p [u8]];
+
+    fn deref(&self) -> &Self::Target {
+        match &self.heap {
+            Some(heap) => heap,
+            None => self.inline.get(..self.len).unwrap_or_default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ReplyItems<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for ReplyItems<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for ReplyItems<'_> {}
+
+impl<'p, const N: usize> PartialEq<[&'p [u8]; N]> for ReplyItems<'p> {
+    fn eq(&self, other: &[&'p [u8]; N]) -> bool {
+        **self == other[..]
+    }
+}
+
 /// Merge one pre-encoded reply item per its operator.
-fn merge_reply<'p>(reply: &mut Vec<&'p [u8]>, merge: Merge, tlv: &'p [u8]) {
+fn merge_reply<'p>(reply: &mut ReplyItems<'p>, merge: Merge, tlv: &'p [u8]) {
     let key = reply_key(tlv);
     match merge {
         Merge::Append => {}

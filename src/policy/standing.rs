@@ -72,7 +72,7 @@ impl Profile {
 
     /// The user's standing at `now` (Unix seconds), every comparison assumed to pass.
     pub fn standing(&self, now: i64) -> Standing<'_> {
-        let mut reply: Vec<&[u8]> = Vec::new();
+        let mut reply = super::ReplyItems::default();
         let mut session_timeout = None;
         let (denied, control) = self.walk_control(now, |level| {
             for (merge, item) in &level.reply {
@@ -104,7 +104,7 @@ impl Profile {
                 .find(|t| reply_key(t) == INTERIM)
                 .and_then(|t| <[u8; 4]>::try_from(t.get(2..)?).ok())
                 .map(u32::from_be_bytes),
-            reply,
+            reply: reply.to_vec(),
         }
     }
 }

@@ -85,7 +85,7 @@ fn authorize<'p>(profile: &'p Profile, datagram: &[u8], now: i64) -> Authorizati
 struct Proceeded<'p> {
     credential: Option<&'p Credential>,
     accept: bool,
-    reply: Vec<&'p [u8]>,
+    reply: ReplyItems<'p>,
     session_timeout: Option<u32>,
 }
 
@@ -153,7 +153,7 @@ fn reply_keys_and_merging() {
     let class_b = class("b");
     assert_eq!(reply_key(&rate), (MIKROTIK, 8));
     assert_eq!(reply_key(&class_a), (0, 25));
-    let mut reply: Vec<&[u8]> = Vec::new();
+    let mut reply = ReplyItems::default();
     merge_reply(&mut reply, Merge::IfAbsent, &class_a);
     merge_reply(&mut reply, Merge::IfAbsent, &class_b);
     assert_eq!(reply, [&class_a[..]]);
@@ -162,6 +162,31 @@ fn reply_keys_and_merging() {
     assert_eq!(reply, [&class_a[..], &class_b[..], &rate[..]]);
     merge_reply(&mut reply, Merge::Replace, &class_b);
     assert_eq!(reply, [&rate[..], &class_b[..]]);
+}
+
+/// Past the inline capacity the items move to the heap, in order, and merging still works
+/// (replace removes from both sides of the move).
+#[test]
+fn reply_items_beyond_the_inline_ones() {
+    let classes: Vec<Vec<u8>> = (0..20).map(|i| class(&format!("c{i}"))).collect();
+    let rate = rate_limit("1M/2M");
+    let mut reply = ReplyItems::default();
+    merge_reply(&mut reply, Merge::Append, &rate);
+    for c in &classes {
+        merge_reply(&mut reply, Merge::Append, c);
+    }
+    assert_eq!(reply.len(), 21);
+    assert_eq!(reply[0], &rate[..]);
+    assert!(reply[1..].iter().zip(&classes).all(|(r, c)| *r == &c[..]));
+    merge_reply(&mut reply, Merge::Replace, &classes[3]);
+    assert_eq!(*reply, [&rate[..], &classes[3][..]]);
+    let mut presized = ReplyItems::with_capacity(20);
+    for c in &classes {
+        presized.push(c);
+    }
+    presized.retain(|t| t != &classes[0][..]);
+    assert_eq!(presized.len(), 19);
+    assert_eq!(presized.first().copied(), Some(&classes[1][..]));
 }
 
 #[test]

@@ -426,6 +426,19 @@ impl Profiles {
             .await
     }
 
+    /// Puts `profile` in L1 for `username` of `tenant` (`None` inside: a known-unknown
+    /// user), as a completed load would, without touching the store. For benches and
+    /// tests that need a cache hit without a database (`benches/hot_path.rs`).
+    pub async fn insert_cached(
+        &self,
+        tenant: Option<&str>,
+        username: &str,
+        profile: Option<Arc<Profile>>,
+    ) {
+        let key = crate::tenants::scoped(tenant, username).into_owned();
+        self.inner.l1.insert(key, profile).await;
+    }
+
     async fn cached_key(&self, key: &str) -> Option<Option<Arc<Profile>>> {
         let value = self.inner.l1.get(key).await?;
         m::inc(CACHE_LOOKUPS_TOTAL, &[("tier", "l1"), ("result", "hit")], 1);

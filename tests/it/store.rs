@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use hotspot_radius::accounting::PostAuthWriter;
 use hotspot_radius::config::PostAuthLog;
-use hotspot_radius::model::{AcctRecord, GroupRows, NasRow, PostAuthRecord, RadRow};
+use hotspot_radius::model::{
+    AcctRecord, GroupRows, NasRow, PostAuthFields, PostAuthRecord, RadRow,
+};
 use hotspot_radius::policy::{Authorization, Profile};
 use hotspot_radius::profiles::{LookupError, ProfileOptions, Profiles};
 use hotspot_radius::store::{PgStore, PoolSettings, RedisSettings, RedisTier, SigningKey, migrate};
@@ -1163,16 +1165,14 @@ async fn accounting_batch_is_one_transaction() {
 // ---------------------------------------------------------------------------------------
 
 fn post_auth(user: &str, reply: &str) -> PostAuthRecord {
-    PostAuthRecord {
-        tenant: None,
-        username: user.into(),
-        reply: reply.into(),
-        called_station_id: Some("hotspot1".into()),
-        calling_station_id: None,
+    PostAuthRecord::new(&PostAuthFields {
+        username: user,
+        accepted: reply == "Access-Accept",
+        called_station_id: Some("hotspot1"),
         nas_ip: Some("10.0.0.1".parse().unwrap()),
-        class: None,
         auth_time: T0,
-    }
+        ..PostAuthFields::default()
+    })
 }
 
 #[tokio::test]

@@ -177,19 +177,13 @@ impl PgStore {
             return Ok(0);
         }
         sent("post_auth");
-        let username: Vec<&str> = recs.iter().map(|r| r.username.as_str()).collect();
-        let reply: Vec<&str> = recs.iter().map(|r| r.reply.as_str()).collect();
-        let called: Vec<Option<&str>> = recs
-            .iter()
-            .map(|r| r.called_station_id.as_deref())
-            .collect();
-        let calling: Vec<Option<&str>> = recs
-            .iter()
-            .map(|r| r.calling_station_id.as_deref())
-            .collect();
+        let username: Vec<&str> = recs.iter().map(PostAuthRecord::username).collect();
+        let reply: Vec<&str> = recs.iter().map(PostAuthRecord::reply).collect();
+        let called: Vec<Option<&str>> = recs.iter().map(|r| r.called_station_id()).collect();
+        let calling: Vec<Option<&str>> = recs.iter().map(|r| r.calling_station_id()).collect();
         let nas_ip: Vec<Option<IpAddr>> = recs.iter().map(|r| r.nas_ip).collect();
-        let class: Vec<Option<&str>> = recs.iter().map(|r| r.class.as_deref()).collect();
-        let tenant: Vec<Option<&str>> = recs.iter().map(|r| r.tenant.as_deref()).collect();
+        let class: Vec<Option<&str>> = recs.iter().map(|r| r.class()).collect();
+        let tenant: Vec<Option<&str>> = recs.iter().map(|r| r.tenant()).collect();
         let authdate: Vec<DateTime<Utc>> = recs.iter().map(|r| timestamp(r.auth_time)).collect();
         let statement = sqlx::query!(
             "INSERT INTO radpostauth \

@@ -135,7 +135,19 @@ pub fn check(
     credential: &Credential,
     salt: [u8; 4],
 ) -> Verdict {
-    match Method::detect(packet) {
+    check_method(Method::detect(packet), packet, signer, credential, salt)
+}
+
+/// [`check`] for a caller that already ran [`Method::detect`] on `packet` (`method` must
+/// be its answer); `salt` is used by MS-CHAPv2 only.
+pub fn check_method(
+    method: Method,
+    packet: &Packet<'_>,
+    signer: &Signer,
+    credential: &Credential,
+    salt: [u8; 4],
+) -> Verdict {
+    match method {
         Method::Pap => match pap::password(packet, signer) {
             Ok(password) => pap::check(&password, credential),
             Err(why) => Verdict::Reject(why, Vec::new()),
