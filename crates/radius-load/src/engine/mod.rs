@@ -440,7 +440,7 @@ pub(crate) fn run_worker(
             if let Some(tx) = &cfg.record {
                 // `pending` was drained by flush; recording copies from the slots sent
                 // this round, tracked by their send time.
-                record_sent(tx, &slots, &cfg.dests, local, now);
+                record_sent(tx, &slots, &cfg.dests, &cfg.sources, local, now);
             }
         }
 
@@ -452,10 +452,15 @@ pub(crate) fn run_worker(
                 continue;
             };
             if let (Some(tx), Some(src)) = (&cfg.record, from.to_socket_addr()) {
+                // The reply went to the source its request left from.
+                let dst = data
+                    .get(1)
+                    .and_then(|&id| source_of(&cfg.sources, &slots[usize::from(id)].flow))
+                    .map_or(local, |ip| SocketAddr::new(ip.into(), local.port()));
                 let _ = tx.try_send(Record {
                     time: SystemTime::now(),
                     src,
-                    dst: local,
+                    dst,
                     data: data.to_vec(),
                 });
             }
@@ -689,13 +694,16 @@ fn record_sent(
     tx: &std::sync::mpsc::SyncSender<Record>,
     slots: &[Slot],
     dests: &[SocketAddr],
+    sources: &[Ipv4Addr],
     local: SocketAddr,
     now: Instant,
 ) {
     for s in slots.iter().filter(|s| s.busy && s.last_sent == now) {
+        let src = source_of(sources, &s.flow)
+            .map_or(local, |ip| SocketAddr::new(ip.into(), local.port()));
         let _ = tx.send(Record {
             time: SystemTime::now(),
-            src: local,
+            src,
             dst: dests.get(s.dest).copied().unwrap_or(local),
             data: s.buf[..s.len].to_vec(),
         });
