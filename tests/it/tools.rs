@@ -700,10 +700,10 @@ async fn bench_and_replay_write_self_contained_report_files() {
     assert!(doc.contains("replay "), "{doc}");
     assert!(doc.contains("data-series=\"Access-Accept\""), "{doc}");
 
-    // An extension that is neither is refused before running.
+    // An extension that is none of them is refused before running.
     let (code, _, stderr) = run_cli(&["bench", "--requests", "1", "--report", "x.png"]);
     assert_ne!(code, 0);
-    assert!(stderr.contains(".svg or .html"), "{stderr}");
+    assert!(stderr.contains(".svg, .html or .csv"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -58,7 +58,8 @@ pub struct RunArgs {
     #[arg(long, value_enum)]
     pub expect: Option<Expect>,
     /// Also write the report, with charts of throughput by code and latency percentiles
-    /// over time, to this self-contained `.svg` or `.html` file.
+    /// over time, to this self-contained `.svg` or `.html` file; or, to a `.csv` file, the
+    /// per-second samples (rates by code, latency percentiles) one line a second.
     #[arg(long, value_name = "FILE")]
     pub report: Option<std::path::PathBuf>,
 }

@@ -318,6 +318,7 @@ pub async fn execute_replay(args: &ReplayArgs) -> Result<(Report, CaptureSummary
             expect: args.run.expect,
             single_dest: None,
             close_sessions: false,
+            sources: Vec::new(),
             params: params(args, &summary, dests.first().copied()),
         },
         gens,

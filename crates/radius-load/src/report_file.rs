@@ -19,6 +19,9 @@ pub enum ReportFormat {
     Svg,
     /// `.html` or `.htm`: a page with the charts inline.
     Html,
+    /// `.csv`: the per-second samples, one line a second (for scripts: when did p99 come
+    /// back under a bound, were there rejects in that second).
+    Csv,
 }
 
 impl ReportFormat {
@@ -32,8 +35,9 @@ impl ReportFormat {
         match ext.as_deref() {
             Some("svg") => Ok(Self::Svg),
             Some("html" | "htm") => Ok(Self::Html),
+            Some("csv") => Ok(Self::Csv),
             _ => Err(LoadError::Invalid(format!(
-                "--report {}: the file name must end in .svg or .html",
+                "--report {}: the file name must end in .svg, .html or .csv",
                 path.display()
             ))),
         }
@@ -240,11 +244,47 @@ impl Report {
         s
     }
 
-    /// Write the report to `path`, as SVG or HTML by its extension.
+    /// The per-second samples as CSV: a header line, then one line per second of the run:
+    /// its start (whole seconds since the run started), the rates of requests sent and of
+    /// answers by kind, and latency percentiles in microseconds (empty when nothing was
+    /// answered in that second). Rates of the last, partial second are per second too.
+    pub fn to_csv(&self) -> String {
+        let mut s = String::from(
+            "second,sent,accepts,rejects,acct,other,timeouts,bad,p50_us,p90_us,p99_us,p999_us,max_us\n",
+        );
+        let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+        for (i, p) in self
+            .timeline
+            .points(Duration::from_secs_f64(self.elapsed_s))
+            .iter()
+            .enumerate()
+        {
+            let _ = writeln!(
+                s,
+                "{i},{:.0},{:.0},{:.0},{:.0},{:.0},{:.0},{:.0},{},{},{},{},{}",
+                p.sent,
+                p.accepts,
+                p.rejects,
+                p.acct,
+                p.other,
+                p.timeouts,
+                p.bad,
+                opt(p.p50),
+                opt(p.p90),
+                opt(p.p99),
+                opt(p.p999),
+                opt(p.max),
+            );
+        }
+        s
+    }
+
+    /// Write the report to `path`, as SVG, HTML or CSV by its extension.
     pub fn write_file(&self, path: &Path) -> Result<(), LoadError> {
         let text = match ReportFormat::of(path)? {
             ReportFormat::Svg => self.to_svg(),
             ReportFormat::Html => self.to_html(),
+            ReportFormat::Csv => self.to_csv(),
         };
         std::fs::write(path, text).map_err(LoadError::io(format!("writing {}", path.display())))
     }
@@ -377,6 +417,40 @@ mod tests {
     }
 
     #[test]
+    fn csv_has_one_line_per_second_with_its_rates_and_percentiles() {
+        let start = Instant::now();
+        let mut t = Timeline::new(start);
+        t.at(start).sent += 3;
+        t.reply(start, 2, 400);
+        t.reply(start + Duration::from_millis(10), 3, 500);
+        t.at(start + Duration::from_millis(1200)).timeouts += 1;
+        t.reply(start + Duration::from_millis(2100), 2, 3000);
+        let r = Report::new(
+            "bench",
+            "pap".into(),
+            "127.0.0.1:1812".into(),
+            Duration::from_secs(3),
+            Counts::default(),
+            &new_histogram(),
+            None,
+        )
+        .with_details(t, Vec::new());
+        let csv = r.to_csv();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 4, "{csv}");
+        assert!(lines[0].starts_with("second,sent,accepts,rejects,"));
+        let f: Vec<&str> = lines[1].split(',').collect();
+        assert_eq!(&f[..4], ["0", "3", "1", "1"], "{csv}");
+        let p99: u64 = f[10].parse().unwrap();
+        assert!((400..=600).contains(&p99), "{csv}");
+        let f: Vec<&str> = lines[2].split(',').collect();
+        assert_eq!((f[6], f[10]), ("1", ""), "{csv}");
+        let f: Vec<&str> = lines[3].split(',').collect();
+        let p99: u64 = f[10].parse().unwrap();
+        assert!((2500..=3500).contains(&p99), "{csv}");
+    }
+
+    #[test]
     fn the_format_comes_from_the_extension() {
         assert_eq!(
             ReportFormat::of(Path::new("a/b.SVG")).unwrap(),
@@ -389,6 +463,10 @@ mod tests {
         assert_eq!(
             ReportFormat::of(Path::new("r.htm")).unwrap(),
             ReportFormat::Html
+        );
+        assert_eq!(
+            ReportFormat::of(Path::new("r.csv")).unwrap(),
+            ReportFormat::Csv
         );
         assert!(ReportFormat::of(Path::new("r.png")).is_err());
         assert!(ReportFormat::of(Path::new("report")).is_err());

@@ -33,6 +33,8 @@ pub(crate) struct EngineRun {
     pub(crate) single_dest: Option<usize>,
     /// At the end, close the sessions the run left open (bench `acct`/`hotspot`).
     pub(crate) close_sessions: bool,
+    /// IPv4 source addresses to spread the requests over (bench `--source-addrs`).
+    pub(crate) sources: Vec<std::net::Ipv4Addr>,
     /// The run's parameters as (name, value), for the `--report` file.
     pub(crate) params: Vec<(String, String)>,
 }
@@ -71,6 +73,7 @@ pub(crate) async fn run_engine(
     let started = Instant::now();
     let deadline = run.duration.map(|d| started + d);
     let mut handles = Vec::new();
+    let sources: Arc<[std::net::Ipv4Addr]> = run.sources.clone().into();
     for (i, generator) in gens.into_iter().enumerate() {
         let cfg = WorkerConfig {
             index: i,
@@ -81,6 +84,7 @@ pub(crate) async fn run_engine(
             deadline,
             pacing: pacing(i),
             single_dest: run.single_dest,
+            sources: sources.clone(),
             shared: shared.clone(),
             record: record_tx.clone(),
             started,

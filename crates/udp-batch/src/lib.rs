@@ -161,6 +161,92 @@ pub fn send_many(fd: RawFd, pkts: &[(&[u8], &RawAddr)], connected: bool) -> io::
     Ok(done)
 }
 
+/// Room for one `IP_PKTINFO` control message (`CMSG_SPACE(sizeof(in_pktinfo))` is 32 bytes
+/// on 64-bit Linux; 64 leaves a margin), as `u64`s so that it is aligned for `cmsghdr`.
+const PKTINFO_SPACE_WORDS: usize = 8;
+
+/// Like [`send_many`] on an unconnected IPv4 socket, but each datagram leaves from the IPv4
+/// source address given with it (an `IP_PKTINFO` control message with `ipi_spec_dst`);
+/// `None` lets the kernel choose as usual. The socket must be bound to the wildcard
+/// address (`0.0.0.0`) for replies to the chosen sources to reach it. The source must be
+/// an address of this host: on Linux every address of 127.0.0.0/8 is (loopback), which
+/// is how one process poses as thousands of routers.
+pub fn send_many_from(
+    fd: RawFd,
+    pkts: &[(&[u8], &RawAddr, Option<Ipv4Addr>)],
+) -> io::Result<usize> {
+    // SAFETY: CMSG_SPACE / CMSG_LEN are pure arithmetic on a length.
+    let (space, cmsg_len) = unsafe {
+        (
+            libc::CMSG_SPACE(size_of::<libc::in_pktinfo>() as u32) as usize,
+            libc::CMSG_LEN(size_of::<libc::in_pktinfo>() as u32) as usize,
+        )
+    };
+    assert!(
+        space <= PKTINFO_SPACE_WORDS * 8,
+        "IP_PKTINFO control message larger than its buffer"
+    );
+    let mut done = 0;
+    while done < pkts.len() {
+        let chunk = &pkts[done..pkts.len().min(done + BATCH)];
+        // SAFETY: plain old data, all-zero is valid.
+        let mut iov: [libc::iovec; BATCH] = unsafe { zeroed() };
+        // SAFETY: as above.
+        let mut msgs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+        let mut control = [[0u64; PKTINFO_SPACE_WORDS]; BATCH];
+        for (i, (data, addr, source)) in chunk.iter().enumerate() {
+            iov[i] = libc::iovec {
+                iov_base: data.as_ptr() as *mut libc::c_void,
+                iov_len: data.len(),
+            };
+            let hdr = &mut msgs[i].msg_hdr;
+            hdr.msg_name = (&raw const addr.storage) as *mut libc::c_void;
+            hdr.msg_namelen = addr.len;
+            hdr.msg_iov = &raw mut iov[i];
+            hdr.msg_iovlen = 1;
+            if let Some(source) = source {
+                hdr.msg_control = control[i].as_mut_ptr().cast();
+                hdr.msg_controllen = space as _;
+                let info = libc::in_pktinfo {
+                    ipi_ifindex: 0,
+                    ipi_spec_dst: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(source.octets()),
+                    },
+                    ipi_addr: libc::in_addr { s_addr: 0 },
+                };
+                // SAFETY: `msg_control` points at `control[i]`, `space` bytes of this
+                // frame aligned for `cmsghdr` (u64s), so CMSG_FIRSTHDR is non-null and it
+                // and CMSG_DATA point inside it: a header then `in_pktinfo` fit in `space`
+                // (checked above). The data is written unaligned.
+                unsafe {
+                    let cmsg = libc::CMSG_FIRSTHDR(hdr);
+                    (*cmsg).cmsg_level = libc::IPPROTO_IP;
+                    (*cmsg).cmsg_type = libc::IP_PKTINFO;
+                    (*cmsg).cmsg_len = cmsg_len as _;
+                    std::ptr::write_unaligned(
+                        libc::CMSG_DATA(cmsg).cast::<libc::in_pktinfo>(),
+                        info,
+                    );
+                }
+            }
+        }
+        // SAFETY: as in `send_many`; the control buffers are on this frame too.
+        let n = unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), chunk.len() as libc::c_uint, 0) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if done > 0 || err.kind() == io::ErrorKind::WouldBlock {
+                return Ok(done);
+            }
+            return Err(err);
+        }
+        done += n as usize;
+        if (n as usize) < chunk.len() {
+            return Ok(done);
+        }
+    }
+    Ok(done)
+}
+
 /// Buffers for receiving up to [`BATCH`] datagrams per call.
 pub struct RecvBatch {
     bufs: Box<[[u8; MAX_DATAGRAM]; BATCH]>,

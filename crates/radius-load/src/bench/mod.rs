@@ -107,6 +107,14 @@ pub struct BenchArgs {
     /// NAS-IP-Address sent.
     #[arg(long, default_value = "127.0.0.1")]
     pub nas_ip: Ipv4Addr,
+    /// Pose as many routers: send from every IPv4 source address of the inclusive range
+    /// `FIRST-LAST` (e.g. `127.1.0.1-127.1.19.136`, 5,000 addresses; one address alone is a
+    /// range of one), each user always from the same one (user index modulo the count).
+    /// On Linux every 127.x.y.z is a loopback address, so no setup is needed; the server
+    /// must know them all as NAS (one `nas` row or `[[nas]]` entry for a network such as
+    /// `127.1.0.0/16` covers them). At most 1,048,576 addresses; IPv4 servers only.
+    #[arg(long, value_name = "FIRST-LAST", value_parser = parse_source_range)]
+    pub source_addrs: Option<SourceRange>,
     /// NAS-Identifier sent (the router's identity).
     #[arg(long, default_value = "MikroTik-bench")]
     pub nas_identifier: String,
@@ -129,6 +137,67 @@ pub struct BenchArgs {
     /// responder`, with `--sockets` threads.
     #[arg(long)]
     pub responder: bool,
+}
+
+/// An inclusive range of IPv4 source addresses (`--source-addrs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceRange {
+    /// First address.
+    pub first: Ipv4Addr,
+    /// Last address (not before `first`).
+    pub last: Ipv4Addr,
+}
+
+/// Most addresses `--source-addrs` may name (a /12).
+pub const MAX_SOURCE_ADDRS: u32 = 1 << 20;
+
+impl SourceRange {
+    /// How many addresses.
+    pub fn len(&self) -> u32 {
+        u32::from(self.last) - u32::from(self.first) + 1
+    }
+
+    /// Never empty (a range has at least its first address).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Every address, in order.
+    pub fn addrs(&self) -> Vec<Ipv4Addr> {
+        (u32::from(self.first)..=u32::from(self.last))
+            .map(Ipv4Addr::from)
+            .collect()
+    }
+}
+
+impl std::fmt::Display for SourceRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.first, self.last)
+    }
+}
+
+/// Parse `FIRST-LAST` (or one address) into a [`SourceRange`].
+pub fn parse_source_range(text: &str) -> Result<SourceRange, String> {
+    let (a, b) = text.split_once('-').unwrap_or((text, text));
+    let addr = |t: &str| {
+        t.trim().parse::<Ipv4Addr>().map_err(|_| {
+            format!(
+                "{t:?} is not an IPv4 address (expected FIRST-LAST, e.g. 127.1.0.1-127.1.19.136)"
+            )
+        })
+    };
+    let (first, last) = (addr(a)?, addr(b)?);
+    if u32::from(last) < u32::from(first) {
+        return Err(format!("{last} comes before {first}"));
+    }
+    let range = SourceRange { first, last };
+    if range.len() > MAX_SOURCE_ADDRS {
+        return Err(format!(
+            "{} addresses; at most {MAX_SOURCE_ADDRS}",
+            range.len()
+        ));
+    }
+    Ok(range)
 }
 
 /// Exit status of a `bench` run whose answers were (nearly) all Access-Rejects, without
@@ -165,6 +234,12 @@ pub async fn execute_bench(args: &BenchArgs) -> Result<Report, LoadError> {
     }
     // Each socket has 256 identifiers.
     sockets = sockets.max(concurrency.div_ceil(256));
+    let sources = args.source_addrs.map(|r| r.addrs()).unwrap_or_default();
+    if !sources.is_empty() && !auth.is_ipv4() {
+        return Err(LoadError::Invalid(
+            "--source-addrs needs an IPv4 --server".into(),
+        ));
+    }
     let signer = Signer::new(args.target.secret.as_bytes());
     let gens = traffic::generators(args, &signer, sockets)?;
     let pacing = |w: usize| match args.rate {
@@ -189,6 +264,7 @@ pub async fn execute_bench(args: &BenchArgs) -> Result<Report, LoadError> {
                 Mode::Hotspot => None,
             },
             close_sessions: !args.leave_sessions_open,
+            sources,
             params: params(args, auth, acct, sockets, duration),
         },
         gens,
@@ -246,6 +322,9 @@ fn params(
         ("NAS-IP-Address", args.nas_ip.to_string()),
         ("NAS-Identifier", args.nas_identifier.clone()),
     ];
+    if let Some(r) = args.source_addrs {
+        p.push(("source addresses", format!("{r} ({} routers)", r.len())));
+    }
     if matches!(args.mode, Mode::Acct | Mode::Hotspot) {
         p.push(("interims", args.interims.to_string()));
         let close = if args.leave_sessions_open {
@@ -370,6 +449,8 @@ pub async fn run_bench(args: BenchArgs) -> Result<i32, LoadError> {
 mod tests {
     use std::time::Duration;
 
+    use radius_proto::protocol::Code;
+
     use crate::engine::new_histogram;
     use crate::report::Counts;
     use crate::responder::{Responder, ResponderConfig};
@@ -423,6 +504,117 @@ mod tests {
         let args = BenchArgs::try_parse_from(["bench", "--users-file", "u.csv"]).unwrap();
         let w = rejects_warning(&args, &report_of(400, 400));
         assert!(w.contains("u.csv") && !w.contains("generate_series"), "{w}");
+    }
+
+    #[test]
+    fn source_addrs_parse_as_an_inclusive_range() {
+        let r = parse_source_range("127.1.0.1-127.1.19.136").unwrap();
+        assert_eq!(r.len(), 5000);
+        let addrs = r.addrs();
+        assert_eq!(addrs.len(), 5000);
+        assert_eq!(addrs[0], Ipv4Addr::new(127, 1, 0, 1));
+        assert_eq!(addrs[255], Ipv4Addr::new(127, 1, 1, 0));
+        assert_eq!(addrs[4999], Ipv4Addr::new(127, 1, 19, 136));
+        assert_eq!(r.to_string(), "127.1.0.1-127.1.19.136");
+        let one = parse_source_range("127.0.0.9").unwrap();
+        assert_eq!((one.len(), one.first, one.last), (1, one.first, one.first));
+        assert!(
+            parse_source_range("127.1.0.9-127.1.0.1")
+                .unwrap_err()
+                .contains("before")
+        );
+        assert!(
+            parse_source_range("127.1.0.1-x")
+                .unwrap_err()
+                .contains("not an IPv4")
+        );
+        assert!(parse_source_range("::1-::2").is_err());
+        assert!(
+            parse_source_range("10.0.0.0-10.16.0.0")
+                .unwrap_err()
+                .contains("at most")
+        );
+        assert_eq!(
+            parse_source_range("10.0.0.0-10.15.255.255").unwrap().len(),
+            MAX_SOURCE_ADDRS
+        );
+        let args =
+            BenchArgs::try_parse_from(["bench", "--source-addrs", "127.2.0.1-127.2.0.3"]).unwrap();
+        assert_eq!(args.source_addrs.unwrap().len(), 3);
+        assert!(
+            BenchArgs::try_parse_from(["bench", "--source-addrs", "127.2.0.3-127.2.0.1"]).is_err()
+        );
+        assert!(
+            BenchArgs::try_parse_from(["bench"])
+                .unwrap()
+                .source_addrs
+                .is_none()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn source_addrs_spread_requests_over_the_routers() {
+        // A server that records the source address of every request and answers it.
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let port = server.local_addr().unwrap().port();
+        let echo = std::thread::spawn(move || {
+            use radius_proto::protocol::{PacketBuilder, ReplyVector};
+            let signer = Signer::new(b"s");
+            let mut seen = std::collections::HashMap::<std::net::IpAddr, u32>::new();
+            let mut buf = [0u8; 4096];
+            let mut idle = 0;
+            while idle < 10 {
+                let Ok((n, from)) = server.recv_from(&mut buf) else {
+                    idle += 1;
+                    continue;
+                };
+                idle = 0;
+                *seen.entry(from.ip()).or_default() += 1;
+                assert!(n >= 20);
+                let mut auth = [0u8; 16];
+                auth.copy_from_slice(&buf[4..20]);
+                let reply = PacketBuilder::new(Code::AccessAccept, buf[1])
+                    .with_message_authenticator()
+                    .sign_response(&auth, ReplyVector::Request, &signer)
+                    .unwrap();
+                server.send_to(&reply, from).unwrap();
+            }
+            seen
+        });
+        let args = BenchArgs::try_parse_from([
+            "bench".to_owned(),
+            "--secret".into(),
+            "s".into(),
+            "--auth-port".into(),
+            port.to_string(),
+            "--users".into(),
+            "50".into(),
+            "--user-order".into(),
+            "sequential".into(),
+            "--requests".into(),
+            "200".into(),
+            "--sockets".into(),
+            "2".into(),
+            "--concurrency".into(),
+            "8".into(),
+            "--source-addrs".into(),
+            "127.3.0.1-127.3.0.10".into(),
+        ])
+        .unwrap();
+        let report = execute_bench(&args).await.unwrap();
+        let seen = echo.join().unwrap();
+        let c = report.counts;
+        assert_eq!((c.sent, c.accepts, c.timeouts), (200, 200, 0), "{c:?}");
+        let mut addrs: Vec<_> = seen.keys().copied().collect();
+        addrs.sort();
+        let want: Vec<std::net::IpAddr> = (1..=10)
+            .map(|i| std::net::IpAddr::from(Ipv4Addr::new(127, 3, 0, i)))
+            .collect();
+        assert_eq!(addrs, want, "{seen:?}");
+        assert_eq!(seen.values().sum::<u32>(), 200);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub(super) struct Close<'a> {
     pub(super) fd: i32,
     pub(super) connected: bool,
     pub(super) dests: &'a [RawAddr],
+    pub(super) sources: &'a [std::net::Ipv4Addr],
     pub(super) signer: &'a Signer,
     pub(super) timeout: Duration,
 }
@@ -82,6 +83,7 @@ impl Close<'_> {
                     self.fd,
                     slots,
                     self.dests,
+                    self.sources,
                     &mut pending,
                     &mut ignored,
                     self.connected,

@@ -9,7 +9,7 @@
 //! atomics for the progress line.
 
 use std::collections::VecDeque;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -150,7 +150,12 @@ pub(crate) struct WorkerConfig {
     pub(crate) deadline: Option<Instant>,
     pub(crate) pacing: Pacing,
     /// When every request goes to `dests[i]`: connect the socket to it (cheaper sends).
+    /// Ignored with `sources`.
     pub(crate) single_dest: Option<usize>,
+    /// IPv4 source addresses to send from, one per simulated NAS (empty: the socket's
+    /// own). A flow always leaves from `sources[user index % len]`, so a user is always
+    /// seen at the same router and a session's requests share its source.
+    pub(crate) sources: Arc<[Ipv4Addr]>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) record: Option<std::sync::mpsc::SyncSender<Record>>,
     /// When the run started (second 0 of the timeline, shared by every worker).
@@ -268,7 +273,10 @@ pub(crate) fn run_worker(
     mut generator: Box<dyn Generator>,
 ) -> std::io::Result<WorkerResult> {
     let sock = bind_client_socket(&cfg.dests)?;
-    let connected = match cfg.single_dest.and_then(|i| cfg.dests.get(i)) {
+    // A connected socket only receives from, and sends from, one address pair: sources
+    // need it unconnected.
+    let single_dest = cfg.single_dest.filter(|_| cfg.sources.is_empty());
+    let connected = match single_dest.and_then(|i| cfg.dests.get(i)) {
         Some(d) => {
             sock.connect(d)?;
             true
@@ -420,11 +428,19 @@ pub(crate) fn run_worker(
 
         // 2. Send what is pending.
         if !pending.is_empty() {
-            flush(fd, &slots, &dests, &mut pending, &mut counts, connected);
+            flush(
+                fd,
+                &slots,
+                &dests,
+                &cfg.sources,
+                &mut pending,
+                &mut counts,
+                connected,
+            );
             if let Some(tx) = &cfg.record {
                 // `pending` was drained by flush; recording copies from the slots sent
                 // this round, tracked by their send time.
-                record_sent(tx, &slots, &cfg.dests, local, now);
+                record_sent(tx, &slots, &cfg.dests, &cfg.sources, local, now);
             }
         }
 
@@ -436,10 +452,15 @@ pub(crate) fn run_worker(
                 continue;
             };
             if let (Some(tx), Some(src)) = (&cfg.record, from.to_socket_addr()) {
+                // The reply went to the source its request left from.
+                let dst = data
+                    .get(1)
+                    .and_then(|&id| source_of(&cfg.sources, &slots[usize::from(id)].flow))
+                    .map_or(local, |ip| SocketAddr::new(ip.into(), local.port()));
                 let _ = tx.try_send(Record {
                     time: SystemTime::now(),
                     src,
-                    dst: local,
+                    dst,
                     data: data.to_vec(),
                 });
             }
@@ -500,7 +521,15 @@ pub(crate) fn run_worker(
                 }
             }
             if !pending.is_empty() {
-                flush(fd, &slots, &dests, &mut pending, &mut counts, connected);
+                flush(
+                    fd,
+                    &slots,
+                    &dests,
+                    &cfg.sources,
+                    &mut pending,
+                    &mut counts,
+                    connected,
+                );
             }
         }
 
@@ -565,6 +594,7 @@ pub(crate) fn run_worker(
                 fd,
                 connected,
                 dests: &dests,
+                sources: &cfg.sources,
                 signer: &cfg.signer,
                 timeout: cfg.timeout,
             };
@@ -596,10 +626,15 @@ fn flush(
     fd: i32,
     slots: &[Slot],
     dests: &[RawAddr],
+    sources: &[Ipv4Addr],
     pending: &mut Vec<u8>,
     counts: &mut Counts,
     connected: bool,
 ) {
+    if !sources.is_empty() {
+        flush_from(fd, slots, dests, sources, pending, counts);
+        return;
+    }
     let mut batch: [(&[u8], &RawAddr); sys::BATCH] = [(&[], &dests[0]); sys::BATCH];
     let mut i = 0;
     while i < pending.len() {
@@ -618,17 +653,57 @@ fn flush(
     pending.clear();
 }
 
+/// The source address a flow's requests leave from: one per user, so a user always logs
+/// in at the same (simulated) router.
+pub(crate) fn source_of(sources: &[Ipv4Addr], flow: &Flow) -> Option<Ipv4Addr> {
+    match sources.len() {
+        0 => None,
+        n => Some(sources[flow.item as usize % n]),
+    }
+}
+
+/// [`flush`] with a source address per request (`--source-addrs`).
+fn flush_from(
+    fd: i32,
+    slots: &[Slot],
+    dests: &[RawAddr],
+    sources: &[Ipv4Addr],
+    pending: &mut Vec<u8>,
+    counts: &mut Counts,
+) {
+    let mut batch: [(&[u8], &RawAddr, Option<Ipv4Addr>); sys::BATCH] =
+        [(&[], &dests[0], None); sys::BATCH];
+    let mut i = 0;
+    while i < pending.len() {
+        let chunk = &pending[i..pending.len().min(i + sys::BATCH)];
+        for (k, &id) in chunk.iter().enumerate() {
+            let s = &slots[usize::from(id)];
+            batch[k] = (&s.buf[..s.len], &dests[s.dest], source_of(sources, &s.flow));
+        }
+        match sys::send_many_from(fd, &batch[..chunk.len()]) {
+            Ok(sent) if sent == chunk.len() => {}
+            Ok(sent) => counts.send_errors += (chunk.len() - sent) as u64,
+            Err(_) => counts.send_errors += chunk.len() as u64,
+        }
+        i += chunk.len();
+    }
+    pending.clear();
+}
+
 fn record_sent(
     tx: &std::sync::mpsc::SyncSender<Record>,
     slots: &[Slot],
     dests: &[SocketAddr],
+    sources: &[Ipv4Addr],
     local: SocketAddr,
     now: Instant,
 ) {
     for s in slots.iter().filter(|s| s.busy && s.last_sent == now) {
+        let src = source_of(sources, &s.flow)
+            .map_or(local, |ip| SocketAddr::new(ip.into(), local.port()));
         let _ = tx.send(Record {
             time: SystemTime::now(),
-            src: local,
+            src,
             dst: dests.get(s.dest).copied().unwrap_or(local),
             data: s.buf[..s.len].to_vec(),
         });
