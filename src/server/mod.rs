@@ -257,7 +257,8 @@ impl Drop for ThreadAlive {
     }
 }
 
-/// Keeps the in-flight gauge right even when a request's future panics or is dropped.
+/// Keeps the in-flight gauge (`radius_inflight`, UDP and RadSec) right even when a
+/// request's future panics or is dropped.
 struct Inflight;
 
 impl Inflight {

@@ -381,23 +381,6 @@ impl Drop for Open {
     }
 }
 
-/// Keeps the in-flight gauge (`radius_inflight`, shared with UDP) right however a request
-/// task ends.
-struct Inflight;
-
-impl Inflight {
-    fn start() -> Self {
-        m::inflight(1.0);
-        Self
-    }
-}
-
-impl Drop for Inflight {
-    fn drop(&mut self) {
-        m::inflight(-1.0);
-    }
-}
-
 /// Why the reading side of a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Closed {
@@ -528,7 +511,7 @@ async fn read_requests<U: UserSource, A: AcctSink, R: AsyncRead + Unpin>(
         let tx = tx.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            let _inflight = Inflight::start();
+            let _inflight = super::Inflight::start();
             if let Some((bytes, delay)) = answer(&shared.ctx, &client, port, peer, &packet).await {
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;

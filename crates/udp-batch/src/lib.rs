@@ -146,16 +146,8 @@ pub fn send_many(fd: RawFd, pkts: &[(&[u8], &RawAddr)], connected: bool) -> io::
         // `chunk.len() <= BATCH` entries are initialised. `sendmmsg` only reads them (the
         // `*mut` in `iov_base` / `msg_name` is the C signature, not a write).
         let n = unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), chunk.len() as libc::c_uint, 0) };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            if done > 0 || err.kind() == io::ErrorKind::WouldBlock {
-                return Ok(done);
-            }
-            return Err(err);
-        }
-        done += n as usize;
-        if (n as usize) < chunk.len() {
-            return Ok(done);
+        if let Err(end) = account_sent(n, &mut done, chunk.len()) {
+            return end;
         }
     }
     Ok(done)
@@ -232,19 +224,29 @@ pub fn send_many_from(
         }
         // SAFETY: as in `send_many`; the control buffers are on this frame too.
         let n = unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), chunk.len() as libc::c_uint, 0) };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            if done > 0 || err.kind() == io::ErrorKind::WouldBlock {
-                return Ok(done);
-            }
-            return Err(err);
-        }
-        done += n as usize;
-        if (n as usize) < chunk.len() {
-            return Ok(done);
+        if let Err(end) = account_sent(n, &mut done, chunk.len()) {
+            return end;
         }
     }
     Ok(done)
+}
+
+/// Adds one `sendmmsg` result for a chunk of `len` datagrams to `done`. `Err` ends the
+/// sending with its result: the count so far after a short send or `EAGAIN` (or any error
+/// after the first datagram), the error when nothing was sent.
+fn account_sent(n: libc::c_int, done: &mut usize, len: usize) -> Result<(), io::Result<usize>> {
+    if n < 0 {
+        let err = io::Error::last_os_error();
+        if *done > 0 || err.kind() == io::ErrorKind::WouldBlock {
+            return Err(Ok(*done));
+        }
+        return Err(Err(err));
+    }
+    *done += n as usize;
+    if (n as usize) < len {
+        return Err(Ok(*done));
+    }
+    Ok(())
 }
 
 /// Buffers for receiving up to [`BATCH`] datagrams per call.
