@@ -147,9 +147,13 @@ fn bind_group(
         }
         sockets.push(socket);
     }
-    if spread_randomly && let Some(first) = sockets.first() {
-        udp_batch::spread_reuseport_randomly(first.as_raw_fd(), sockets.len() as u32)
-            .map_err(wrap)?;
+    if spread_randomly
+        && let Some(first) = sockets.first()
+        && let Err(e) =
+            udp_batch::spread_reuseport_randomly(first.as_raw_fd(), sockets.len() as u32)
+    {
+        // Still a working server, as with `balance = "flow"`: say so once, at start.
+        tracing::warn!(error = %e, "{what} socket {addr}: cannot spread datagrams at random over the receive threads (server.balance = \"random\"); using the kernel's flow hash");
     }
     Ok(sockets)
 }
