@@ -522,7 +522,6 @@ async fn flush(socket: &UdpSocket, replies: &mut Vec<(Arc<[u8]>, RawAddr)>) {
             send(socket, &bytes, dest).await;
         }
     }
-    replies.clear();
 }
 
 /// Cheap checks before any lookup: legal size, and a code this port answers.
